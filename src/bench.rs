@@ -1,0 +1,177 @@
+//! `docket bench ingest`: measured throughput, never asserted in tests.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::cli::import_path;
+use crate::config::Config;
+use crate::mail::generate;
+use crate::mail::inbound::Ingestor;
+use crate::mail::inbound::ingest::Hints;
+use crate::store::{self, Db, queues};
+
+#[derive(Debug, clap::Args)]
+pub struct IngestBenchArgs {
+    /// Messages to import.
+    #[arg(long, default_value_t = 10_000)]
+    pub messages: usize,
+    /// Sequential mailgate processes to run.
+    #[arg(long, default_value_t = 300)]
+    pub mailgate: usize,
+    /// A PostgreSQL server URL (any database); a fresh database is created on it and dropped after.
+    #[arg(long, env = "DOCKET_BENCH_POSTGRES_URL")]
+    pub postgres_url: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Figure {
+    what: String,
+    messages: usize,
+    seconds: f64,
+    per_second: f64,
+}
+
+pub async fn ingest(cfg: &Config, args: IngestBenchArgs) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("docket-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let msgs = generate::messages(args.messages, "help@example.com", 7);
+    let mbox = dir.join("bench.mbox");
+    std::fs::write(&mbox, generate::to_mbox(&msgs))?;
+    let mut figures = Vec::new();
+
+    let sqlite_url = format!("sqlite://{}", dir.join("import.db").display());
+    figures.push(import_into(cfg, &sqlite_url, &mbox, "import sqlite").await?);
+
+    if let Some(server) = &args.postgres_url {
+        let (url, drop) = fresh_postgres(server, "docket_bench").await?;
+        let f = import_into(cfg, &url, &mbox, "import postgres").await;
+        drop.await?;
+        figures.push(f?);
+    }
+
+    if args.mailgate > 0 {
+        let gate_url = format!("sqlite://{}", dir.join("mailgate.db").display());
+        prepare(cfg, &gate_url).await?;
+        let exe = std::env::current_exe()?;
+        let started = Instant::now();
+        for raw in msgs.iter().take(args.mailgate) {
+            run_mailgate(&exe, &gate_url, raw).await?;
+        }
+        figures.push(figure(
+            "mailgate sqlite (sequential processes)",
+            args.mailgate.min(msgs.len()),
+            started.elapsed(),
+        ));
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    for f in &figures {
+        println!("{}", serde_json::to_string(f)?);
+    }
+    Ok(())
+}
+
+fn figure(what: &str, messages: usize, elapsed: Duration) -> Figure {
+    let seconds = elapsed.as_secs_f64();
+    Figure {
+        what: what.into(),
+        messages,
+        seconds,
+        per_second: messages as f64 / seconds.max(1e-9),
+    }
+}
+
+async fn prepare(cfg: &Config, url: &str) -> Result<Db> {
+    let db = Db::connect(url, Duration::from_secs(cfg.busy_timeout_secs)).await?;
+    db.migrate().await?;
+    let mut conn = db.pool.acquire().await?;
+    queues::add(
+        &mut conn,
+        "bench",
+        "help@example.com",
+        None,
+        None,
+        store::now_ms(),
+    )
+    .await?;
+    Ok(db)
+}
+
+async fn import_into(cfg: &Config, url: &str, mbox: &Path, what: &str) -> Result<Figure> {
+    let db = prepare(cfg, url).await?;
+    let mut c = cfg.clone();
+    c.database_url = url.to_string();
+    let ingestor = Ingestor::new(db.clone(), Arc::new(c));
+    let hints = Hints {
+        queue: Some("bench".into()),
+        action: None,
+    };
+    let started = Instant::now();
+    let s = import_path(&ingestor, mbox, &hints, 500, |_, _| Ok(())).await?;
+    let f = figure(what, s.messages, started.elapsed());
+    db.close().await;
+    Ok(f)
+}
+
+async fn run_mailgate(exe: &Path, url: &str, raw: &[u8]) -> Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new(exe)
+        .args(["mailgate", "--queue", "bench"])
+        .env("DOCKET_DATABASE_URL", url)
+        .env("DOCKET_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .context("starting mailgate")?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(raw).await?;
+    }
+    let status = child.wait().await?;
+    anyhow::ensure!(status.success(), "mailgate exited with {status}");
+    Ok(())
+}
+
+/// Creates a uniquely named database on the server at `server_url` and returns
+/// its URL and a future that drops it.
+pub async fn fresh_postgres(
+    server_url: &str,
+    prefix: &str,
+) -> Result<(String, impl std::future::Future<Output = Result<()>>)> {
+    let name = format!("{prefix}_{}_{}", std::process::id(), rand::random::<u32>());
+    let admin = Db::connect(server_url, Duration::from_secs(10)).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin.pool)
+        .await
+        .with_context(|| format!("creating database {name}"))?;
+    let url = replace_db_name(server_url, &name);
+    let drop = async move {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&admin.pool)
+        .await?;
+        admin.close().await;
+        Ok(())
+    };
+    Ok((url, drop))
+}
+
+/// `postgres://host:5432/test?x=y` with the database name replaced.
+pub fn replace_db_name(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{host_part}/{name}?{q}"),
+        None => format!("{host_part}/{name}"),
+    }
+}

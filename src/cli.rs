@@ -1,0 +1,714 @@
+//! Command-line interface. Names, flags, JSON fields and exit codes here are
+//! a contract that scripts and MTAs rely on: add, never rename.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use crate::config::{Config, FileConfig, Overrides};
+use crate::mail::inbound::ingest::Hints;
+use crate::mail::inbound::route::Action;
+use crate::mail::inbound::{Ingestor, Outcome, OutcomeKind, Source, mbox};
+use crate::store::{self, Db, outbox, quarantine, queues, tickets};
+use crate::telemetry::{self, LogFormat};
+
+/// sysexits.h: the command was used incorrectly.
+pub const EX_USAGE: u8 = 64;
+/// sysexits.h: temporary failure, the MTA should retry.
+pub const EX_TEMPFAIL: u8 = 75;
+
+#[derive(Debug, Parser)]
+#[command(name = "docket", version, about = "Email-centric ticket gateway")]
+pub struct Cli {
+    /// Configuration file (default: ./docket.toml when present).
+    #[arg(long, global = true, env = "DOCKET_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH (default sqlite://docket.db) or postgres://…
+    #[arg(long, global = true, env = "DOCKET_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Log format on stderr.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "DOCKET_LOG_FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+    /// Subject tag text, as in "[Docket #12]".
+    #[arg(long, global = true, env = "DOCKET_SUBJECT_TAG")]
+    pub subject_tag: Option<String>,
+    /// Largest accepted message in bytes; larger ones are quarantined.
+    #[arg(long, global = true, env = "DOCKET_MAX_MESSAGE_BYTES")]
+    pub max_message_bytes: Option<usize>,
+    /// Acknowledgements per sender per hour.
+    #[arg(long, global = true, env = "DOCKET_ACK_RATE_LIMIT_PER_HOUR")]
+    pub ack_rate_limit_per_hour: Option<u32>,
+    /// Name of this installation, used in X-Loop and Message-IDs.
+    #[arg(long, global = true, env = "DOCKET_INSTANCE_NAME")]
+    pub instance_name: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or update the database schema.
+    Migrate,
+    /// Manage queues.
+    #[command(subcommand)]
+    Queue(QueueCmd),
+    /// Read one message on stdin and store it (like RT's rt-mailgate).
+    Mailgate(MailgateArgs),
+    /// Import an mbox file or a Maildir.
+    Import(ImportArgs),
+    /// Look at tickets.
+    #[command(subcommand)]
+    Ticket(TicketCmd),
+    /// Look at the outbox of mail to send.
+    #[command(subcommand)]
+    Outbox(OutboxCmd),
+    /// Mail that could not be taken in.
+    #[command(subcommand)]
+    Quarantine(QuarantineCmd),
+    /// Measure throughput.
+    #[command(subcommand)]
+    Bench(BenchCmd),
+    /// Configuration.
+    #[command(subcommand)]
+    Config(ConfigCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueueCmd {
+    /// Add a queue.
+    Add {
+        name: String,
+        #[arg(long)]
+        address: String,
+        #[arg(long)]
+        comment_address: Option<String>,
+        /// Subject tag for this queue (default: the global tag).
+        #[arg(long)]
+        tag: Option<String>,
+    },
+    /// List queues.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ActionArg {
+    Correspond,
+    Comment,
+}
+
+#[derive(Debug, Args)]
+pub struct MailgateArgs {
+    /// Queue for mail whose recipients match no queue address.
+    #[arg(long)]
+    pub queue: Option<String>,
+    /// Force correspond or comment regardless of the recipient address.
+    #[arg(long, value_enum)]
+    pub action: Option<ActionArg>,
+    /// Print one JSON line with the outcome.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// An mbox file, a Maildir, or a directory of message files.
+    pub path: PathBuf,
+    #[arg(long)]
+    pub queue: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+    /// Messages per database transaction.
+    #[arg(long, default_value_t = 500)]
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TicketCmd {
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        queue: Option<String>,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCmd {
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuarantineCmd {
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a quarantined message through ingest again.
+    Retry {
+        id: i64,
+        #[arg(long)]
+        queue: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a quarantined message's raw bytes.
+    Show { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCmd {
+    /// Ingest throughput: import into SQLite (and PostgreSQL when given), and sequential mailgate runs.
+    Ingest(crate::bench::IngestBenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCmd {
+    /// Print the effective configuration.
+    Check,
+}
+
+/// Parses arguments and runs; bad usage exits 64 (sysexits), as MTAs expect.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(EX_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    telemetry::init(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("docket: cannot start the async runtime: {e}");
+            return ExitCode::from(EX_TEMPFAIL);
+        }
+    };
+    let is_mailgate = matches!(cli.command, Command::Mailgate(_));
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("docket: {e:#}");
+            // For mailgate any failure means "not stored": the MTA must retry.
+            if is_mailgate {
+                ExitCode::from(EX_TEMPFAIL)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn config_of(cli: &Cli) -> Result<Config> {
+    let file = FileConfig::load(cli.config.as_deref())?;
+    Ok(Config::resolve(
+        file,
+        Overrides {
+            database_url: cli.database_url.clone(),
+            subject_tag: cli.subject_tag.clone(),
+            max_message_bytes: cli.max_message_bytes,
+            ack_rate_limit_per_hour: cli.ack_rate_limit_per_hour,
+            instance_name: cli.instance_name.clone(),
+        },
+    ))
+}
+
+async fn connect(cfg: &Config) -> Result<Db> {
+    Db::connect(
+        &cfg.database_url,
+        Duration::from_secs(cfg.busy_timeout_secs),
+    )
+    .await
+    .with_context(|| format!("connecting to {}", redact_url(&cfg.database_url)))
+}
+
+/// Connects and brings the schema up to date (every admin command does; the
+/// mailgate does not, so an MTA never races a migration).
+async fn connect_migrated(cfg: &Config) -> Result<Db> {
+    let db = connect(cfg).await?;
+    db.migrate().await.context("applying migrations")?;
+    Ok(db)
+}
+
+/// Hides a password in a database URL for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn print_json<T: Serialize>(v: &T) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, v)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn print_line<T: Serialize>(v: &T) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, v)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let cfg = config_of(&cli)?;
+    match cli.command {
+        Command::Migrate => {
+            connect_migrated(&cfg).await?;
+            println!("database is up to date");
+        }
+        Command::Queue(cmd) => queue(&cfg, cmd).await?,
+        Command::Mailgate(args) => return mailgate(cfg, args).await,
+        Command::Import(args) => import(cfg, args).await?,
+        Command::Ticket(cmd) => return ticket(&cfg, cmd).await,
+        Command::Outbox(OutboxCmd::List { status, json }) => {
+            let db = connect_migrated(&cfg).await?;
+            let mut conn = db.pool.acquire().await?;
+            let items = outbox::list(&mut conn, status.as_deref()).await?;
+            if json {
+                print_json(&items)?;
+            } else {
+                for i in items {
+                    println!(
+                        "{:>6} #{:<6} {:<8} {:<30} {}",
+                        i.id,
+                        i.ticket,
+                        i.status,
+                        i.to.join(","),
+                        i.subject
+                    );
+                }
+            }
+        }
+        Command::Quarantine(cmd) => return quarantine_cmd(cfg, cmd).await,
+        Command::Bench(BenchCmd::Ingest(args)) => crate::bench::ingest(&cfg, args).await?,
+        Command::Config(ConfigCmd::Check) => {
+            println!("database_url = {:?}", redact_url(&cfg.database_url));
+            println!("subject_tag = {:?}", cfg.subject_tag);
+            println!("max_message_bytes = {}", cfg.max_message_bytes);
+            println!("ack_rate_limit_per_hour = {}", cfg.ack_rate_limit_per_hour);
+            println!("instance_name = {:?}", cfg.instance_name);
+            println!("busy_timeout_secs = {}", cfg.busy_timeout_secs);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn queue(cfg: &Config, cmd: QueueCmd) -> Result<()> {
+    let db = connect_migrated(cfg).await?;
+    let mut conn = db.pool.acquire().await?;
+    match cmd {
+        QueueCmd::Add {
+            name,
+            address,
+            comment_address,
+            tag,
+        } => {
+            let addr = crate::domain::address::normalise(&address)
+                .with_context(|| format!("{address:?} is not an e-mail address"))?;
+            let comment = match comment_address {
+                Some(c) => Some(
+                    crate::domain::address::normalise(&c)
+                        .with_context(|| format!("{c:?} is not an e-mail address"))?,
+                ),
+                None => None,
+            };
+            let id = queues::add(
+                &mut conn,
+                &name,
+                &addr,
+                comment.as_deref(),
+                tag.as_deref(),
+                store::now_ms(),
+            )
+            .await
+            .with_context(|| {
+                format!("adding queue {name:?} (name and addresses must be unused)")
+            })?;
+            println!("queue {name} added (id {id}) for {addr}");
+        }
+        QueueCmd::List { json } => {
+            let list = queues::list(&mut conn).await?;
+            if json {
+                print_json(&list)?;
+            } else {
+                for q in list {
+                    println!(
+                        "{:<20} {:<30} {}",
+                        q.name,
+                        q.correspond_address,
+                        q.comment_address.unwrap_or_default()
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn hints(queue: Option<String>, action: Option<ActionArg>) -> Hints {
+    Hints {
+        queue,
+        action: action.map(|a| match a {
+            ActionArg::Correspond => Action::Correspond,
+            ActionArg::Comment => Action::Comment,
+        }),
+    }
+}
+
+async fn check_queue(db: &Db, name: Option<&str>) -> Result<()> {
+    if let Some(name) = name {
+        let mut conn = db.pool.acquire().await?;
+        if !queues::list(&mut conn)
+            .await?
+            .iter()
+            .any(|q| q.name == name)
+        {
+            bail!("no queue named {name:?} (see `docket queue list`)");
+        }
+    }
+    Ok(())
+}
+
+async fn mailgate(cfg: Config, args: MailgateArgs) -> Result<ExitCode> {
+    let mut raw = Vec::new();
+    std::io::stdin()
+        .lock()
+        .read_to_end(&mut raw)
+        .context("reading the message from stdin")?;
+    let db = connect(&cfg).await?;
+    if let Some(name) = args.queue.as_deref() {
+        if let Err(e) = check_queue(&db, Some(name)).await {
+            eprintln!("docket: {e:#}");
+            return Ok(ExitCode::from(EX_USAGE));
+        }
+    }
+    let ingestor = Ingestor::new(db.clone(), Arc::new(cfg));
+    let outcome = ingestor
+        .ingest_one(&raw, Source::Mailgate, &hints(args.queue, args.action))
+        .await
+        .context("storing the message")?;
+    db.close().await;
+    report(&outcome, args.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(o: &Outcome, json: bool) -> Result<()> {
+    if json {
+        print_line(o)
+    } else {
+        let ticket = o
+            .ticket
+            .map(|t| format!(" ticket #{t}"))
+            .unwrap_or_default();
+        println!("{:?}{}: {}", o.outcome, ticket, o.reason);
+        Ok(())
+    }
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ImportSummary {
+    pub messages: usize,
+    pub created: usize,
+    pub replied: usize,
+    pub commented: usize,
+    pub duplicate: usize,
+    pub ignored: usize,
+    pub quarantined: usize,
+    pub seconds: f64,
+    pub per_second: f64,
+}
+
+impl ImportSummary {
+    pub fn count(&mut self, o: &Outcome) {
+        self.messages += 1;
+        match o.outcome {
+            OutcomeKind::Created => self.created += 1,
+            OutcomeKind::Replied => self.replied += 1,
+            OutcomeKind::Commented => self.commented += 1,
+            OutcomeKind::Duplicate => self.duplicate += 1,
+            OutcomeKind::Ignored => self.ignored += 1,
+            OutcomeKind::Quarantined => self.quarantined += 1,
+        }
+    }
+}
+
+/// Imports a collection in batches; returns the summary.
+pub async fn import_path(
+    ingestor: &Ingestor,
+    path: &std::path::Path,
+    hints: &Hints,
+    batch_size: usize,
+    mut each: impl FnMut(&str, &Outcome) -> Result<()>,
+) -> Result<ImportSummary> {
+    let started = Instant::now();
+    let mut summary = ImportSummary::default();
+    let batch_size = batch_size.max(1);
+    let label = path.display().to_string();
+    let mut flush = async |batch: Vec<(Vec<u8>, Source)>,
+                           labels: Vec<String>,
+                           summary: &mut ImportSummary|
+           -> Result<()> {
+        let outcomes = ingestor
+            .ingest_batch(&batch, hints)
+            .await
+            .context("storing a batch")?;
+        for (o, l) in outcomes.iter().zip(&labels) {
+            summary.count(o);
+            each(l, o)?;
+        }
+        Ok(())
+    };
+    if path.is_dir() {
+        let files = mbox::directory_files(path)?;
+        for chunk in files.chunks(batch_size) {
+            let mut batch = Vec::with_capacity(chunk.len());
+            let mut labels = Vec::with_capacity(chunk.len());
+            for f in chunk {
+                let raw = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+                let l = f.display().to_string();
+                batch.push((raw, Source::Import(l.clone())));
+                labels.push(l);
+            }
+            flush(batch, labels, &mut summary).await?;
+        }
+    } else {
+        let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let messages = if mbox::is_mbox(path)? {
+            mbox::split_mbox(&data)
+        } else {
+            vec![data]
+        };
+        let mut n = 0usize;
+        let mut it = messages.into_iter().peekable();
+        while it.peek().is_some() {
+            let mut batch = Vec::with_capacity(batch_size);
+            let mut labels = Vec::with_capacity(batch_size);
+            for raw in it.by_ref().take(batch_size) {
+                n += 1;
+                let l = format!("{label}#{n}");
+                batch.push((raw, Source::Import(l.clone())));
+                labels.push(l);
+            }
+            flush(batch, labels, &mut summary).await?;
+        }
+    }
+    summary.seconds = started.elapsed().as_secs_f64();
+    summary.per_second = if summary.seconds > 0.0 {
+        summary.messages as f64 / summary.seconds
+    } else {
+        0.0
+    };
+    Ok(summary)
+}
+
+async fn import(cfg: Config, args: ImportArgs) -> Result<()> {
+    let db = connect_migrated(&cfg).await?;
+    check_queue(&db, args.queue.as_deref()).await?;
+    let ingestor = Ingestor::new(db.clone(), Arc::new(cfg));
+    let hints = hints(args.queue, None);
+    let json = args.json;
+    let summary = import_path(
+        &ingestor,
+        &args.path,
+        &hints,
+        args.batch_size,
+        |label, o| {
+            if json {
+                #[derive(Serialize)]
+                struct Line<'a> {
+                    source: &'a str,
+                    #[serde(flatten)]
+                    outcome: &'a Outcome,
+                }
+                print_line(&Line {
+                    source: label,
+                    outcome: o,
+                })
+            } else {
+                let ticket = o.ticket.map(|t| format!(" #{t}")).unwrap_or_default();
+                println!("{label}: {:?}{ticket}: {}", o.outcome, o.reason);
+                Ok(())
+            }
+        },
+    )
+    .await?;
+    if json {
+        print_line(&serde_json::json!({ "summary": summary }))?;
+    } else {
+        println!(
+            "{} messages in {:.2}s ({:.0}/s): {} created, {} replied, {} commented, {} duplicate, {} ignored, {} quarantined",
+            summary.messages,
+            summary.seconds,
+            summary.per_second,
+            summary.created,
+            summary.replied,
+            summary.commented,
+            summary.duplicate,
+            summary.ignored,
+            summary.quarantined
+        );
+    }
+    db.close().await;
+    Ok(())
+}
+
+async fn ticket(cfg: &Config, cmd: TicketCmd) -> Result<ExitCode> {
+    let db = connect_migrated(cfg).await?;
+    let mut conn = db.pool.acquire().await?;
+    match cmd {
+        TicketCmd::Show { id, json } => {
+            let Some(t) = tickets::show(&mut conn, id).await? else {
+                eprintln!("docket: no ticket #{id}");
+                return Ok(ExitCode::FAILURE);
+            };
+            if json {
+                print_json(&t)?;
+            } else {
+                let s = &t.ticket;
+                println!("#{} [{}] {} ({})", s.id, s.queue, s.subject, s.status);
+                println!(
+                    "requestors: {}  cc: {}",
+                    s.requestors.join(", "),
+                    s.cc.join(", ")
+                );
+                for x in &t.transactions {
+                    println!(
+                        "--- {} {} by {} ({}){}",
+                        x.created_at,
+                        x.kind,
+                        x.from.as_deref().unwrap_or("-"),
+                        x.thread_rule.as_deref().unwrap_or("-"),
+                        if x.auto_submitted { " [automatic]" } else { "" }
+                    );
+                    println!("{}", x.body.trim_end());
+                    for a in &x.attachments {
+                        println!(
+                            "  [attachment] {} ({}, {} bytes)",
+                            a.filename, a.content_type, a.size
+                        );
+                    }
+                }
+            }
+        }
+        TicketCmd::List {
+            queue,
+            status,
+            json,
+        } => {
+            let list = tickets::list(&mut conn, queue.as_deref(), status.as_deref()).await?;
+            if json {
+                print_json(&list)?;
+            } else {
+                for t in list {
+                    println!("{:>6} {:<12} {:<10} {}", t.id, t.queue, t.status, t.subject);
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn quarantine_cmd(cfg: Config, cmd: QuarantineCmd) -> Result<ExitCode> {
+    let db = connect_migrated(&cfg).await?;
+    match cmd {
+        QuarantineCmd::List { json } => {
+            let mut conn = db.pool.acquire().await?;
+            let list = quarantine::list(&mut conn).await?;
+            if json {
+                print_json(&list)?;
+            } else {
+                for e in list {
+                    println!(
+                        "{:>6} {:<9} {:>9}B {} {}",
+                        e.id, e.status, e.size, e.created_at, e.reason
+                    );
+                }
+            }
+        }
+        QuarantineCmd::Show { id } => {
+            let mut conn = db.pool.acquire().await?;
+            let Some((raw, _)) = quarantine::get(&mut conn, id).await? else {
+                eprintln!("docket: no quarantine entry {id}");
+                return Ok(ExitCode::FAILURE);
+            };
+            std::io::stdout().lock().write_all(&raw)?;
+        }
+        QuarantineCmd::Retry { id, queue, json } => {
+            let outcome = crate::mail::inbound::ingest::retry_quarantined(
+                &Ingestor::new(db.clone(), Arc::new(cfg)),
+                id,
+                &hints(queue, None),
+            )
+            .await?;
+            let Some(outcome) = outcome else {
+                eprintln!("docket: no quarantine entry {id}");
+                return Ok(ExitCode::FAILURE);
+            };
+            report(&outcome, json)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+}

@@ -1,0 +1,130 @@
+//! Effective configuration: defaults in code, then `docket.toml` (or
+//! `--config PATH`), then `DOCKET_*` environment, then command-line flags.
+//! Clap resolves flag-over-environment; this module layers the file below.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://docket.db";
+
+/// Settings as they may appear in `docket.toml`; every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub database_url: Option<String>,
+    pub subject_tag: Option<String>,
+    pub max_message_bytes: Option<usize>,
+    pub ack_rate_limit_per_hour: Option<u32>,
+    pub instance_name: Option<String>,
+    pub log_format: Option<String>,
+    pub busy_timeout_secs: Option<u64>,
+}
+
+/// The configuration every command runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    /// Text inside the subject tag: `[Docket #12]`.
+    pub subject_tag: String,
+    pub max_message_bytes: usize,
+    pub ack_rate_limit_per_hour: u32,
+    /// Names this installation in `X-Loop` and generated Message-IDs.
+    pub instance_name: String,
+    /// How long a write waits for a locked database before mailgate gives up with 75.
+    pub busy_timeout_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: DEFAULT_DATABASE_URL.to_string(),
+            subject_tag: "Docket".to_string(),
+            max_message_bytes: 25 * 1024 * 1024,
+            ack_rate_limit_per_hour: 5,
+            instance_name: "docket.localhost".to_string(),
+            busy_timeout_secs: 30,
+        }
+    }
+}
+
+/// Values that came from flags or the environment (clap merges those two).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub database_url: Option<String>,
+    pub subject_tag: Option<String>,
+    pub max_message_bytes: Option<usize>,
+    pub ack_rate_limit_per_hour: Option<u32>,
+    pub instance_name: Option<String>,
+}
+
+impl FileConfig {
+    /// Reads `path` if given (it must exist), else `./docket.toml` if present.
+    pub fn load(path: Option<&Path>) -> Result<Self> {
+        let (path, required): (PathBuf, bool) = match path {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from("docket.toml"), false),
+        };
+        if !required && !path.exists() {
+            return Ok(FileConfig::default());
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading configuration file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+}
+
+impl Config {
+    pub fn resolve(file: FileConfig, over: Overrides) -> Self {
+        let d = Config::default();
+        Config {
+            database_url: over
+                .database_url
+                .or(file.database_url)
+                .unwrap_or(d.database_url),
+            subject_tag: over
+                .subject_tag
+                .or(file.subject_tag)
+                .unwrap_or(d.subject_tag),
+            max_message_bytes: over
+                .max_message_bytes
+                .or(file.max_message_bytes)
+                .unwrap_or(d.max_message_bytes),
+            ack_rate_limit_per_hour: over
+                .ack_rate_limit_per_hour
+                .or(file.ack_rate_limit_per_hour)
+                .unwrap_or(d.ack_rate_limit_per_hour),
+            instance_name: over
+                .instance_name
+                .or(file.instance_name)
+                .unwrap_or(d.instance_name),
+            busy_timeout_secs: file.busy_timeout_secs.unwrap_or(d.busy_timeout_secs),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_or_env_beats_file_beats_default() {
+        let file: FileConfig =
+            toml::from_str("database_url = \"sqlite://file.db\"\nsubject_tag = \"Help\"\n")
+                .unwrap();
+        let over = Overrides {
+            database_url: Some("sqlite://flag.db".into()),
+            ..Default::default()
+        };
+        let c = Config::resolve(file, over);
+        assert_eq!(c.database_url, "sqlite://flag.db");
+        assert_eq!(c.subject_tag, "Help");
+        assert_eq!(c.ack_rate_limit_per_hour, 5);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        assert!(toml::from_str::<FileConfig>("databse_url = \"x\"").is_err());
+    }
+}

@@ -1,0 +1,4 @@
+//! Pure rules: no I/O, no database, no clock.
+
+pub mod address;
+pub mod subject_tag;

@@ -1,0 +1,9 @@
+//! Docket: an email-centric ticket gateway in the tradition of Request Tracker.
+
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod mail;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,146 @@
+//! Recognises mail that must never be acknowledged: auto-replies (RFC 3834),
+//! bounces (DSN), mailing-list and bulk mail, and our own mail coming back.
+
+use super::parse::ParsedMail;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    Human,
+    AutoReply,
+    Bounce,
+    Bulk,
+    List,
+    Loop,
+}
+
+impl Class {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Human => "human",
+            Class::AutoReply => "auto-reply",
+            Class::Bounce => "bounce",
+            Class::Bulk => "bulk",
+            Class::List => "list",
+            Class::Loop => "loop",
+        }
+    }
+
+    /// Mail from a machine: never acknowledged, never reopens a ticket.
+    pub fn is_automatic(self) -> bool {
+        self != Class::Human
+    }
+}
+
+/// `x_loop_id` is this instance's X-Loop value; `own_addresses` are our queue
+/// addresses (mail *from* one of them is our own mail coming back).
+pub fn classify(mail: &ParsedMail, x_loop_id: &str, own_addresses: &[String]) -> Class {
+    let s = &mail.signals;
+    if s.x_loop
+        .iter()
+        .any(|v| v == &x_loop_id.to_ascii_lowercase())
+        || mail
+            .from
+            .as_ref()
+            .is_some_and(|f| own_addresses.iter().any(|a| a == &f.email))
+    {
+        return Class::Loop;
+    }
+    if s.report_type.as_deref() == Some("delivery-status")
+        || s.delivery_status_part
+        || from_daemon(mail)
+    {
+        return Class::Bounce;
+    }
+    if s.auto_submitted.as_deref().is_some_and(|v| v != "no")
+        || s.x_autoreply
+        || auto_reply_subject(&mail.subject)
+    {
+        return Class::AutoReply;
+    }
+    if s.report_type.is_some() {
+        // disposition notifications (read receipts), ARF feedback reports
+        return Class::AutoReply;
+    }
+    if s.list_id || s.precedence.as_deref() == Some("list") {
+        return Class::List;
+    }
+    if matches!(
+        s.precedence.as_deref(),
+        Some("bulk" | "junk" | "auto_reply")
+    ) {
+        return Class::Bulk;
+    }
+    if s.return_path_empty {
+        return Class::AutoReply;
+    }
+    Class::Human
+}
+
+fn from_daemon(mail: &ParsedMail) -> bool {
+    mail.from.as_ref().is_some_and(|f| {
+        let local = f.email.split('@').next().unwrap_or("");
+        matches!(local, "mailer-daemon" | "postmaster")
+    })
+}
+
+fn auto_reply_subject(subject: &str) -> bool {
+    let s = subject.to_lowercase();
+    const MARKERS: [&str; 8] = [
+        "out of office",
+        "out of the office",
+        "automatic reply",
+        "auto-reply",
+        "autoreply",
+        "abwesenheitsnotiz",
+        "[auto generated]",
+        "automatische antwort",
+    ];
+    s.starts_with("auto:") || MARKERS.iter().any(|m| s.contains(m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse::parse;
+    use super::*;
+
+    fn class_of(headers: &str) -> Class {
+        let raw = format!("From: Sam <sam@example.net>\r\nSubject: hi\r\n{headers}\r\nbody\r\n");
+        classify(
+            &parse(raw.as_bytes()).unwrap(),
+            "docket.test",
+            &["help@example.com".into()],
+        )
+    }
+
+    #[test]
+    fn recognises_robots_and_loops() {
+        assert_eq!(class_of(""), Class::Human);
+        assert_eq!(class_of("Auto-Submitted: no\r\n"), Class::Human);
+        assert_eq!(
+            class_of("Auto-Submitted: auto-replied\r\n"),
+            Class::AutoReply
+        );
+        assert_eq!(class_of("X-Autoreply: yes\r\n"), Class::AutoReply);
+        assert_eq!(class_of("Precedence: bulk\r\n"), Class::Bulk);
+        assert_eq!(class_of("List-Id: <x.lists.example>\r\n"), Class::List);
+        assert_eq!(class_of("X-Loop: docket.test\r\n"), Class::Loop);
+        assert_eq!(class_of("Return-Path: <>\r\n"), Class::AutoReply);
+        assert_eq!(
+            class_of("Content-Type: multipart/report; report-type=delivery-status; boundary=x\r\n"),
+            Class::Bounce
+        );
+    }
+
+    #[test]
+    fn mail_from_our_own_address_is_a_loop() {
+        let raw = b"From: help@example.com\r\nSubject: x\r\n\r\nb\r\n";
+        assert_eq!(
+            classify(
+                &parse(raw).unwrap(),
+                "docket.test",
+                &["help@example.com".into()]
+            ),
+            Class::Loop
+        );
+    }
+}

@@ -1,0 +1,677 @@
+//! The one entry point for inbound mail. Each message is an atomic unit: its
+//! own transaction (mailgate) or a savepoint inside a batch transaction
+//! (import, IMAP), so a batch commits many messages with one fsync and one bad
+//! message never spoils its batch.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use sqlx::{AnyConnection, Connection};
+use tracing::{Instrument, info_span, warn};
+
+use super::classify::{Class, classify};
+use super::parse::{self, ParsedMail};
+use super::route::{Action, Route, route};
+use super::thread::{Rule, candidates};
+use crate::config::Config;
+use crate::domain::subject_tag::find_ticket_id;
+use crate::mail::outbound::compose;
+use crate::store::{self, Db, StoreError, messages, outbox, quarantine, queues, tickets, users};
+
+/// Where a message came from; stored with it for audit and IMAP bookkeeping.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Mailgate,
+    Import(String),
+    Imap {
+        mailbox: String,
+        uidvalidity: u32,
+        uid: u32,
+    },
+    QuarantineRetry(i64),
+    Bench,
+}
+
+impl Source {
+    fn label(&self) -> String {
+        match self {
+            Source::Mailgate => "mailgate".into(),
+            Source::Import(p) => format!("import:{p}"),
+            Source::Imap {
+                mailbox,
+                uidvalidity,
+                uid,
+            } => format!("imap:{mailbox}:{uidvalidity}:{uid}"),
+            Source::QuarantineRetry(id) => format!("quarantine-retry:{id}"),
+            Source::Bench => "bench".into(),
+        }
+    }
+}
+
+/// Caller's hints: RT mailgate's `--queue` and `--action`.
+#[derive(Debug, Clone, Default)]
+pub struct Hints {
+    pub queue: Option<String>,
+    pub action: Option<Action>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutcomeKind {
+    Created,
+    Replied,
+    Commented,
+    Duplicate,
+    Ignored,
+    Quarantined,
+}
+
+/// What happened to one message; `--json` prints exactly this.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub outcome: OutcomeKind,
+    pub ticket: Option<i64>,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quarantine_id: Option<i64>,
+}
+
+impl Outcome {
+    fn new(outcome: OutcomeKind, ticket: Option<i64>, reason: impl Into<String>) -> Self {
+        Outcome {
+            outcome,
+            ticket,
+            reason: reason.into(),
+            message_id: None,
+            quarantine_id: None,
+        }
+    }
+}
+
+/// Runs ingest against one database with one configuration.
+#[derive(Clone)]
+pub struct Ingestor {
+    db: Db,
+    cfg: Arc<Config>,
+}
+
+/// Queues and derived facts loaded once per transaction.
+struct Context {
+    queues: Vec<queues::Queue>,
+    own_addresses: Vec<String>,
+    fallback: Option<queues::Queue>,
+    forced_action: Option<Action>,
+}
+
+impl Ingestor {
+    pub fn new(db: Db, cfg: Arc<Config>) -> Self {
+        Ingestor { db, cfg }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// One message, one transaction: durable when this returns `Ok`.
+    pub async fn ingest_one(
+        &self,
+        raw: &[u8],
+        source: Source,
+        hints: &Hints,
+    ) -> Result<Outcome, StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        let ctx = self.context(&mut tx, hints).await?;
+        let outcome = self
+            .ingest_in(&mut tx, &ctx, raw, &source, store::now_ms())
+            .await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Many messages, one transaction, a savepoint each. A message whose
+    /// savepoint fails with a non-transient error is quarantined instead.
+    pub async fn ingest_batch(
+        &self,
+        items: &[(Vec<u8>, Source)],
+        hints: &Hints,
+    ) -> Result<Vec<Outcome>, StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        let ctx = self.context(&mut tx, hints).await?;
+        let mut out = Vec::with_capacity(items.len());
+        for (raw, source) in items {
+            let now = store::now_ms();
+            let mut sp = tx.begin().await?;
+            match self.ingest_in(&mut sp, &ctx, raw, source, now).await {
+                Ok(o) => {
+                    sp.commit().await?;
+                    out.push(o);
+                }
+                Err(e) if e.is_transient() => return Err(e),
+                Err(e) => {
+                    sp.rollback().await?;
+                    warn!(error = %e, "storing message failed; quarantining it");
+                    let reason = format!("could not be stored: {e}");
+                    let id = quarantine::put(&mut tx, raw, &reason, &source.label(), now).await?;
+                    let mut o = Outcome::new(OutcomeKind::Quarantined, None, reason);
+                    o.quarantine_id = Some(id);
+                    out.push(o);
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn context(
+        &self,
+        conn: &mut AnyConnection,
+        hints: &Hints,
+    ) -> Result<Context, StoreError> {
+        let queues = queues::list(&mut *conn).await?;
+        let own_addresses = queues
+            .iter()
+            .flat_map(|q| {
+                std::iter::once(q.correspond_address.clone()).chain(q.comment_address.clone())
+            })
+            .collect();
+        let fallback = hints
+            .queue
+            .as_ref()
+            .and_then(|name| queues.iter().find(|q| &q.name == name).cloned());
+        Ok(Context {
+            queues,
+            own_addresses,
+            fallback,
+            forced_action: hints.action,
+        })
+    }
+
+    async fn ingest_in(
+        &self,
+        conn: &mut AnyConnection,
+        ctx: &Context,
+        raw: &[u8],
+        source: &Source,
+        now: i64,
+    ) -> Result<Outcome, StoreError> {
+        let span = info_span!("ingest", source = %source.label(), mail.size = raw.len(),
+            mail.message_id = tracing::field::Empty, ticket.id = tracing::field::Empty);
+        async {
+            let outcome = self.decide_and_store(conn, ctx, raw, source, now).await?;
+            let span = tracing::Span::current();
+            if let Some(id) = &outcome.message_id {
+                span.record("mail.message_id", id.as_str());
+            }
+            if let Some(t) = outcome.ticket {
+                span.record("ticket.id", t);
+            }
+            tracing::info!(outcome = ?outcome.outcome, reason = %outcome.reason, "mail ingested");
+            Ok(outcome)
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn decide_and_store(
+        &self,
+        conn: &mut AnyConnection,
+        ctx: &Context,
+        raw: &[u8],
+        source: &Source,
+        now: i64,
+    ) -> Result<Outcome, StoreError> {
+        let label = source.label();
+        let quarantine = |conn, reason| quarantine_outcome(conn, raw, reason, &label, now);
+
+        if raw.len() > self.cfg.max_message_bytes {
+            let reason = format!(
+                "message is {} bytes, over the limit of {} bytes",
+                raw.len(),
+                self.cfg.max_message_bytes
+            );
+            return quarantine(conn, reason).await;
+        }
+        let mail = match parse::parse(raw) {
+            Ok(m) => m,
+            Err(e) => return quarantine(conn, e.to_string()).await,
+        };
+        let Some(from) = mail.from.clone() else {
+            return quarantine(conn, "no usable sender address (From/Sender)".into()).await;
+        };
+
+        if let Some(ticket) = messages::find(&mut *conn, &mail.message_id).await? {
+            let mut o = Outcome::new(OutcomeKind::Duplicate, ticket, "message already stored");
+            o.message_id = Some(mail.message_id);
+            return Ok(o);
+        }
+
+        let class = classify(&mail, &self.cfg.instance_name, &ctx.own_addresses);
+        let recipients: Vec<String> = mail
+            .envelope_to
+            .iter()
+            .cloned()
+            .chain(mail.to.iter().map(|m| m.email.clone()))
+            .chain(mail.cc.iter().map(|m| m.email.clone()))
+            .collect();
+        let routed = route(&recipients, &ctx.queues).or_else(|| {
+            ctx.fallback.as_ref().map(|q| Route {
+                queue_id: q.id,
+                action: Action::Correspond,
+                via: "fallback".into(),
+            })
+        });
+        let action = ctx
+            .forced_action
+            .or(routed.as_ref().map(|r| r.action))
+            .unwrap_or(Action::Correspond);
+        let (thread, thread_note) = self.find_thread(&mut *conn, ctx, &mail).await?;
+
+        if thread.is_none() && routed.is_none() && class != Class::Loop {
+            let reason = format!(
+                "no queue for recipients [{}] and no --queue fallback",
+                recipients.join(", ")
+            );
+            return quarantine(conn, reason).await;
+        }
+
+        let Some(row_id) = messages::insert(&mut *conn, &mail.message_id, raw, &label, now).await?
+        else {
+            // Another delivery committed the same Message-ID while we decided.
+            let ticket = messages::find(&mut *conn, &mail.message_id)
+                .await?
+                .flatten();
+            let mut o = Outcome::new(OutcomeKind::Duplicate, ticket, "message already stored");
+            o.message_id = Some(mail.message_id);
+            return Ok(o);
+        };
+        let creator = users::ensure(&mut *conn, &from.email, &from.name, now).await?;
+
+        let mut outcome = match (thread, routed) {
+            (Some((ticket, rule)), _) => {
+                self.add_to_ticket(
+                    conn, &mail, ticket, rule, action, class, creator, row_id, now,
+                )
+                .await?
+            }
+            (None, _) if class == Class::Loop => Outcome::new(
+                OutcomeKind::Ignored,
+                None,
+                "our own mail came back (X-Loop or sent from a queue address); stored, no ticket",
+            ),
+            (None, Some(route)) => {
+                let note = thread_note.as_deref();
+                self.create_ticket(
+                    conn, ctx, &mail, &from, &route, class, creator, row_id, note, now,
+                )
+                .await?
+            }
+            (None, None) => unreachable_route(),
+        };
+        if let Some(t) = outcome.ticket {
+            messages::set_ticket(&mut *conn, row_id, t).await?;
+        }
+        if class == Class::Bounce {
+            self.record_bounce(conn, &mail, now).await?;
+        }
+        outcome.message_id = Some(mail.message_id);
+        Ok(outcome)
+    }
+
+    /// References first, then the subject tag. Returns the ticket and the rule,
+    /// or a note on why a tag was not followed.
+    async fn find_thread(
+        &self,
+        conn: &mut AnyConnection,
+        ctx: &Context,
+        mail: &ParsedMail,
+    ) -> Result<(Option<(i64, Rule)>, Option<String>), StoreError> {
+        for (id, rule) in candidates(mail) {
+            if let Some(t) = messages::ticket_of(&mut *conn, &id).await? {
+                return Ok((Some((t, rule)), None));
+            }
+        }
+        let mut tags: Vec<&str> = vec![self.cfg.subject_tag.as_str()];
+        tags.extend(ctx.queues.iter().filter_map(|q| q.subject_tag.as_deref()));
+        if let Some(id) = find_ticket_id(&mail.subject, &tags) {
+            if tickets::exists(&mut *conn, id).await? {
+                return Ok((Some((id, Rule::SubjectTag)), None));
+            }
+            return Ok((
+                None,
+                Some(format!(
+                    "subject tag names ticket #{id}, which does not exist"
+                )),
+            ));
+        }
+        Ok((None, None))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn add_to_ticket(
+        &self,
+        conn: &mut AnyConnection,
+        mail: &ParsedMail,
+        ticket: i64,
+        rule: Rule,
+        action: Action,
+        class: Class,
+        creator: i64,
+        row_id: i64,
+        now: i64,
+    ) -> Result<Outcome, StoreError> {
+        let tx_id = tickets::add_transaction(
+            &mut *conn,
+            tickets::NewTransaction {
+                ticket_id: ticket,
+                kind: action.as_str(),
+                creator_id: Some(creator),
+                message_row_id: Some(row_id),
+                body: &mail.body,
+                thread_rule: Some(rule.as_str()),
+                thread_note: None,
+                classification: Some(class.as_str()),
+                auto_submitted: class.is_automatic(),
+                old_value: None,
+                new_value: None,
+                now,
+            },
+        )
+        .await?;
+        store_attachments(&mut *conn, tx_id, mail).await?;
+        tickets::touch(&mut *conn, ticket, now).await?;
+        // A person's reply reopens a ticket that was waiting or done (RT's
+        // default); a robot's never does.
+        if action == Action::Correspond && !class.is_automatic() {
+            if let Some(old) = tickets::status(&mut *conn, ticket).await? {
+                if matches!(old.as_str(), "resolved" | "stalled" | "needs-info") {
+                    tickets::set_status(&mut *conn, ticket, "open", now).await?;
+                    tickets::add_transaction(
+                        &mut *conn,
+                        tickets::NewTransaction {
+                            ticket_id: ticket,
+                            kind: "status",
+                            creator_id: Some(creator),
+                            message_row_id: None,
+                            body: "",
+                            thread_rule: None,
+                            thread_note: Some("reopened by the requestor's reply"),
+                            classification: None,
+                            auto_submitted: false,
+                            old_value: Some(&old),
+                            new_value: Some("open"),
+                            now,
+                        },
+                    )
+                    .await?;
+                }
+            }
+        }
+        let kind = match action {
+            Action::Correspond => OutcomeKind::Replied,
+            Action::Comment => OutcomeKind::Commented,
+        };
+        Ok(Outcome::new(
+            kind,
+            Some(ticket),
+            format!("threaded by {} ({})", rule.as_str(), class.as_str()),
+        ))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn create_ticket(
+        &self,
+        conn: &mut AnyConnection,
+        ctx: &Context,
+        mail: &ParsedMail,
+        from: &parse::Mailbox,
+        route: &Route,
+        class: Class,
+        creator: i64,
+        row_id: i64,
+        thread_note: Option<&str>,
+        now: i64,
+    ) -> Result<Outcome, StoreError> {
+        let queue = ctx
+            .queues
+            .iter()
+            .find(|q| q.id == route.queue_id)
+            .ok_or_else(|| StoreError::Sqlx(sqlx::Error::RowNotFound))?;
+        let ticket = tickets::create(
+            &mut *conn,
+            tickets::NewTicket {
+                queue_id: queue.id,
+                subject: &mail.subject,
+                now,
+            },
+        )
+        .await?;
+        tickets::add_requestor(&mut *conn, ticket, creator).await?;
+        for cc in mail.cc.iter().chain(mail.to.iter()) {
+            if cc.email == from.email || ctx.own_addresses.contains(&cc.email) {
+                continue;
+            }
+            // To: lines name the queue and perhaps colleagues; the colleagues
+            // become Cc like the Cc: line (RT's ParseNewMessageForTicketCcs).
+            let uid = users::ensure(&mut *conn, &cc.email, &cc.name, now).await?;
+            tickets::add_cc(&mut *conn, ticket, uid).await?;
+        }
+        let tx_id = tickets::add_transaction(
+            &mut *conn,
+            tickets::NewTransaction {
+                ticket_id: ticket,
+                kind: "create",
+                creator_id: Some(creator),
+                message_row_id: Some(row_id),
+                body: &mail.body,
+                thread_rule: Some(Rule::New.as_str()),
+                thread_note,
+                classification: Some(class.as_str()),
+                auto_submitted: class.is_automatic(),
+                old_value: None,
+                new_value: None,
+                now,
+            },
+        )
+        .await?;
+        store_attachments(&mut *conn, tx_id, mail).await?;
+
+        let ack = self
+            .acknowledge(conn, ctx, mail, from, queue, class, ticket, now)
+            .await?;
+        let mut reason = format!("new ticket in queue {} via {}", queue.name, route.via);
+        if let Some(note) = thread_note {
+            reason.push_str(&format!("; {note}"));
+        }
+        reason.push_str(&format!("; {ack}"));
+        Ok(Outcome::new(OutcomeKind::Created, Some(ticket), reason))
+    }
+
+    /// Writes the acknowledgement row unless the mail is automatic, the sender
+    /// is over the rate limit, bouncing, or one of our own addresses.
+    #[allow(clippy::too_many_arguments)]
+    async fn acknowledge(
+        &self,
+        conn: &mut AnyConnection,
+        ctx: &Context,
+        mail: &ParsedMail,
+        from: &parse::Mailbox,
+        queue: &queues::Queue,
+        class: Class,
+        ticket: i64,
+        now: i64,
+    ) -> Result<String, StoreError> {
+        if class.is_automatic() {
+            return Ok(format!("no acknowledgement: {} mail", class.as_str()));
+        }
+        if ctx.own_addresses.contains(&from.email) {
+            return Ok("no acknowledgement: sender is a queue address".into());
+        }
+        if users::is_bouncing(&mut *conn, &from.email).await? {
+            return Ok("no acknowledgement: sender address is bouncing".into());
+        }
+        let sent = outbox::acks_since(&mut *conn, &from.email, now - 3_600_000).await?;
+        if sent >= i64::from(self.cfg.ack_rate_limit_per_hour) {
+            return Ok(format!(
+                "no acknowledgement: {} already sent to this sender in the last hour",
+                sent
+            ));
+        }
+        let tag = queue
+            .subject_tag
+            .as_deref()
+            .unwrap_or(&self.cfg.subject_tag);
+        let composed = compose::acknowledgement(&compose::AckInput {
+            tag,
+            ticket_id: ticket,
+            subject: &mail.subject,
+            requestor_name: &from.name,
+            queue_name: &queue.name,
+            instance_name: &self.cfg.instance_name,
+        })
+        .map_err(|e| {
+            StoreError::Sqlx(sqlx::Error::Protocol(format!(
+                "rendering acknowledgement: {e}"
+            )))
+        })?;
+        let mut references = mail.references.clone();
+        references.push(mail.message_id.clone());
+        outbox::insert(
+            &mut *conn,
+            outbox::NewMail {
+                ticket_id: ticket,
+                kind: "ack",
+                from_addr: &queue.correspond_address,
+                to: std::slice::from_ref(&from.email),
+                cc: &[],
+                subject: &composed.subject,
+                body: &composed.body,
+                message_id: &composed.message_id,
+                in_reply_to: Some(&mail.message_id),
+                references: &references,
+                now,
+            },
+        )
+        .await?;
+        Ok("acknowledgement queued".into())
+    }
+
+    /// Marks the addresses a DSN reports as failed so we stop mailing them.
+    async fn record_bounce(
+        &self,
+        conn: &mut AnyConnection,
+        mail: &ParsedMail,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        for att in &mail.attachments {
+            if att.content_type != "message/delivery-status" {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&att.content);
+            for addr in failed_recipients(&text) {
+                users::mark_bouncing(&mut *conn, &addr, now).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn quarantine_outcome(
+    conn: &mut AnyConnection,
+    raw: &[u8],
+    reason: String,
+    label: &str,
+    now: i64,
+) -> Result<Outcome, StoreError> {
+    let id = quarantine::put(conn, raw, &reason, label, now).await?;
+    let mut o = Outcome::new(OutcomeKind::Quarantined, None, reason);
+    o.quarantine_id = Some(id);
+    Ok(o)
+}
+
+/// Runs a quarantined message through ingest again (after a queue was added
+/// or a bug fixed). `None` when there is no such entry.
+pub async fn retry_quarantined(
+    ingestor: &Ingestor,
+    id: i64,
+    hints: &Hints,
+) -> Result<Option<Outcome>, StoreError> {
+    let mut tx = ingestor.db.begin_write().await?;
+    let Some((raw, _status)) = quarantine::get(&mut tx, id).await? else {
+        return Ok(None);
+    };
+    let ctx = ingestor.context(&mut tx, hints).await?;
+    let outcome = ingestor
+        .ingest_in(
+            &mut tx,
+            &ctx,
+            &raw,
+            &Source::QuarantineRetry(id),
+            store::now_ms(),
+        )
+        .await?;
+    match outcome.outcome {
+        OutcomeKind::Quarantined => {
+            quarantine::resolve(&mut tx, id, "held", Some(&outcome.reason), None).await?
+        }
+        _ => quarantine::resolve(&mut tx, id, "released", None, outcome.ticket).await?,
+    }
+    tx.commit().await?;
+    Ok(Some(outcome))
+}
+
+/// `Final-Recipient` of each per-recipient block whose `Action` is `failed`.
+fn failed_recipients(dsn: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for block in dsn.replace("\r\n", "\n").split("\n\n") {
+        let mut recipient = None;
+        let mut failed = false;
+        for line in block.lines() {
+            let Some((k, v)) = line.split_once(':') else {
+                continue;
+            };
+            match k.trim().to_ascii_lowercase().as_str() {
+                "final-recipient" => {
+                    let v = v.split_once(';').map(|(_, a)| a).unwrap_or(v);
+                    recipient = crate::domain::address::normalise(v);
+                }
+                "action" => failed = v.trim().eq_ignore_ascii_case("failed"),
+                _ => {}
+            }
+        }
+        if let (Some(r), true) = (recipient, failed) {
+            out.push(r);
+        }
+    }
+    out
+}
+
+async fn store_attachments(
+    conn: &mut AnyConnection,
+    tx_id: i64,
+    mail: &ParsedMail,
+) -> Result<(), StoreError> {
+    for a in &mail.attachments {
+        tickets::add_attachment(&mut *conn, tx_id, &a.filename, &a.content_type, &a.content)
+            .await?;
+    }
+    Ok(())
+}
+
+/// `decide_and_store` quarantines before reaching here when there is neither
+/// a thread nor a route; kept as a typed error rather than a panic.
+fn unreachable_route() -> Outcome {
+    Outcome::new(OutcomeKind::Ignored, None, "no route (internal)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_failed_recipients_in_a_dsn() {
+        let dsn = "Reporting-MTA: dns; mx.example\n\nFinal-Recipient: rfc822; Gone@Example.org\nAction: failed\nStatus: 5.1.1\n\nFinal-Recipient: rfc822; slow@example.org\nAction: delayed\n";
+        assert_eq!(failed_recipients(dsn), vec!["gone@example.org".to_string()]);
+    }
+}

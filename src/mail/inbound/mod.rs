@@ -1,0 +1,10 @@
+//! Inbound mail: every source (mailgate, import, IMAP) goes through [`ingest`].
+
+pub mod classify;
+pub mod ingest;
+pub mod mbox;
+pub mod parse;
+pub mod route;
+pub mod thread;
+
+pub use ingest::{Ingestor, Outcome, OutcomeKind, Source};

@@ -1,0 +1,5 @@
+//! Mail in and out.
+
+pub mod generate;
+pub mod inbound;
+pub mod outbound;

@@ -1,0 +1,4 @@
+//! Outbound mail. Composition of outbox rows lives here; sending is the
+//! outbox worker's job.
+
+pub mod compose;

@@ -1,0 +1,183 @@
+//! All SQL lives under `store/`. One code path for SQLite and PostgreSQL via
+//! sqlx's `Any` driver; the few per-backend statements branch on [`Backend`].
+
+pub mod messages;
+pub mod outbox;
+pub mod quarantine;
+pub mod queues;
+pub mod tickets;
+pub mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+/// Errors from the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+}
+
+impl StoreError {
+    /// True when the database was unreachable, locked or busy: the caller
+    /// should retry later rather than treat the input as bad.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Sqlx(e) => match e {
+                sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::WorkerCrashed => true,
+                sqlx::Error::Database(db) => {
+                    let msg = db.message().to_ascii_lowercase();
+                    msg.contains("locked")
+                        || msg.contains("busy")
+                        || db
+                            .code()
+                            .is_some_and(|c| c.starts_with("08") || c == "57P01")
+                }
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+pub type Tx = Transaction<'static, Any>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A handle on the database: the pool and which backend it is.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub backend: Backend,
+}
+
+impl Db {
+    /// Connects (creating a SQLite file if missing) and applies per-connection
+    /// settings: WAL and `synchronous=FULL` so a commit is durable, a busy timeout.
+    pub async fn connect(url: &str, busy_timeout: Duration) -> Result<Db> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = normalise_url(url)?;
+        let opts = AnyConnectOptions::from_str(&url)?;
+        let busy_ms = busy_timeout.as_millis();
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .acquire_timeout(busy_timeout)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    match backend {
+                        Backend::Sqlite => {
+                            let pragmas = format!(
+                                "PRAGMA busy_timeout = {busy_ms}; PRAGMA journal_mode = WAL; \
+                                 PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+                            );
+                            conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(pragmas)))
+                                .await?;
+                        }
+                        Backend::Postgres => {
+                            let lock = format!("SET lock_timeout = '{busy_ms}ms'");
+                            conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(lock)))
+                                .await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(opts)
+            .await?;
+        Ok(Db { pool, backend })
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
+            Backend::Postgres => {
+                sqlx::migrate!("migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    /// Begins a transaction that will write. SQLite needs `BEGIN IMMEDIATE`:
+    /// a deferred transaction that reads and then writes fails with SQLITE_BUSY.
+    pub async fn begin_write(&self) -> Result<Tx> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Accepts `sqlite://PATH`, `sqlite:PATH` and `postgres(ql)://…`; a SQLite
+/// file is created if missing.
+fn normalise_url(url: &str) -> Result<(Backend, String)> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok((Backend::Postgres, url.to_string()));
+    }
+    if let Some(rest) = url.strip_prefix("sqlite:") {
+        let rest = rest.trim_start_matches("//");
+        let mut out = format!("sqlite://{rest}");
+        if !rest.contains("mode=") && !rest.contains(":memory:") {
+            out.push(if rest.contains('?') { '&' } else { '?' });
+            out.push_str("mode=rwc");
+        }
+        return Ok((Backend::Sqlite, out));
+    }
+    Err(StoreError::UnsupportedUrl(url.to_string()))
+}
+
+/// Milliseconds since the Unix epoch: the one portable timestamp form.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// RFC 3339 UTC text for a stored timestamp.
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_get_create_mode() {
+        assert_eq!(
+            normalise_url("sqlite://docket.db").unwrap(),
+            (Backend::Sqlite, "sqlite://docket.db?mode=rwc".to_string())
+        );
+        assert_eq!(
+            normalise_url("sqlite:///tmp/x.db").unwrap().1,
+            "sqlite:///tmp/x.db?mode=rwc"
+        );
+        assert!(normalise_url("mysql://x").is_err());
+    }
+
+    #[test]
+    fn timestamps_render_as_rfc3339_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+    }
+}

@@ -1,0 +1,45 @@
+//! Queues: where mail for an address goes.
+
+use serde::Serialize;
+use sqlx::{AnyConnection, FromRow};
+
+use super::Result;
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct Queue {
+    pub id: i64,
+    pub name: String,
+    pub correspond_address: String,
+    pub comment_address: Option<String>,
+    pub subject_tag: Option<String>,
+}
+
+pub async fn add(
+    conn: &mut AnyConnection,
+    name: &str,
+    address: &str,
+    comment_address: Option<&str>,
+    subject_tag: Option<&str>,
+    now: i64,
+) -> Result<i64> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO queues (name, correspond_address, comment_address, subject_tag, created_at) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(name)
+    .bind(address)
+    .bind(comment_address)
+    .bind(subject_tag)
+    .bind(now)
+    .fetch_one(conn)
+    .await?;
+    Ok(id)
+}
+
+pub async fn list(conn: &mut AnyConnection) -> Result<Vec<Queue>> {
+    Ok(sqlx::query_as(
+        "SELECT id, name, correspond_address, comment_address, subject_tag FROM queues ORDER BY name",
+    )
+    .fetch_all(conn)
+    .await?)
+}
