@@ -45,16 +45,20 @@ CREATE TABLE ticket_cc (
     PRIMARY KEY (ticket_id, user_id)
 );
 
--- Raw mail, byte for byte. message_id is the dedupe key (derived from the
--- bytes when the mail has none).
+-- Raw mail, byte for byte. (message_id, fingerprint) is the dedupe key: a
+-- redelivery is the same pair; a different mail reusing a Message-ID (broken
+-- mailers do) has another fingerprint and is kept. message_id is derived from
+-- the bytes when the mail has none.
 CREATE TABLE messages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    message_id TEXT NOT NULL UNIQUE,
+    message_id TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
     raw BLOB NOT NULL,
     source TEXT NOT NULL,
     ticket_id BIGINT REFERENCES tickets(id),
     received_at BIGINT NOT NULL
 );
+CREATE UNIQUE INDEX messages_dedupe ON messages(message_id, fingerprint);
 CREATE INDEX messages_ticket ON messages(ticket_id);
 
 -- Append-only history of a ticket.

@@ -3,12 +3,17 @@
 /// Normalises an address: strips angle brackets, whitespace and quotes that
 /// broken mailers leave in, lower-cases it. `None` when no usable address remains.
 pub fn normalise(raw: &str) -> Option<String> {
-    let cleaned: String = raw
-        .trim()
-        .trim_start_matches('<')
-        .trim_end_matches('>')
+    let raw = raw.trim().trim_start_matches('<').trim_end_matches('>');
+    // "Test test@example.com": a broken mailer put a name in the address;
+    // the token holding the '@' is the address.
+    let token = if raw.split_whitespace().count() > 1 {
+        raw.split_whitespace().rev().find(|t| t.contains('@'))?
+    } else {
+        raw
+    };
+    let cleaned: String = token
         .chars()
-        .filter(|c| !c.is_whitespace() && *c != '<' && *c != '>' && *c != '"')
+        .filter(|c| !c.is_whitespace() && !matches!(c, '<' | '>' | '"' | '\0'))
         .collect::<String>()
         .to_lowercase();
     let (local, domain) = cleaned.rsplit_once('@')?;
@@ -16,6 +21,27 @@ pub fn normalise(raw: &str) -> Option<String> {
         return None;
     }
     Some(cleaned)
+}
+
+/// The first `local@domain`-looking token in free text (a broken From header).
+pub fn find_in_text(text: &str) -> Option<String> {
+    let stop = |c: char| {
+        c.is_whitespace() || matches!(c, '<' | '>' | '"' | '(' | ')' | ',' | ';' | ':' | '[' | ']')
+    };
+    text.split(stop)
+        .filter(|t| t.contains('@'))
+        .find_map(normalise)
+        .or_else(|| {
+            // a quoted local part with spaces: "Some Name"@example.com
+            let at = text.find("\"@")?;
+            let open = text[..at].rfind('"')?;
+            let local: String = text[open + 1..at]
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(".");
+            let domain = text[at + 2..].split(stop).next()?;
+            normalise(&format!("{local}@{domain}"))
+        })
 }
 
 /// Splits `local+detail@domain` into (`local@domain`, `detail`).
@@ -43,13 +69,22 @@ mod tests {
             normalise(" <Sam@Example.NET> ").as_deref(),
             Some("sam@example.net")
         );
-        assert_eq!(
-            normalise("john smith@example.com").as_deref(),
-            Some("johnsmith@example.com")
-        );
         assert_eq!(normalise("no-at-sign"), None);
         assert_eq!(normalise("@example.com"), None);
         assert_eq!(normalise(""), None);
+    }
+
+    #[test]
+    fn finds_an_address_in_broken_headers() {
+        assert_eq!(
+            find_in_text("\"finances8@firstfinance.example.com\"").as_deref(),
+            Some("finances8@firstfinance.example.com")
+        );
+        assert_eq!(find_in_text("MAILER-DAEMON (Mail Delivery System)"), None);
+        assert_eq!(
+            find_in_text("\"Millions Lottery\"@example.com>").as_deref(),
+            Some("millions.lottery@example.com")
+        );
     }
 
     #[test]

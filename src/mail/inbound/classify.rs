@@ -54,6 +54,7 @@ pub fn classify(mail: &ParsedMail, x_loop_id: &str, own_addresses: &[String]) ->
     if s.auto_submitted.as_deref().is_some_and(|v| v != "no")
         || s.x_autoreply
         || auto_reply_subject(&mail.subject)
+        || from_no_reply(mail)
     {
         return Class::AutoReply;
     }
@@ -79,16 +80,44 @@ pub fn classify(mail: &ParsedMail, x_loop_id: &str, own_addresses: &[String]) ->
 fn from_daemon(mail: &ParsedMail) -> bool {
     mail.from.as_ref().is_some_and(|f| {
         let local = f.email.split('@').next().unwrap_or("");
-        matches!(local, "mailer-daemon" | "postmaster")
+        matches!(
+            local,
+            "mailer-daemon" | "postmaster" | "post_master" | "mail-daemon"
+        )
+    }) || {
+        // The From header itself, for "MAILER-DAEMON <>" that yields no address.
+        let raw = mail.signals.from_header.as_str();
+        [
+            "mailer-daemon",
+            "mail delivery subsystem",
+            "mail delivery system",
+        ]
+        .iter()
+        .any(|d| raw.contains(d))
+    }
+}
+
+/// Mail from an address nobody reads (`no-reply@…`): a machine wrote it, and
+/// an acknowledgement would go nowhere.
+fn from_no_reply(mail: &ParsedMail) -> bool {
+    mail.from.as_ref().is_some_and(|f| {
+        let local = f
+            .email
+            .split('@')
+            .next()
+            .unwrap_or("")
+            .replace(['-', '_', '.'], "");
+        matches!(local.as_str(), "noreply" | "donotreply" | "donotrespond")
     })
 }
 
 fn auto_reply_subject(subject: &str) -> bool {
     let s = subject.to_lowercase();
-    const MARKERS: [&str; 8] = [
+    const MARKERS: [&str; 9] = [
         "out of office",
         "out of the office",
         "automatic reply",
+        "auto reply",
         "auto-reply",
         "autoreply",
         "abwesenheitsnotiz",
@@ -125,6 +154,7 @@ mod tests {
         assert_eq!(class_of("List-Id: <x.lists.example>\r\n"), Class::List);
         assert_eq!(class_of("X-Loop: docket.test\r\n"), Class::Loop);
         assert_eq!(class_of("Return-Path: <>\r\n"), Class::AutoReply);
+        assert_eq!(class_of("X-MLServer: fml\r\n"), Class::List);
         assert_eq!(
             class_of("Content-Type: multipart/report; report-type=delivery-status; boundary=x\r\n"),
             Class::Bounce

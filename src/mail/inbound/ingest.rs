@@ -241,7 +241,9 @@ impl Ingestor {
             return quarantine(conn, "no usable sender address (From/Sender)".into()).await;
         };
 
-        if let Some(ticket) = messages::find(&mut *conn, &mail.message_id).await? {
+        if let Some(ticket) =
+            messages::find(&mut *conn, &mail.message_id, &mail.fingerprint).await?
+        {
             let mut o = Outcome::new(OutcomeKind::Duplicate, ticket, "message already stored");
             o.message_id = Some(mail.message_id);
             return Ok(o);
@@ -276,10 +278,18 @@ impl Ingestor {
             return quarantine(conn, reason).await;
         }
 
-        let Some(row_id) = messages::insert(&mut *conn, &mail.message_id, raw, &label, now).await?
+        let Some(row_id) = messages::insert(
+            &mut *conn,
+            &mail.message_id,
+            &mail.fingerprint,
+            raw,
+            &label,
+            now,
+        )
+        .await?
         else {
             // Another delivery committed the same Message-ID while we decided.
-            let ticket = messages::find(&mut *conn, &mail.message_id)
+            let ticket = messages::find(&mut *conn, &mail.message_id, &mail.fingerprint)
                 .await?
                 .flatten();
             let mut o = Outcome::new(OutcomeKind::Duplicate, ticket, "message already stored");

@@ -1,5 +1,6 @@
 //! Turns raw bytes into the fields Docket needs. Pure: no I/O.
 
+use encoding_rs::Encoding;
 use mail_parser::{Address, HeaderName, HeaderValue, MessageParser, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 
@@ -29,6 +30,8 @@ pub struct Signals {
     pub return_path_empty: bool,
     pub report_type: Option<String>,
     pub delivery_status_part: bool,
+    /// The raw From header, lower-cased.
+    pub from_header: String,
 }
 
 #[derive(Debug, Clone)]
@@ -36,6 +39,9 @@ pub struct ParsedMail {
     /// Without angle brackets; derived from the bytes when the mail has none.
     pub message_id: String,
     pub message_id_derived: bool,
+    /// Hash of what the sender wrote (origin headers and body): with the
+    /// Message-ID, the dedupe key.
+    pub fingerprint: String,
     pub subject: String,
     pub from: Option<Mailbox>,
     pub reply_to: Option<Mailbox>,
@@ -48,6 +54,8 @@ pub struct ParsedMail {
     /// Message-IDs of mail quoted inside (a bounce's returned message).
     pub embedded_message_ids: Vec<String>,
     pub body: String,
+    /// The body was converted from HTML (no text/plain part).
+    pub body_from_html: bool,
     pub attachments: Vec<Attachment>,
     pub signals: Signals,
 }
@@ -68,25 +76,29 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseError> {
         return Err(ParseError::NoHeaders);
     }
 
+    let fingerprint = fingerprint(&msg, raw);
     let (message_id, message_id_derived) = match msg.message_id().and_then(clean_id) {
         Some(id) => (id, false),
-        None => (derived_message_id(&msg, raw), true),
+        None => (format!("{}@derived.docket", &fingerprint[..32]), true),
     };
 
-    let mut subject = msg.subject().unwrap_or("").trim().to_string();
+    let hint = charset_hint(&msg);
+    let mut subject = clean_text(msg.subject().unwrap_or("").trim());
     if subject.contains('\u{FFFD}') {
-        if let Some(fixed) = redecode_header(&msg, raw, HeaderName::Subject) {
-            subject = fixed;
+        if let Some(fixed) = redecode_header(&msg, raw, HeaderName::Subject, hint) {
+            subject = clean_text(&fixed);
         }
     }
 
-    let from = first_mailbox(msg.from()).or_else(|| first_mailbox(msg.sender()));
+    let from = sender(&msg, raw, hint);
     let signals = signals(&msg);
-    let (body, attachments, embedded_message_ids) = body_and_attachments(&msg, raw);
+    let (body, body_from_html, attachments, embedded_message_ids) =
+        body_and_attachments(&msg, raw, hint);
 
     Ok(ParsedMail {
         message_id,
         message_id_derived,
+        fingerprint,
         subject,
         from,
         reply_to: first_mailbox(msg.reply_to()),
@@ -102,6 +114,7 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseError> {
         references: id_list(msg.references()),
         embedded_message_ids,
         body,
+        body_from_html,
         attachments,
         signals,
     })
@@ -125,9 +138,9 @@ fn id_list(v: &HeaderValue) -> Vec<String> {
     }
 }
 
-/// A stable id for a mail without Message-ID: a hash of what the sender wrote
-/// (origin headers and body), not of the trace headers an MTA adds on redelivery.
-fn derived_message_id(msg: &mail_parser::Message, raw: &[u8]) -> String {
+/// A hash of what the sender wrote (origin headers and body), not of the
+/// trace headers an MTA adds on redelivery.
+fn fingerprint(msg: &mail_parser::Message, raw: &[u8]) -> String {
     let mut h = Sha256::new();
     for name in ["From", "To", "Cc", "Date", "Subject"] {
         h.update(name.as_bytes());
@@ -135,22 +148,155 @@ fn derived_message_id(msg: &mail_parser::Message, raw: &[u8]) -> String {
     }
     let body_start = (msg.root_part().raw_body_offset() as usize).min(raw.len());
     h.update(&raw[body_start..]);
-    format!("{}@derived.docket", hex::encode(&h.finalize()[..16]))
+    hex::encode(h.finalize())
 }
 
 fn first_mailbox(a: Option<&Address>) -> Option<Mailbox> {
     mailboxes(a).into_iter().next()
 }
 
+/// The person who sent the mail: From, else an address-looking token in a
+/// broken From, else Sender, Reply-To, Return-Path. A display name in an
+/// undeclared 8-bit charset is re-decoded.
+fn sender(
+    msg: &mail_parser::Message,
+    raw: &[u8],
+    hint: Option<&'static Encoding>,
+) -> Option<Mailbox> {
+    let mut from = first_mailbox(msg.from())
+        .or_else(|| {
+            let text = msg.header_raw("From")?;
+            Some(Mailbox {
+                email: address::find_in_text(text)?,
+                name: String::new(),
+            })
+        })
+        .or_else(|| first_mailbox(msg.sender()))
+        .or_else(|| first_mailbox(msg.reply_to()))
+        .or_else(|| {
+            Some(Mailbox {
+                email: address::normalise(msg.return_address()?)?,
+                name: String::new(),
+            })
+        })?;
+    if from.name.contains('\u{FFFD}') {
+        if let Some(name) = msg.header_raw("From").and_then(redecode_encoded_words) {
+            if let Some(m) =
+                MessageParser::default().parse_headers(format!("From: {name}\r\n\r\n").as_bytes())
+            {
+                if let Some(better) =
+                    first_mailbox(m.from()).filter(|b| !b.name.contains('\u{FFFD}'))
+                {
+                    from.name = better.name;
+                }
+            }
+        } else if let Some(decoded) = redecode_header(msg, raw, HeaderName::From, hint) {
+            let reparsed = format!("From: {decoded}\r\n\r\n");
+            if let Some(m) = MessageParser::default().parse_headers(reparsed.as_bytes()) {
+                if let Some(better) = first_mailbox(m.from()) {
+                    from.name = better.name;
+                }
+            }
+        }
+    }
+    Some(from)
+}
+
+/// RFC 2047 words whose declared charset is wrong (Shift_JIS labelled
+/// ISO-2022-JP is common): decode the payload and let the detector choose.
+/// `None` when the header has no encoded words.
+fn redecode_encoded_words(header: &str) -> Option<String> {
+    use base64::Engine;
+    let mut out = String::new();
+    let mut rest = header;
+    let mut found = false;
+    while let Some(start) = rest.find("=?") {
+        // =?charset?enc?payload?=
+        let word = &rest[start + 2..];
+        let Some(q1) = word.find('?') else { break };
+        let Some(q2) = word[q1 + 1..].find('?').map(|i| i + q1 + 1) else {
+            break;
+        };
+        let Some(end) = word[q2 + 1..].find("?=").map(|i| i + q2 + 1) else {
+            break;
+        };
+        let payload = &word[q2 + 1..end];
+        let bytes = match &word[q1 + 1..q2] {
+            "B" | "b" => base64::engine::general_purpose::STANDARD
+                .decode(payload.trim())
+                .ok()?,
+            "Q" | "q" => quoted_printable_word(payload),
+            _ => break,
+        };
+        // whitespace between two encoded words is not part of the text
+        let between = &rest[..start];
+        if !(found && between.trim().is_empty()) {
+            out.push_str(between);
+        }
+        out.push_str(&guess_decode(&bytes));
+        found = true;
+        rest = &word[end + 2..];
+    }
+    out.push_str(rest);
+    found.then_some(out)
+}
+
+fn quoted_printable_word(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'=', Some(v)) => {
+                out.push(v);
+                i += 2;
+            }
+            (b'_', _) => out.push(b' '),
+            (c, _) => out.push(c),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// `MAILER-DAEMON` with no domain, as some MTAs write it.
+fn daemon_name(a: &str) -> Option<String> {
+    let a = a.trim().to_ascii_lowercase();
+    matches!(a.as_str(), "mailer-daemon" | "postmaster").then_some(a)
+}
+
+/// Text as stored: without NUL characters (PostgreSQL text cannot hold them).
+fn clean_text(s: &str) -> String {
+    if s.contains('\0') {
+        s.replace('\0', "")
+    } else {
+        s.to_string()
+    }
+}
+
+/// The charset a message declares somewhere, used for 8-bit headers that
+/// declare none (RFC 2047 was ignored by the sender).
+fn charset_hint(msg: &mail_parser::Message) -> Option<&'static Encoding> {
+    msg.parts
+        .iter()
+        .filter_map(|p| p.content_type()?.attribute("charset"))
+        .filter_map(|c| Encoding::for_label(c.trim().as_bytes()))
+        .find(|e| *e != encoding_rs::UTF_8)
+}
+
 fn mailboxes(a: Option<&Address>) -> Vec<Mailbox> {
     let Some(a) = a else { return Vec::new() };
     a.iter()
         .filter_map(|addr| {
-            let email = address::normalise(addr.address()?)?;
+            let a = addr.address()?;
+            let email = address::normalise(a).or_else(|| daemon_name(a))?;
             let name = addr.name().unwrap_or("").trim().trim_matches('"').trim();
             Some(Mailbox {
                 email,
-                name: name.to_string(),
+                name: clean_text(name),
             })
         })
         .collect()
@@ -185,42 +331,57 @@ fn signals(msg: &mail_parser::Message) -> Signals {
     Signals {
         auto_submitted: text("Auto-Submitted"),
         precedence: text("Precedence"),
-        x_autoreply: ["X-Autoreply", "X-Autorespond", "X-Autogenerated"]
-            .iter()
-            .any(|h| msg.header_raw(*h).is_some()),
+        x_autoreply: [
+            "X-Autoreply",
+            "X-Autorespond",
+            "X-Autogenerated",
+            "X-Apple-Action",
+        ]
+        .iter()
+        .any(|h| msg.header_raw(*h).is_some()),
         x_loop: msg
             .header_values("X-Loop")
             .filter_map(|v| v.as_text())
             .map(|v| v.trim().to_ascii_lowercase())
             .collect(),
-        list_id: msg.header_raw("List-Id").is_some()
-            || msg.header_raw("List-Unsubscribe").is_some(),
+        list_id: [
+            "List-Id",
+            "List-Unsubscribe",
+            "List-Post",
+            "X-MLServer",
+            "X-ML-Name",
+            "X-Mailing-List",
+        ]
+        .iter()
+        .any(|h| msg.header_raw(*h).is_some()),
         return_path_empty: msg
             .header_raw("Return-Path")
             .is_some_and(|v| v.trim() == "<>" || v.trim().is_empty()),
         report_type,
         delivery_status_part,
+        from_header: msg.header_raw("From").unwrap_or("").to_lowercase(),
     }
 }
 
 /// The body text (text/plain parts, else HTML converted to text) and every
-/// other leaf part as an attachment.
+/// other leaf part as an attachment, plus Message-IDs quoted in the parts.
 fn body_and_attachments(
     msg: &mail_parser::Message,
     raw: &[u8],
-) -> (String, Vec<Attachment>, Vec<String>) {
+    hint: Option<&'static Encoding>,
+) -> (String, bool, Vec<Attachment>, Vec<String>) {
     let mut texts = Vec::new();
     for part in msg.text_bodies() {
         if let PartType::Text(t) = &part.body {
             texts.push(fix_undeclared_charset(part, t, raw));
         }
     }
-    let body = if !texts.is_empty() {
-        texts.join("\n")
+    let (body, from_html) = if !texts.is_empty() {
+        (texts.join("\n"), false)
     } else if let Some(html) = msg.body_html(0) {
-        html_to_text(&html)
+        (html_to_text(&html), true)
     } else {
-        String::new()
+        (String::new(), false)
     };
 
     let mut attachments = Vec::new();
@@ -234,7 +395,6 @@ fn body_and_attachments(
             })
             .unwrap_or_else(|| "application/octet-stream".to_string())
             .to_ascii_lowercase();
-        let name = part.attachment_name().map(|n| n.trim().to_string());
         if let PartType::Message(inner) = &part.body {
             if let Some(id) = inner.message_id().and_then(clean_id) {
                 embedded.push(id);
@@ -247,37 +407,102 @@ fn body_and_attachments(
                 }
             }
         }
+        let mut name = part
+            .attachment_name()
+            .map(|n| clean_text(&decode_iso2022_runs(n.trim())));
+        if name.as_deref().is_some_and(|n| n.contains('\u{FFFD}')) {
+            name = redecoded_part_name(part, raw, hint).or(name);
+        }
         let filename = name
             .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| default_filename(&content_type, &part.body));
+            .unwrap_or_else(|| default_filename(part, &content_type, raw, hint));
         attachments.push(Attachment {
             filename,
             content_type,
             content: part.contents().to_vec(),
         });
     }
-    (body, attachments, embedded)
+    (clean_text(&body), from_html, attachments, embedded)
 }
 
-/// A name for an unnamed part, as mail clients show them.
-fn default_filename(content_type: &str, body: &PartType) -> String {
-    if let PartType::Message(inner) = body {
-        let subject = inner.subject().unwrap_or("").trim();
+/// A name for an unnamed part, as mail clients show them: its
+/// Content-Description, a forwarded mail's subject, or a generic name.
+fn default_filename(
+    part: &mail_parser::MessagePart,
+    content_type: &str,
+    raw: &[u8],
+    outer_hint: Option<&'static Encoding>,
+) -> String {
+    let ext = match content_type {
+        "message/rfc822" => ".eml",
+        ct if ct.starts_with("text/") || ct == "message/delivery-status" => ".txt",
+        _ => "",
+    };
+    if let PartType::Message(inner) = &part.body {
+        let mut subject = clean_text(inner.subject().unwrap_or("").trim());
+        if subject.contains('\u{FFFD}') {
+            // header offsets of an embedded message count from the outer raw bytes
+            let hint = charset_hint(inner).or(outer_hint);
+            if let Some(fixed) = redecode_header(inner, raw, HeaderName::Subject, hint) {
+                subject = clean_text(&fixed);
+            }
+        }
         if !subject.is_empty() {
             return format!("{subject}.eml");
         }
-        return "message.eml".into();
+    }
+    if let Some(d) = part
+        .content_description()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
+        return format!("{}{ext}", clean_text(d));
     }
     match content_type {
         "message/delivery-status" => "delivery-status.txt".into(),
-        "text/rfc822-headers" => "headers.txt".into(),
-        "text/plain" => "text.txt".into(),
+        "message/rfc822" => "message.eml".into(),
         "text/html" => "message.html".into(),
         "text/calendar" => "invite.ics".into(),
-        ct if ct.starts_with("image/") => {
-            format!("image.{}", ct.trim_start_matches("image/"))
-        }
+        "image/jpeg" | "image/jpg" | "image/pjpeg" => "image.jpg".into(),
+        ct if ct.starts_with("image/") => format!("image.{}", ct.trim_start_matches("image/")),
         _ => "file".into(),
+    }
+}
+
+/// Re-reads a part's Content-Disposition/Content-Type in the declared charset
+/// when its filename was raw 8-bit text.
+fn redecoded_part_name(
+    part: &mail_parser::MessagePart,
+    raw: &[u8],
+    hint: Option<&'static Encoding>,
+) -> Option<String> {
+    let mut text = String::new();
+    for h in part.headers() {
+        if matches!(
+            h.name,
+            HeaderName::ContentDisposition | HeaderName::ContentType
+        ) {
+            let bytes =
+                raw.get(h.offset_field() as usize..(h.offset_end() as usize).min(raw.len()))?;
+            text.push_str(&decode_with(bytes, hint));
+        }
+    }
+    text.push_str("\r\n\r\n");
+    let parsed = MessageParser::default().parse(text.as_bytes())?;
+    let name = parsed.root_part().attachment_name()?.trim().to_string();
+    (!name.contains('\u{FFFD}') && !name.is_empty()).then(|| clean_text(&name))
+}
+
+/// Decodes undeclared 8-bit header bytes: UTF-8 when valid, else the
+/// detector's guess, else the charset the message declares elsewhere.
+fn decode_with(bytes: &[u8], hint: Option<&'static Encoding>) -> String {
+    let guessed = guess_decode(bytes);
+    match hint {
+        Some(enc) if guessed.contains('\u{FFFD}') => {
+            let (text, _, errors) = enc.decode(bytes);
+            if errors { guessed } else { text.into_owned() }
+        }
+        _ => guessed,
     }
 }
 
@@ -289,33 +514,60 @@ pub fn html_to_text(html: &str) -> String {
         .to_string()
 }
 
-/// A text part with 8-bit bytes and no declared charset comes out of the parser
-/// with replacement characters: guess the charset from the raw bytes instead.
-fn fix_undeclared_charset<'a>(
-    part: &mail_parser::MessagePart,
-    decoded: &'a str,
-    raw: &[u8],
-) -> String {
+/// Text the parser could not decode cleanly (replacement characters): the
+/// charset was missing or wrong. Mislabelled UTF-8 (declared Big5, sent as
+/// UTF-8) is common; otherwise undeclared 8-bit text gets a detector's guess.
+fn fix_undeclared_charset(part: &mail_parser::MessagePart, decoded: &str, raw: &[u8]) -> String {
     if !decoded.contains('\u{FFFD}') {
-        return decoded.to_string();
-    }
-    let declared = part
-        .content_type()
-        .and_then(|ct| ct.attribute("charset"))
-        .map(|c| c.to_ascii_lowercase());
-    let encoded = part
-        .content_transfer_encoding()
-        .map(|e| e.to_ascii_lowercase())
-        .is_some_and(|e| e == "base64" || e == "quoted-printable");
-    if encoded || declared.as_deref().is_some_and(|c| c != "us-ascii") {
         return decoded.to_string();
     }
     let start = part.raw_body_offset() as usize;
     let end = (part.raw_end_offset() as usize).min(raw.len());
-    if start >= end {
+    let Some(body) = raw.get(start..end) else {
+        return decoded.to_string();
+    };
+    let encoding = part
+        .content_transfer_encoding()
+        .map(|e| e.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let bytes = match encoding.as_str() {
+        "base64" => mail_parser::decoders::base64::base64_decode(body),
+        "quoted-printable" => {
+            mail_parser::decoders::quoted_printable::quoted_printable_decode(body)
+        }
+        _ => Some(body.to_vec()),
+    };
+    let Some(bytes) = bytes else {
+        return decoded.to_string();
+    };
+    if let Ok(utf8) = std::str::from_utf8(&bytes) {
+        return utf8.to_string();
+    }
+    let declared = part.content_type().and_then(|ct| ct.attribute("charset"));
+    if declared.is_some_and(|c| !c.eq_ignore_ascii_case("us-ascii")) {
         return decoded.to_string();
     }
-    guess_decode(&raw[start..end])
+    guess_decode(&bytes)
+}
+
+/// ISO-2022-JP escape sequences left in a filename whose RFC 2231
+/// continuations were decoded one by one.
+fn decode_iso2022_runs(name: &str) -> String {
+    if !name.contains('\u{1b}') {
+        return name.to_string();
+    }
+    let mut out = String::new();
+    let mut rest = name;
+    while let Some(start) = rest.find('\u{1b}') {
+        out.push_str(&rest[..start]);
+        let run = &rest[start..];
+        // a run ends after the escape back to ASCII, ESC ( B
+        let end = run.find("\u{1b}(B").map(|i| i + 3).unwrap_or(run.len());
+        out.push_str(&encoding_rs::ISO_2022_JP.decode(run[..end].as_bytes()).0);
+        rest = &run[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// UTF-8 when valid, otherwise the charset a detector guesses.
@@ -330,21 +582,15 @@ pub fn guess_decode(bytes: &[u8]) -> String {
 }
 
 /// Re-decodes a header whose raw value had 8-bit bytes in an undeclared charset.
-fn redecode_header(msg: &mail_parser::Message, raw: &[u8], name: HeaderName) -> Option<String> {
+fn redecode_header(
+    msg: &mail_parser::Message,
+    raw: &[u8],
+    name: HeaderName,
+    hint: Option<&'static Encoding>,
+) -> Option<String> {
     let h = msg.headers().iter().find(|h| h.name == name)?;
-    let start = h.offset_start() as usize;
-    let end = (h.offset_end() as usize).min(raw.len());
-    let bytes = raw.get(start..end)?;
-    let charset = msg
-        .root_part()
-        .content_type()
-        .and_then(|ct| ct.attribute("charset"))
-        .and_then(|c| encoding_rs::Encoding::for_label(c.as_bytes()));
-    let text = match charset {
-        Some(enc) if enc != encoding_rs::UTF_8 => enc.decode(bytes).0.into_owned(),
-        _ => guess_decode(bytes),
-    };
-    let unfolded: String = text
+    let bytes = raw.get(h.offset_start() as usize..(h.offset_end() as usize).min(raw.len()))?;
+    let unfolded: String = decode_with(bytes, hint)
         .split(['\r', '\n'])
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -392,6 +638,21 @@ References: <r1@x> <p@x>\r\n\r\nHello\r\n";
         let mut redelivered = b"Received: from x by y; Tue, 1 Jan 2030 00:00:00 +0000\r\n".to_vec();
         redelivered.extend_from_slice(raw);
         assert_eq!(parse(&redelivered).unwrap().message_id, a.message_id);
+    }
+
+    #[test]
+    fn encoded_word_with_a_wrong_charset_label_is_redecoded() {
+        // Shift_JIS bytes labelled ISO-2022-JP, as in the wild.
+        assert_eq!(
+            redecode_encoded_words("=?ISO-2022-JP?B?g2OBW4OLIEVYQU1QTEU=?= <bar@example.org>")
+                .as_deref(),
+            Some("ツール EXAMPLE <bar@example.org>")
+        );
+        assert_eq!(
+            redecode_encoded_words("=?utf-8?Q?J=C3=B6rg_M?= <j@x>").as_deref(),
+            Some("Jörg M <j@x>")
+        );
+        assert_eq!(redecode_encoded_words("plain <p@x>"), None);
     }
 
     #[test]

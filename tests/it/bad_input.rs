@@ -1,0 +1,154 @@
+//! Hostile and broken input: quarantined or ingested, never a panic, never lost.
+
+use crate::both;
+use crate::support::{Backend, TestDb, ingest};
+use docket::mail::inbound::OutcomeKind;
+
+fn cases() -> Vec<(&'static str, Vec<u8>)> {
+    let mut long_header =
+        b"From: a@example.net\r\nTo: help@example.com\r\nSubject: long\r\nX-Long: ".to_vec();
+    long_header.extend(std::iter::repeat_n(b'x', 1024 * 1024));
+    long_header.extend_from_slice(b"\r\n\r\nbody\r\n");
+
+    let mut nested =
+        b"From: a@example.net\r\nTo: help@example.com\r\nSubject: nested\r\nMIME-Version: 1.0\r\n"
+            .to_vec();
+    for i in 0..300 {
+        nested.extend_from_slice(
+            format!("Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n")
+                .as_bytes(),
+        );
+    }
+    nested.extend_from_slice(b"Content-Type: text/plain\r\n\r\ndeep inside\r\n");
+    for i in (0..300).rev() {
+        nested.extend_from_slice(format!("--b{i}--\r\n").as_bytes());
+    }
+
+    let full = b"From: a@example.net\r\nTo: help@example.com\r\nSubject: truncated\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"zz\"\r\n\r\n--zz\r\nContent-Type: text/plain\r\n\r\nhello\r\n--zz\r\n\
+Content-Type: application/pdf; name=\"a.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcfs";
+
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    vec![
+        ("garbage bytes", garbage),
+        ("empty input", Vec::new()),
+        ("a 1 MB header line", long_header),
+        ("300 nested multiparts", nested),
+        ("a truncated message", full.to_vec()),
+        (
+            "headers only, cut mid-line",
+            b"From: a@example.net\r\nTo: help@exa".to_vec(),
+        ),
+        (
+            "NUL bytes",
+            b"From: a@example.net\r\nSubject: \0\0\r\n\r\n\0body\0".to_vec(),
+        ),
+        (
+            "no sender",
+            b"To: help@example.com\r\nSubject: who?\r\n\r\nbody\r\n".to_vec(),
+        ),
+    ]
+}
+
+async fn never_lost(b: Backend) {
+    let Some(t) = TestDb::new(b).await else {
+        return;
+    };
+    t.add_queue("help", "help@example.com", None).await;
+    let ing = t.ingestor();
+    for (what, raw) in cases() {
+        let o = ingest(&ing, &raw, Some("help")).await;
+        let stored: Vec<Vec<u8>> = match o.outcome {
+            OutcomeKind::Quarantined => {
+                sqlx::query_scalar("SELECT raw FROM quarantine WHERE id = $1")
+                    .bind(o.quarantine_id.expect("quarantine id"))
+                    .fetch_all(&t.db.pool)
+                    .await
+                    .expect("q")
+            }
+            OutcomeKind::Created => {
+                sqlx::query_scalar("SELECT raw FROM messages WHERE ticket_id = $1")
+                    .bind(o.ticket.expect("ticket"))
+                    .fetch_all(&t.db.pool)
+                    .await
+                    .expect("m")
+            }
+            other => panic!("{what}: unexpected outcome {other:?}"),
+        };
+        assert_eq!(stored, vec![raw.clone()], "{what}: raw bytes kept exactly");
+        assert!(!o.reason.is_empty(), "{what}: has a reason");
+    }
+    // The nested message's innermost text is still found.
+    let deep: i64 = t
+        .scalar_i64("SELECT COUNT(*) FROM transactions WHERE body LIKE '%deep inside%'")
+        .await;
+    assert_eq!(deep, 1);
+    t.close().await;
+}
+both!(
+    broken_input_is_quarantined_or_ingested_never_lost,
+    never_lost
+);
+
+async fn oversize(b: Backend) {
+    let Some(t) = TestDb::new(b).await else {
+        return;
+    };
+    t.add_queue("help", "help@example.com", None).await;
+    let mut cfg = t.config();
+    cfg.max_message_bytes = 1000;
+    let ing = docket::mail::inbound::Ingestor::new(t.db.clone(), std::sync::Arc::new(cfg));
+    let mut raw = b"From: a@example.net\r\nTo: help@example.com\r\nSubject: big\r\n\r\n".to_vec();
+    raw.extend(std::iter::repeat_n(b'y', 5000));
+    let o = ingest(&ing, &raw, None).await;
+    assert_eq!(o.outcome, OutcomeKind::Quarantined);
+    assert!(o.reason.contains("limit"), "{}", o.reason);
+    // The same bytes again are one entry, not two.
+    ingest(&ing, &raw, None).await;
+    assert_eq!(t.count("quarantine").await, 1);
+    t.close().await;
+}
+both!(oversize_mail_is_quarantined_with_reason, oversize);
+
+async fn retry_releases(b: Backend) {
+    let Some(t) = TestDb::new(b).await else {
+        return;
+    };
+    let ing = t.ingestor();
+    let raw = crate::support::mail(
+        "a@example.net",
+        "ops@example.com",
+        "disk full",
+        "rq@x",
+        "",
+        "x",
+    );
+    let o = ingest(&ing, &raw, None).await;
+    assert_eq!(o.outcome, OutcomeKind::Quarantined, "no queue yet");
+    let qid = o.quarantine_id.expect("id");
+    let hints = docket::mail::inbound::ingest::Hints::default();
+    let again = docket::mail::inbound::ingest::retry_quarantined(&ing, qid, &hints)
+        .await
+        .expect("retry")
+        .expect("entry");
+    assert_eq!(again.outcome, OutcomeKind::Quarantined, "still no queue");
+    t.add_queue("ops", "ops@example.com", None).await;
+    let done = docket::mail::inbound::ingest::retry_quarantined(&ing, qid, &hints)
+        .await
+        .expect("retry")
+        .expect("entry");
+    assert_eq!(done.outcome, OutcomeKind::Created);
+    let status: String = sqlx::query_scalar("SELECT status FROM quarantine WHERE id = $1")
+        .bind(qid)
+        .fetch_one(&t.db.pool)
+        .await
+        .expect("status");
+    assert_eq!(status, "released");
+    t.close().await;
+}
+both!(
+    quarantine_retry_takes_mail_in_once_a_queue_exists,
+    retry_releases
+);

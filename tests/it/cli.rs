@@ -1,0 +1,258 @@
+//! The command-line contract: exit codes, JSON shapes, configuration layers.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use crate::support::{TestDb, docket_bin, mail};
+
+fn docket(url: &str, args: &[&str], stdin: &[u8]) -> std::process::Output {
+    let mut child = Command::new(docket_bin())
+        .args(args)
+        .env("DOCKET_DATABASE_URL", url)
+        .env("DOCKET_LOG", "error")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin)
+        .expect("write");
+    child.wait_with_output().expect("wait")
+}
+
+#[test]
+fn migrations_have_the_same_names_on_both_backends() {
+    let names = |d: &str| {
+        let mut v: Vec<String> =
+            std::fs::read_dir(format!("{}/migrations/{d}", env!("CARGO_MANIFEST_DIR")))
+                .expect("dir")
+                .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
+                .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names("sqlite"), names("postgres"));
+    assert!(!names("sqlite").is_empty());
+}
+
+#[test]
+fn mailgate_exit_codes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let url = format!("sqlite://{}", dir.path().join("d.db").display());
+    assert_eq!(
+        docket(&url, &["mailgate", "--bogus"], b"").status.code(),
+        Some(64),
+        "bad usage is 64"
+    );
+    assert_eq!(docket(&url, &["migrate"], b"").status.code(), Some(0));
+    assert_eq!(
+        docket(&url, &["mailgate", "--queue", "nope"], b"x")
+            .status
+            .code(),
+        Some(64),
+        "unknown queue is usage"
+    );
+    // Database unreachable: 75, the MTA keeps the mail and retries.
+    let out = docket(
+        "postgres://docket@127.0.0.1:1/none",
+        &["mailgate"],
+        &mail("a@b.c", "h@x.y", "s", "i@x", "", "b"),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(75),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn mailgate_tempfails_when_sqlite_stays_locked() {
+    let Some(t) = TestDb::new(crate::support::Backend::Sqlite).await else {
+        return;
+    };
+    t.add_queue("help", "help@example.com", None).await;
+    let cfg_dir = tempfile::tempdir().expect("tmp");
+    let cfg = cfg_dir.path().join("docket.toml");
+    std::fs::write(&cfg, "busy_timeout_secs = 1\n").expect("write");
+    let mut lock = t.db.pool.begin_with("BEGIN EXCLUSIVE").await.expect("lock");
+    sqlx::query("INSERT INTO users (email, created_at) VALUES ('lock@x', 0)")
+        .execute(&mut *lock)
+        .await
+        .expect("hold");
+    let url = t.url.clone();
+    let cfg_s = cfg.display().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        docket(
+            &url,
+            &["--config", &cfg_s, "mailgate", "--json"],
+            &mail("a@b.c", "help@example.com", "s", "lk@x", "", "b"),
+        )
+    })
+    .await
+    .expect("join");
+    assert_eq!(
+        out.status.code(),
+        Some(75),
+        "locked past the timeout: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    lock.rollback().await.expect("unlock");
+    // Once the lock is gone the same message goes in.
+    let url = t.url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        docket(
+            &url,
+            &["mailgate", "--json"],
+            &mail("a@b.c", "help@example.com", "s", "lk@x", "", "b"),
+        )
+    })
+    .await
+    .expect("join");
+    assert_eq!(out.status.code(), Some(0));
+    t.close().await;
+}
+
+#[test]
+fn import_mbox_prints_outcomes_and_summary() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let url = format!("sqlite://{}", dir.path().join("d.db").display());
+    assert!(
+        docket(
+            &url,
+            &["queue", "add", "help", "--address", "help@example.com"],
+            b""
+        )
+        .status
+        .success()
+    );
+    let msgs = docket::mail::generate::messages(40, "help@example.com", 3);
+    let mbox = dir.path().join("in.mbox");
+    std::fs::write(&mbox, docket::mail::generate::to_mbox(&msgs)).expect("write");
+    let out = docket(
+        &url,
+        &[
+            "import",
+            mbox.to_str().expect("path"),
+            "--json",
+            "--batch-size",
+            "7",
+        ],
+        b"",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .expect("utf8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 41, "one line per message and a summary");
+    let summary = &lines[40]["summary"];
+    assert_eq!(summary["messages"], 40);
+    let created = summary["created"].as_u64().expect("n");
+    let replied = summary["replied"].as_u64().expect("n");
+    assert_eq!(created + replied, 40);
+    assert!(replied > 0, "the generator makes replies, and they thread");
+    // Importing again changes nothing.
+    let out = docket(
+        &url,
+        &["import", mbox.to_str().expect("path"), "--json"],
+        b"",
+    );
+    let last: serde_json::Value = serde_json::from_str(
+        String::from_utf8(out.stdout)
+            .expect("utf8")
+            .lines()
+            .last()
+            .expect("line"),
+    )
+    .expect("json");
+    assert_eq!(last["summary"]["duplicate"], 40);
+    let list = docket(&url, &["ticket", "list", "--json"], b"");
+    let tickets: serde_json::Value = serde_json::from_slice(&list.stdout).expect("json");
+    assert_eq!(tickets.as_array().expect("array").len() as u64, created);
+}
+
+#[test]
+fn configuration_layers_flag_over_env_over_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("docket.toml");
+    std::fs::write(&cfg, "subject_tag = \"FromFile\"\ninstance_name = \"file.example\"\nack_rate_limit_per_hour = 9\n").expect("write");
+    let run = |extra_env: &[(&str, &str)], args: &[&str]| {
+        let mut c = Command::new(docket_bin());
+        c.args(["--config", cfg.to_str().expect("p")])
+            .args(args)
+            .args(["config", "check"]);
+        c.env_remove("DOCKET_SUBJECT_TAG")
+            .env_remove("DOCKET_INSTANCE_NAME");
+        for (k, v) in extra_env {
+            c.env(k, v);
+        }
+        String::from_utf8(c.output().expect("run").stdout).expect("utf8")
+    };
+    let out = run(&[], &[]);
+    assert!(out.contains("subject_tag = \"FromFile\""), "{out}");
+    assert!(out.contains("ack_rate_limit_per_hour = 9"), "{out}");
+    let out = run(&[("DOCKET_SUBJECT_TAG", "FromEnv")], &[]);
+    assert!(out.contains("subject_tag = \"FromEnv\""), "{out}");
+    assert!(out.contains("instance_name = \"file.example\""), "{out}");
+    let out = run(
+        &[("DOCKET_SUBJECT_TAG", "FromEnv")],
+        &["--subject-tag", "FromFlag"],
+    );
+    assert!(out.contains("subject_tag = \"FromFlag\""), "{out}");
+    // A misspelt key is an error, not silently ignored.
+    std::fs::write(&cfg, "subjct_tag = \"x\"\n").expect("write");
+    let st = Command::new(docket_bin())
+        .args(["--config", cfg.to_str().expect("p"), "config", "check"])
+        .output()
+        .expect("run");
+    assert!(!st.status.success());
+    assert!(String::from_utf8_lossy(&st.stderr).contains("subjct_tag"));
+}
+
+#[test]
+fn json_logs_when_asked() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let url = format!("sqlite://{}", dir.path().join("d.db").display());
+    docket(
+        &url,
+        &["queue", "add", "help", "--address", "help@example.com"],
+        b"",
+    );
+    let out = Command::new(docket_bin())
+        .args(["--log-format", "json", "mailgate"])
+        .env("DOCKET_DATABASE_URL", &url)
+        .env("DOCKET_LOG", "info")
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().expect("stdin").write_all(&mail(
+                "a@b.c",
+                "help@example.com",
+                "s",
+                "log@x",
+                "",
+                "b",
+            ))?;
+            c.wait_with_output()
+        })
+        .expect("run");
+    let stderr = String::from_utf8(out.stderr).expect("utf8");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("mail ingested"))
+        .expect("an ingest log line");
+    let v: serde_json::Value = serde_json::from_str(line).expect("json log line");
+    assert_eq!(v["span"]["mail.message_id"], "log@x", "{line}");
+}

@@ -1,0 +1,12 @@
+//! One integration-test binary; each module is a feature area. Tests that
+//! touch storage run against SQLite and PostgreSQL alike (see `both!`).
+
+mod support;
+
+mod bad_input;
+mod classification;
+mod cli;
+mod corpus;
+mod crash;
+mod dedupe;
+mod threading;

@@ -1,0 +1,1 @@
+//! Real peers (Dovecot, SMTP, Chromium) arrive with later features.
