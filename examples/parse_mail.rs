@@ -1,4 +1,5 @@
 //! Prints what Docket's parser makes of a message file: `cargo run --example parse_mail FILE`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 fn main() -> anyhow::Result<()> {
     for path in std::env::args().skip(1) {
         let raw = std::fs::read(&path)?;

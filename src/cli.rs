@@ -419,11 +419,11 @@ async fn mailgate(cfg: Config, args: MailgateArgs) -> Result<ExitCode> {
         .read_to_end(&mut raw)
         .context("reading the message from stdin")?;
     let db = connect(&cfg).await?;
-    if let Some(name) = args.queue.as_deref() {
-        if let Err(e) = check_queue(&db, Some(name)).await {
-            eprintln!("docket: {e:#}");
-            return Ok(ExitCode::from(EX_USAGE));
-        }
+    if let Some(name) = args.queue.as_deref()
+        && let Err(e) = check_queue(&db, Some(name)).await
+    {
+        eprintln!("docket: {e:#}");
+        return Ok(ExitCode::from(EX_USAGE));
     }
     let ingestor = Ingestor::new(db.clone(), Arc::new(cfg));
     let outcome = ingestor

@@ -7,9 +7,7 @@ pub fn find_ticket_id(subject: &str, tags: &[&str]) -> Option<i64> {
     let mut rest = subject;
     while let Some(open) = rest.find('[') {
         let after = &rest[open + 1..];
-        let Some(close) = after.find(']') else {
-            return None;
-        };
+        let close = after.find(']')?;
         if let Some(id) = parse_inside(&after[..close], tags) {
             return Some(id);
         }

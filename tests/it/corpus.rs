@@ -265,28 +265,28 @@ fn zammad_differences(dir: &Path) -> Vec<(String, &'static str, String)> {
             email: String::new(),
             name: String::new(),
         });
-        if let Some(s) = ystr(&expected, "subject") {
-            if norm(s) != norm(&m.subject) {
-                diffs.push((stem.clone(), "subject", format!("{s:?} vs {:?}", m.subject)));
-            }
+        if let Some(s) = ystr(&expected, "subject")
+            && norm(s) != norm(&m.subject)
+        {
+            diffs.push((stem.clone(), "subject", format!("{s:?} vs {:?}", m.subject)));
         }
-        if let Some(s) = ystr(&expected, "from_email") {
-            if s.to_lowercase() != from.email {
-                diffs.push((
-                    stem.clone(),
-                    "from_email",
-                    format!("{s:?} vs {:?}", from.email),
-                ));
-            }
+        if let Some(s) = ystr(&expected, "from_email")
+            && s.to_lowercase() != from.email
+        {
+            diffs.push((
+                stem.clone(),
+                "from_email",
+                format!("{s:?} vs {:?}", from.email),
+            ));
         }
-        if let Some(s) = ystr(&expected, "from_display_name") {
-            if norm(s) != norm(&from.name) {
-                diffs.push((
-                    stem.clone(),
-                    "from_display_name",
-                    format!("{s:?} vs {:?}", from.name),
-                ));
-            }
+        if let Some(s) = ystr(&expected, "from_display_name")
+            && norm(s) != norm(&from.name)
+        {
+            diffs.push((
+                stem.clone(),
+                "from_display_name",
+                format!("{s:?} vs {:?}", from.name),
+            ));
         }
         if let Some(atts) = expected.get("attachments").and_then(|a| a.as_sequence()) {
             let ours: HashSet<String> = m.attachments.iter().map(|a| a.filename.clone()).collect();

@@ -1,5 +1,6 @@
 //! One integration-test binary; each module is a feature area. Tests that
 //! touch storage run against SQLite and PostgreSQL alike (see `both!`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 

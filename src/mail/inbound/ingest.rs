@@ -393,30 +393,30 @@ impl Ingestor {
         tickets::touch(&mut *conn, ticket, now).await?;
         // A person's reply reopens a ticket that was waiting or done (RT's
         // default); a robot's never does.
-        if action == Action::Correspond && !class.is_automatic() {
-            if let Some(old) = tickets::status(&mut *conn, ticket).await? {
-                if matches!(old.as_str(), "resolved" | "stalled" | "needs-info") {
-                    tickets::set_status(&mut *conn, ticket, "open", now).await?;
-                    tickets::add_transaction(
-                        &mut *conn,
-                        tickets::NewTransaction {
-                            ticket_id: ticket,
-                            kind: "status",
-                            creator_id: Some(creator),
-                            message_row_id: None,
-                            body: "",
-                            thread_rule: None,
-                            thread_note: Some("reopened by the requestor's reply"),
-                            classification: None,
-                            auto_submitted: false,
-                            old_value: Some(&old),
-                            new_value: Some("open"),
-                            now,
-                        },
-                    )
-                    .await?;
-                }
-            }
+        if action == Action::Correspond
+            && !class.is_automatic()
+            && let Some(old) = tickets::status(&mut *conn, ticket).await?
+            && matches!(old.as_str(), "resolved" | "stalled" | "needs-info")
+        {
+            tickets::set_status(&mut *conn, ticket, "open", now).await?;
+            tickets::add_transaction(
+                &mut *conn,
+                tickets::NewTransaction {
+                    ticket_id: ticket,
+                    kind: "status",
+                    creator_id: Some(creator),
+                    message_row_id: None,
+                    body: "",
+                    thread_rule: None,
+                    thread_note: Some("reopened by the requestor's reply"),
+                    classification: None,
+                    auto_submitted: false,
+                    old_value: Some(&old),
+                    new_value: Some("open"),
+                    now,
+                },
+            )
+            .await?;
         }
         let kind = match action {
             Action::Correspond => OutcomeKind::Replied,

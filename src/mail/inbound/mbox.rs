@@ -60,10 +60,10 @@ pub fn split_mbox(data: &[u8]) -> Vec<Vec<u8>> {
         body.extend_from_slice(unquoted);
         prev_blank = line == b"\n" || line == b"\r\n";
     }
-    if let Some(m) = current {
-        if !m.is_empty() {
-            messages.push(trim_separator(m));
-        }
+    if let Some(m) = current
+        && !m.is_empty()
+    {
+        messages.push(trim_separator(m));
     }
     messages
 }

@@ -84,10 +84,10 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseError> {
 
     let hint = charset_hint(&msg);
     let mut subject = clean_text(msg.subject().unwrap_or("").trim());
-    if subject.contains('\u{FFFD}') {
-        if let Some(fixed) = redecode_header(&msg, raw, HeaderName::Subject, hint) {
-            subject = clean_text(&fixed);
-        }
+    if subject.contains('\u{FFFD}')
+        && let Some(fixed) = redecode_header(&msg, raw, HeaderName::Subject, hint)
+    {
+        subject = clean_text(&fixed);
     }
 
     let from = sender(&msg, raw, hint);
@@ -183,19 +183,17 @@ fn sender(
         if let Some(name) = msg.header_raw("From").and_then(redecode_encoded_words) {
             if let Some(m) =
                 MessageParser::default().parse_headers(format!("From: {name}\r\n\r\n").as_bytes())
-            {
-                if let Some(better) =
+                && let Some(better) =
                     first_mailbox(m.from()).filter(|b| !b.name.contains('\u{FFFD}'))
-                {
-                    from.name = better.name;
-                }
+            {
+                from.name = better.name;
             }
         } else if let Some(decoded) = redecode_header(msg, raw, HeaderName::From, hint) {
             let reparsed = format!("From: {decoded}\r\n\r\n");
-            if let Some(m) = MessageParser::default().parse_headers(reparsed.as_bytes()) {
-                if let Some(better) = first_mailbox(m.from()) {
-                    from.name = better.name;
-                }
+            if let Some(m) = MessageParser::default().parse_headers(reparsed.as_bytes())
+                && let Some(better) = first_mailbox(m.from())
+            {
+                from.name = better.name;
             }
         }
     }
@@ -395,17 +393,16 @@ fn body_and_attachments(
             })
             .unwrap_or_else(|| "application/octet-stream".to_string())
             .to_ascii_lowercase();
-        if let PartType::Message(inner) = &part.body {
-            if let Some(id) = inner.message_id().and_then(clean_id) {
-                embedded.push(id);
-            }
+        if let PartType::Message(inner) = &part.body
+            && let Some(id) = inner.message_id().and_then(clean_id)
+        {
+            embedded.push(id);
         }
-        if content_type == "text/rfc822-headers" {
-            if let Some(inner) = MessageParser::default().parse_headers(part.contents()) {
-                if let Some(id) = inner.message_id().and_then(clean_id) {
-                    embedded.push(id);
-                }
-            }
+        if content_type == "text/rfc822-headers"
+            && let Some(inner) = MessageParser::default().parse_headers(part.contents())
+            && let Some(id) = inner.message_id().and_then(clean_id)
+        {
+            embedded.push(id);
         }
         let mut name = part
             .attachment_name()
@@ -563,7 +560,7 @@ fn decode_iso2022_runs(name: &str) -> String {
         let run = &rest[start..];
         // a run ends after the escape back to ASCII, ESC ( B
         let end = run.find("\u{1b}(B").map(|i| i + 3).unwrap_or(run.len());
-        out.push_str(&encoding_rs::ISO_2022_JP.decode(run[..end].as_bytes()).0);
+        out.push_str(&encoding_rs::ISO_2022_JP.decode(&run.as_bytes()[..end]).0);
         rest = &run[end..];
     }
     out.push_str(rest);

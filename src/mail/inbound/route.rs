@@ -35,14 +35,14 @@ pub fn route(recipients: &[String], queues: &[Queue]) -> Option<Route> {
         if let Some(r) = match_address(addr, queues) {
             return Some(r);
         }
-        if let Some((base, detail)) = split_plus(addr) {
-            if let Some(mut r) = match_address(&base, queues) {
-                if detail.eq_ignore_ascii_case("comment") {
-                    r.action = Action::Comment;
-                }
-                r.via = addr.clone();
-                return Some(r);
+        if let Some((base, detail)) = split_plus(addr)
+            && let Some(mut r) = match_address(&base, queues)
+        {
+            if detail.eq_ignore_ascii_case("comment") {
+                r.action = Action::Comment;
             }
+            r.via = addr.clone();
+            return Some(r);
         }
     }
     None

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs (when missing) and starts the real servers the test suite talks to,
+# all on 127.0.0.1. Safe to run again; prints the environment tests use.
+set -euo pipefail
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+need=()
+command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
+[ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
+/usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need+=(python3-aiosmtpd)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing test peers: ${need[*]}" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# PostgreSQL on 127.0.0.1:5432, with a password login for the tests.
+if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.5; done
+fi
+export DOCKET_TEST_POSTGRES_URL=${DOCKET_TEST_POSTGRES_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}
+if ! psql "$DOCKET_TEST_POSTGRES_URL" -qtAc 'SELECT 1' >/dev/null 2>&1; then
+  # A fresh Debian cluster asks for a password over TCP: give postgres one.
+  as_root runuser -u postgres -- psql -qc "ALTER USER postgres PASSWORD 'postgres'" >/dev/null
+fi
+psql "$DOCKET_TEST_POSTGRES_URL" -qtAc 'SELECT 1' >/dev/null
+echo "DOCKET_TEST_POSTGRES_URL=$DOCKET_TEST_POSTGRES_URL"
