@@ -12,3 +12,5 @@ cargo test --all-targets 2>&1 | tee target/test.log
 if [ -f ../shared/contract/cli_smoke.py ]; then
   python3 ../shared/contract/cli_smoke.py target/debug/docket
 fi
+# One closing line over every test binary (cargo prints one per binary).
+awk '/^test result:/ { p += $4; f += $6 } END { printf "total: %d passed, %d failed\n", p, f }' target/test.log
