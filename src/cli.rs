@@ -53,6 +53,9 @@ pub struct Cli {
     /// Name of this installation, used in X-Loop and Message-IDs.
     #[arg(long, global = true, env = "DOCKET_INSTANCE_NAME")]
     pub instance_name: Option<String>,
+    /// Outgoing mail server: smtp://host:port, smtp://user:pass@host:587?tls=required, smtps://…
+    #[arg(long, global = true, env = "DOCKET_SMTP_URL")]
+    pub smtp_url: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -77,6 +80,11 @@ pub enum Command {
     /// Mail that could not be taken in.
     #[command(subcommand)]
     Quarantine(QuarantineCmd),
+    /// Staff users.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Run Docket: the outbox sender (and, as they land, the web UI and IMAP pollers).
+    Serve(ServeArgs),
     /// Measure throughput.
     #[command(subcommand)]
     Bench(BenchCmd),
@@ -152,6 +160,36 @@ pub enum TicketCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Reply to the requestors (text on stdin) as a staff member.
+    Reply {
+        id: i64,
+        #[arg(long = "as")]
+        actor: String,
+    },
+    /// Add an internal comment (text on stdin).
+    Comment {
+        id: i64,
+        #[arg(long = "as")]
+        actor: String,
+    },
+    /// Change the status; the requestors are told, with the reason and ETA.
+    Status {
+        id: i64,
+        status: String,
+        #[arg(long = "as")]
+        actor: String,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        eta: Option<String>,
+    },
+    /// Give the ticket to OWNER (none: back to the queue).
+    Assign {
+        id: i64,
+        owner: Option<String>,
+        #[arg(long = "as")]
+        actor: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -162,6 +200,43 @@ pub enum OutboxCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Send every due row and exit (for cron and tests).
+    Send {
+        /// Send what is due now, then exit (the only mode; `docket serve` loops).
+        #[arg(long)]
+        once: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a dead or waiting row back in the queue, due now.
+    Retry { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Add or update a staff user; the password is read from stdin (empty: none).
+    Add {
+        email: String,
+        #[arg(long, value_parser = ["admin", "staff"], default_value = "staff")]
+        role: String,
+        /// Queues this user works (repeatable).
+        #[arg(long = "queue")]
+        queues: Vec<String>,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long, env = "DOCKET_LISTEN")]
+    pub listen: Option<String>,
+    /// Seconds between outbox runs.
+    #[arg(long, default_value_t = 5)]
+    pub outbox_interval: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -243,6 +318,8 @@ fn config_of(cli: &Cli) -> Result<Config> {
             max_message_bytes: cli.max_message_bytes,
             ack_rate_limit_per_hour: cli.ack_rate_limit_per_hour,
             instance_name: cli.instance_name.clone(),
+            smtp_url: cli.smtp_url.clone(),
+            listen: None,
         },
     ))
 }
@@ -303,6 +380,18 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Mailgate(args) => return mailgate(cfg, args).await,
         Command::Import(args) => import(cfg, args).await?,
         Command::Ticket(cmd) => return ticket(&cfg, cmd).await,
+        Command::Outbox(OutboxCmd::Send { once: _, json }) => outbox_send(cfg, json).await?,
+        Command::Outbox(OutboxCmd::Retry { id }) => {
+            let db = connect_migrated(&cfg).await?;
+            let mut conn = db.pool.acquire().await?;
+            if !outbox::requeue(&mut conn, id, store::now_ms()).await? {
+                eprintln!("docket: no unsent outbox row {id}");
+                return Ok(ExitCode::FAILURE);
+            }
+            println!("outbox row {id} queued again");
+        }
+        Command::User(cmd) => user(&cfg, cmd).await?,
+        Command::Serve(args) => serve(cfg, args).await?,
         Command::Outbox(OutboxCmd::List { status, json }) => {
             let db = connect_migrated(&cfg).await?;
             let mut conn = db.pool.acquire().await?;
@@ -331,6 +420,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             println!("ack_rate_limit_per_hour = {}", cfg.ack_rate_limit_per_hour);
             println!("instance_name = {:?}", cfg.instance_name);
             println!("busy_timeout_secs = {}", cfg.busy_timeout_secs);
+            println!(
+                "smtp_url = {}",
+                cfg.smtp_url
+                    .as_deref()
+                    .map(|u| format!("{:?}", redact_url(u)))
+                    .unwrap_or("(not set: mail waits in the outbox)".into())
+            );
+            println!("outbox_max_attempts = {}", cfg.outbox_max_attempts);
+            println!("listen = {:?}", cfg.listen);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -595,10 +693,62 @@ async fn import(cfg: Config, args: ImportArgs) -> Result<()> {
     Ok(())
 }
 
+fn read_stdin_text() -> Result<String> {
+    let mut s = String::new();
+    std::io::stdin()
+        .lock()
+        .read_to_string(&mut s)
+        .context("reading text from stdin")?;
+    Ok(s)
+}
+
 async fn ticket(cfg: &Config, cmd: TicketCmd) -> Result<ExitCode> {
     let db = connect_migrated(cfg).await?;
     let mut conn = db.pool.acquire().await?;
+    let actor_of = |a: &str| {
+        crate::domain::address::normalise(a)
+            .with_context(|| format!("{a:?} is not an e-mail address"))
+    };
     match cmd {
+        TicketCmd::Reply { id, actor } => {
+            let body = read_stdin_text()?;
+            let tx =
+                crate::service::tickets::reply(&db, cfg, id, &actor_of(&actor)?, &body).await?;
+            println!("reply recorded on ticket #{id} (transaction {tx}); mail queued");
+        }
+        TicketCmd::Comment { id, actor } => {
+            let body = read_stdin_text()?;
+            let tx =
+                crate::service::tickets::comment(&db, cfg, id, &actor_of(&actor)?, &body).await?;
+            println!("comment recorded on ticket #{id} (transaction {tx})");
+        }
+        TicketCmd::Status {
+            id,
+            status,
+            actor,
+            reason,
+            eta,
+        } => {
+            crate::service::tickets::change_status(
+                &db,
+                cfg,
+                id,
+                &actor_of(&actor)?,
+                &status,
+                reason.as_deref(),
+                eta.as_deref(),
+            )
+            .await?;
+            println!("ticket #{id} is {status}");
+        }
+        TicketCmd::Assign { id, owner, actor } => {
+            let owner = owner.map(|o| actor_of(&o)).transpose()?;
+            crate::service::tickets::assign(&db, id, &actor_of(&actor)?, owner.as_deref()).await?;
+            println!(
+                "ticket #{id} owner: {}",
+                owner.as_deref().unwrap_or("nobody")
+            );
+        }
         TicketCmd::Show { id, json } => {
             let Some(t) = tickets::show(&mut conn, id).await? else {
                 eprintln!("docket: no ticket #{id}");
@@ -691,6 +841,139 @@ async fn quarantine_cmd(cfg: Config, cmd: QuarantineCmd) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn outbox_send(cfg: Config, json: bool) -> Result<()> {
+    let db = connect_migrated(&cfg).await?;
+    let sender = crate::mail::outbound::worker::Sender::new(db.clone(), Arc::new(cfg))?;
+    if !sender.is_configured() {
+        eprintln!(
+            "docket: warning: no smtp_url configured (DOCKET_SMTP_URL); outgoing mail waits in the outbox"
+        );
+    }
+    let report = sender.send_due(store::now_ms()).await?;
+    if json {
+        print_line(&report)?;
+    } else {
+        for a in &report.attempts {
+            println!(
+                "{:>6} #{:<6} {:<6} {} {}",
+                a.id,
+                a.ticket,
+                a.result,
+                a.to.join(","),
+                a.error.as_deref().unwrap_or("")
+            );
+        }
+        println!(
+            "{} sent, {} to retry, {} dead",
+            report.sent, report.retry, report.dead
+        );
+    }
+    db.close().await;
+    Ok(())
+}
+
+async fn user(cfg: &Config, cmd: UserCmd) -> Result<()> {
+    let db = connect_migrated(cfg).await?;
+    match cmd {
+        UserCmd::Add {
+            email,
+            role,
+            queues: member_of,
+        } => {
+            let email = crate::domain::address::normalise(&email)
+                .with_context(|| format!("{email:?} is not an e-mail address"))?;
+            let password = read_stdin_text()?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let hash = if password.is_empty() {
+                None
+            } else {
+                Some(crate::service::auth::hash_password(password)?)
+            };
+            let mut tx = db.begin_write().await?;
+            let all = queues::list(&mut tx).await?;
+            let id = crate::store::users::upsert_staff(
+                &mut tx,
+                &email,
+                &role,
+                hash.as_deref(),
+                store::now_ms(),
+            )
+            .await?;
+            for name in &member_of {
+                let q = all
+                    .iter()
+                    .find(|q| &q.name == name)
+                    .with_context(|| format!("no queue named {name:?}"))?;
+                crate::store::users::add_to_queue(&mut tx, q.id, id).await?;
+            }
+            tx.commit().await?;
+            println!(
+                "user {email} ({role}) saved{}",
+                if hash.is_some() {
+                    " with a password"
+                } else {
+                    ""
+                }
+            );
+        }
+        UserCmd::List { json } => {
+            let mut conn = db.pool.acquire().await?;
+            let list = crate::store::users::list_staff(&mut conn).await?;
+            if json {
+                print_json(&list)?;
+            } else {
+                for u in list {
+                    println!(
+                        "{:<30} {:<6} {}",
+                        u.email,
+                        u.role,
+                        if u.password_hash.is_some() {
+                            "password set"
+                        } else {
+                            "no password"
+                        }
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs the workers until interrupted (the web UI joins here when it lands).
+async fn serve(mut cfg: Config, args: ServeArgs) -> Result<()> {
+    if let Some(l) = args.listen {
+        cfg.listen = l;
+    }
+    let db = connect_migrated(&cfg).await?;
+    let cfg = Arc::new(cfg);
+    let sender = crate::mail::outbound::worker::Sender::new(db.clone(), cfg.clone())?;
+    if !sender.is_configured() {
+        tracing::warn!(
+            "no smtp_url configured (DOCKET_SMTP_URL): outgoing mail waits in the outbox"
+        );
+    }
+    let interval = Duration::from_secs(args.outbox_interval.max(1));
+    let mut ticker = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                if sender.is_configured()
+                    && let Err(e) = sender.send_due(store::now_ms()).await
+                {
+                    tracing::error!(error = %e, "outbox run failed");
+                }
+            }
+            _ = tokio::signal::ctrl_c() => {
+                tracing::info!("shutting down");
+                break;
+            }
+        }
+    }
+    db.close().await;
+    Ok(())
 }
 
 #[cfg(test)]

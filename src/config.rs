@@ -20,6 +20,9 @@ pub struct FileConfig {
     pub instance_name: Option<String>,
     pub log_format: Option<String>,
     pub busy_timeout_secs: Option<u64>,
+    pub smtp_url: Option<String>,
+    pub outbox_max_attempts: Option<u32>,
+    pub listen: Option<String>,
 }
 
 /// The configuration every command runs with.
@@ -34,6 +37,13 @@ pub struct Config {
     pub instance_name: String,
     /// How long a write waits for a locked database before mailgate gives up with 75.
     pub busy_timeout_secs: u64,
+    /// `smtp://host:port`, `smtp://user:pass@host:587?tls=required`, `smtps://…`;
+    /// `None`: outgoing mail waits in the outbox.
+    pub smtp_url: Option<String>,
+    /// Sending attempts before a row is parked as dead.
+    pub outbox_max_attempts: u32,
+    /// Where `docket serve` listens.
+    pub listen: String,
 }
 
 impl Default for Config {
@@ -45,6 +55,9 @@ impl Default for Config {
             ack_rate_limit_per_hour: 5,
             instance_name: "docket.localhost".to_string(),
             busy_timeout_secs: 30,
+            smtp_url: None,
+            outbox_max_attempts: 10,
+            listen: "127.0.0.1:8080".to_string(),
         }
     }
 }
@@ -57,6 +70,8 @@ pub struct Overrides {
     pub max_message_bytes: Option<usize>,
     pub ack_rate_limit_per_hour: Option<u32>,
     pub instance_name: Option<String>,
+    pub smtp_url: Option<String>,
+    pub listen: Option<String>,
 }
 
 impl FileConfig {
@@ -100,6 +115,9 @@ impl Config {
                 .or(file.instance_name)
                 .unwrap_or(d.instance_name),
             busy_timeout_secs: file.busy_timeout_secs.unwrap_or(d.busy_timeout_secs),
+            smtp_url: over.smtp_url.or(file.smtp_url).or(d.smtp_url),
+            outbox_max_attempts: file.outbox_max_attempts.unwrap_or(d.outbox_max_attempts),
+            listen: over.listen.or(file.listen).unwrap_or(d.listen),
         }
     }
 }

@@ -19,6 +19,13 @@ CREATE TABLE users (
     created_at BIGINT NOT NULL
 );
 
+-- Staff who work a queue (see its tickets, are told of replies and comments).
+CREATE TABLE queue_members (
+    queue_id BIGINT NOT NULL REFERENCES queues(id),
+    user_id BIGINT NOT NULL REFERENCES users(id),
+    PRIMARY KEY (queue_id, user_id)
+);
+
 CREATE TABLE tickets (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     queue_id BIGINT NOT NULL REFERENCES queues(id),
@@ -106,10 +113,15 @@ CREATE TABLE outbox (
     ticket_id BIGINT NOT NULL REFERENCES tickets(id),
     kind TEXT NOT NULL,
     from_addr TEXT NOT NULL,
+    from_name TEXT NOT NULL DEFAULT '',
+    reply_to TEXT,
     to_addrs TEXT NOT NULL,
     cc_addrs TEXT NOT NULL DEFAULT '',
     subject TEXT NOT NULL,
     body TEXT NOT NULL,
+    html_body TEXT,
+    -- automatic mail (acknowledgements, notices) carries Auto-Submitted
+    auto_submitted SMALLINT NOT NULL DEFAULT 1,
     message_id TEXT NOT NULL UNIQUE,
     in_reply_to TEXT,
     references_ids TEXT NOT NULL DEFAULT '',

@@ -9,10 +9,14 @@ pub struct NewMail<'a> {
     pub ticket_id: i64,
     pub kind: &'a str,
     pub from_addr: &'a str,
+    pub from_name: &'a str,
+    pub reply_to: Option<&'a str>,
     pub to: &'a [String],
     pub cc: &'a [String],
     pub subject: &'a str,
     pub body: &'a str,
+    pub html_body: Option<&'a str>,
+    pub auto_submitted: bool,
     pub message_id: &'a str,
     pub in_reply_to: Option<&'a str>,
     pub references: &'a [String],
@@ -21,17 +25,22 @@ pub struct NewMail<'a> {
 
 pub async fn insert(conn: &mut AnyConnection, m: NewMail<'_>) -> Result<i64> {
     Ok(sqlx::query_scalar(
-        "INSERT INTO outbox (ticket_id, kind, from_addr, to_addrs, cc_addrs, subject, body, message_id, \
-         in_reply_to, references_ids, status, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', $11, $11) RETURNING id",
+        "INSERT INTO outbox (ticket_id, kind, from_addr, from_name, reply_to, to_addrs, cc_addrs, subject, \
+         body, html_body, auto_submitted, message_id, in_reply_to, references_ids, status, next_attempt_at, \
+         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'pending', $15, $15) \
+         RETURNING id",
     )
     .bind(m.ticket_id)
     .bind(m.kind)
     .bind(m.from_addr)
+    .bind(m.from_name)
+    .bind(m.reply_to)
     .bind(m.to.join(","))
     .bind(m.cc.join(","))
     .bind(m.subject)
     .bind(m.body)
+    .bind(m.html_body)
+    .bind(i16::from(m.auto_submitted))
     .bind(m.message_id)
     .bind(m.in_reply_to)
     .bind(m.references.join(" "))
@@ -118,4 +127,136 @@ pub async fn list(conn: &mut AnyConnection, status: Option<&str>) -> Result<Vec<
             sent_at: r.sent_at.map(rfc3339),
         })
         .collect())
+}
+
+/// A row claimed for sending.
+#[derive(Debug, Clone, FromRow)]
+pub struct Claimed {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub from_addr: String,
+    pub from_name: String,
+    pub reply_to: Option<String>,
+    pub to_addrs: String,
+    pub cc_addrs: String,
+    pub subject: String,
+    pub body: String,
+    pub html_body: Option<String>,
+    pub auto_submitted: i16,
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+    pub references_ids: String,
+    pub attempts: i64,
+}
+
+impl Claimed {
+    pub fn to(&self) -> Vec<String> {
+        split(&self.to_addrs)
+    }
+    pub fn cc(&self) -> Vec<String> {
+        split(&self.cc_addrs)
+    }
+    pub fn references(&self) -> Vec<String> {
+        self.references_ids
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// Claims up to `limit` due rows for `lease_ms`: a lease, with the
+/// availability condition repeated in the UPDATE, so two workers never both
+/// win a row; on PostgreSQL also `FOR UPDATE SKIP LOCKED` so they do not wait
+/// on each other. `attempts` counts claims.
+pub async fn claim(
+    conn: &mut AnyConnection,
+    backend: super::Backend,
+    now: i64,
+    lease_ms: i64,
+    limit: i64,
+) -> Result<Vec<Claimed>> {
+    let lock = match backend {
+        super::Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        super::Backend::Sqlite => "",
+    };
+    let sql = format!(
+        "UPDATE outbox SET locked_until = $1, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2 \
+                      AND (locked_until IS NULL OR locked_until < $2) ORDER BY id LIMIT $3 {lock}) \
+           AND status = 'pending' AND (locked_until IS NULL OR locked_until < $2) \
+         RETURNING id, ticket_id, from_addr, from_name, reply_to, to_addrs, cc_addrs, subject, body, \
+                   html_body, auto_submitted, message_id, in_reply_to, references_ids, attempts"
+    );
+    let mut rows: Vec<Claimed> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(now + lease_ms)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    rows.sort_by_key(|r| r.id);
+    Ok(rows)
+}
+
+pub async fn mark_sent(conn: &mut AnyConnection, id: i64, now: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET status = 'sent', sent_at = $1, locked_until = NULL, last_error = NULL WHERE id = $2",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn mark_retry(conn: &mut AnyConnection, id: i64, at: i64, error: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET next_attempt_at = $1, locked_until = NULL, last_error = $2 WHERE id = $3",
+    )
+    .bind(at)
+    .bind(error)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn mark_dead(conn: &mut AnyConnection, id: i64, error: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET status = 'dead', locked_until = NULL, last_error = $1 WHERE id = $2",
+    )
+    .bind(error)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Puts a dead (or waiting) row back in the queue, due now. False if no such row
+/// or it was already sent.
+pub async fn requeue(conn: &mut AnyConnection, id: i64, now: i64) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $1, locked_until = NULL \
+         WHERE id = $2 AND status <> 'sent'",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Message-IDs of a ticket's mail, oldest first: what a new mail about the
+/// ticket refers to (In-Reply-To the newest, References the root and the
+/// most recent ones).
+pub async fn thread_ids(conn: &mut AnyConnection, ticket: i64) -> Result<Vec<String>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT message_id, received_at FROM messages WHERE ticket_id = $1 \
+         UNION ALL SELECT message_id, created_at FROM outbox WHERE ticket_id = $1",
+    )
+    .bind(ticket)
+    .fetch_all(conn)
+    .await?;
+    let mut rows = rows;
+    rows.sort_by_key(|r| r.1);
+    Ok(rows.into_iter().map(|r| r.0).collect())
 }

@@ -337,3 +337,55 @@ pub async fn show(conn: &mut AnyConnection, id: i64) -> Result<Option<TicketDeta
         transactions,
     }))
 }
+
+/// What mail about a ticket needs to know: its queue, addresses, owner.
+#[derive(Debug, Clone, FromRow)]
+pub struct TicketContext {
+    pub id: i64,
+    pub subject: String,
+    pub status: String,
+    pub queue_id: i64,
+    pub queue_name: String,
+    pub correspond_address: String,
+    pub comment_address: Option<String>,
+    pub subject_tag: Option<String>,
+    pub owner: Option<String>,
+}
+
+pub async fn context(conn: &mut AnyConnection, id: i64) -> Result<Option<TicketContext>> {
+    Ok(sqlx::query_as(
+        "SELECT t.id, t.subject, t.status, q.id AS queue_id, q.name AS queue_name, q.correspond_address, \
+         q.comment_address, q.subject_tag, o.email AS owner \
+         FROM tickets t JOIN queues q ON q.id = t.queue_id LEFT JOIN users o ON o.id = t.owner_id \
+         WHERE t.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Addresses of the staff who work a queue.
+pub async fn queue_staff(conn: &mut AnyConnection, queue_id: i64) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT u.email FROM queue_members m JOIN users u ON u.id = m.user_id \
+         WHERE m.queue_id = $1 ORDER BY u.email",
+    )
+    .bind(queue_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn set_owner(
+    conn: &mut AnyConnection,
+    id: i64,
+    owner: Option<i64>,
+    now: i64,
+) -> Result<()> {
+    sqlx::query("UPDATE tickets SET owner_id = $1, updated_at = $2 WHERE id = $3")
+        .bind(owner)
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -50,3 +50,71 @@ pub async fn mark_bouncing(conn: &mut AnyConnection, email: &str, now: i64) -> R
         .await?;
     Ok(())
 }
+
+/// Creates or updates a staff user (role and password hash).
+pub async fn upsert_staff(
+    conn: &mut AnyConnection,
+    email: &str,
+    role: &str,
+    password_hash: Option<&str>,
+    now: i64,
+) -> Result<i64> {
+    let id = ensure(&mut *conn, email, "", now).await?;
+    sqlx::query(
+        "UPDATE users SET role = $1, password_hash = COALESCE($2, password_hash) WHERE id = $3",
+    )
+    .bind(role)
+    .bind(password_hash)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(id)
+}
+
+pub async fn add_to_queue(conn: &mut AnyConnection, queue_id: i64, user_id: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO queue_members (queue_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(queue_id)
+    .bind(user_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, serde::Serialize, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: i64,
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    #[serde(skip)]
+    pub password_hash: Option<String>,
+}
+
+pub async fn list_staff(conn: &mut AnyConnection) -> Result<Vec<UserRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, email, display_name, role, password_hash FROM users WHERE role <> 'requestor' ORDER BY email",
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn bouncing_among(conn: &mut AnyConnection, emails: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for e in emails {
+        if is_bouncing(&mut *conn, e).await? {
+            out.push(e.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Staff (any role but requestor) with this address?
+pub async fn is_staff(conn: &mut AnyConnection, email: &str) -> Result<bool> {
+    let role: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_optional(conn)
+        .await?;
+    Ok(role.is_some_and(|r| r != "requestor"))
+}

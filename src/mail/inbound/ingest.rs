@@ -16,6 +16,7 @@ use super::thread::{Rule, candidates};
 use crate::config::Config;
 use crate::domain::subject_tag::find_ticket_id;
 use crate::mail::outbound::compose;
+use crate::service::notify;
 use crate::store::{self, Db, StoreError, messages, outbox, quarantine, queues, tickets, users};
 
 /// Where a message came from; stored with it for audit and IMAP bookkeeping.
@@ -418,6 +419,10 @@ impl Ingestor {
             )
             .await?;
         }
+        if !class.is_automatic() {
+            self.tell_people(conn, ticket, action, &mail.body, now)
+                .await?;
+        }
         let kind = match action {
             Action::Correspond => OutcomeKind::Replied,
             Action::Comment => OutcomeKind::Commented,
@@ -427,6 +432,41 @@ impl Ingestor {
             Some(ticket),
             format!("threaded by {} ({})", rule.as_str(), class.as_str()),
         ))
+    }
+
+    /// Mail on an existing ticket: staff correspondence goes to the
+    /// requestors (reply by mail); anyone else's reaches the owner or staff.
+    async fn tell_people(
+        &self,
+        conn: &mut AnyConnection,
+        ticket: i64,
+        action: Action,
+        body: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let Some(ctx) = tickets::context(&mut *conn, ticket).await? else {
+            return Ok(());
+        };
+        let actor: Option<String> = sqlx::query_scalar(
+            "SELECT u.email FROM transactions x JOIN users u ON u.id = x.creator_id \
+             WHERE x.ticket_id = $1 ORDER BY x.id DESC LIMIT 1",
+        )
+        .bind(ticket)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(actor) = actor else { return Ok(()) };
+        let staff = users::is_staff(&mut *conn, &actor).await?;
+        let cfg = &self.cfg;
+        let r = match (action, staff) {
+            (Action::Comment, _) => notify::commented(conn, cfg, &ctx, &actor, body, now).await,
+            (Action::Correspond, true) => {
+                notify::staff_replied(conn, cfg, &ctx, &actor, body, now).await
+            }
+            (Action::Correspond, false) => {
+                notify::requestor_replied(conn, cfg, &ctx, &actor, body, now).await
+            }
+        };
+        r.map(|_| ()).map_err(service_to_store)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -553,10 +593,14 @@ impl Ingestor {
                 ticket_id: ticket,
                 kind: "ack",
                 from_addr: &queue.correspond_address,
+                from_name: &queue.name,
+                reply_to: Some(&queue.correspond_address),
                 to: std::slice::from_ref(&from.email),
                 cc: &[],
                 subject: &composed.subject,
                 body: &composed.body,
+                html_body: composed.html_body.as_deref(),
+                auto_submitted: true,
                 message_id: &composed.message_id,
                 in_reply_to: Some(&mail.message_id),
                 references: &references,
@@ -655,6 +699,14 @@ fn failed_recipients(dsn: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// Ingest speaks the storage layer's error; a template error becomes one.
+fn service_to_store(e: crate::service::ServiceError) -> StoreError {
+    match e {
+        crate::service::ServiceError::Store(s) => s,
+        other => StoreError::Sqlx(sqlx::Error::Protocol(other.to_string())),
+    }
 }
 
 async fn store_attachments(

@@ -2,3 +2,4 @@
 //! outbox worker's job.
 
 pub mod compose;
+pub mod worker;

@@ -1,0 +1,244 @@
+//! Who is told what (RT's scrips, as a sane default):
+//! - requestors and Cc get the acknowledgement, staff replies and public
+//!   status changes;
+//! - the owner, or the queue's staff when there is none, is told of
+//!   requestor replies and of comments by others;
+//! - comments never go to requestors; nobody is mailed their own words; no
+//!   mail goes to one of our own queue addresses.
+
+use sqlx::AnyConnection;
+
+use super::ServiceError;
+use crate::config::Config;
+use crate::mail::outbound::compose::{self, Composed};
+use crate::store::tickets::{self, TicketContext};
+use crate::store::{outbox, queues};
+
+/// Drops our own addresses, the actor, duplicates; keeps order.
+async fn recipients(
+    conn: &mut AnyConnection,
+    list: impl IntoIterator<Item = String>,
+    actor: Option<&str>,
+) -> Result<Vec<String>, ServiceError> {
+    let own: Vec<String> = queues::list(&mut *conn)
+        .await?
+        .into_iter()
+        .flat_map(|q| std::iter::once(q.correspond_address).chain(q.comment_address))
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    for a in list {
+        let a = a.to_lowercase();
+        if own.contains(&a) || Some(a.as_str()) == actor || out.contains(&a) {
+            continue;
+        }
+        out.push(a);
+    }
+    Ok(out)
+}
+
+pub fn tag_of<'a>(cfg: &'a Config, ctx: &'a TicketContext) -> &'a str {
+    ctx.subject_tag.as_deref().unwrap_or(&cfg.subject_tag)
+}
+
+/// Writes one outbox row threaded onto the ticket's mail. `None` when no
+/// recipient is left after filtering.
+#[allow(clippy::too_many_arguments)]
+pub async fn enqueue(
+    conn: &mut AnyConnection,
+    ctx: &TicketContext,
+    kind: &str,
+    to: Vec<String>,
+    cc: Vec<String>,
+    composed: Composed,
+    auto_submitted: bool,
+    reply_to: Option<&str>,
+    actor: Option<&str>,
+    now: i64,
+) -> Result<Option<i64>, ServiceError> {
+    let to = recipients(&mut *conn, to, actor).await?;
+    let cc: Vec<String> = recipients(&mut *conn, cc, actor)
+        .await?
+        .into_iter()
+        .filter(|c| !to.contains(c))
+        .collect();
+    if to.is_empty() && cc.is_empty() {
+        return Ok(None);
+    }
+    let ids = outbox::thread_ids(&mut *conn, ctx.id).await?;
+    let in_reply_to = ids.last().cloned();
+    // The root and the nine most recent: enough for every client to thread.
+    let mut references: Vec<String> = ids.first().cloned().into_iter().collect();
+    references.extend(ids.iter().skip(1).rev().take(9).rev().cloned());
+    let id = outbox::insert(
+        &mut *conn,
+        outbox::NewMail {
+            ticket_id: ctx.id,
+            kind,
+            from_addr: &ctx.correspond_address,
+            from_name: &ctx.queue_name,
+            reply_to: Some(reply_to.unwrap_or(&ctx.correspond_address)),
+            to: &to,
+            cc: &cc,
+            subject: &composed.subject,
+            body: &composed.body,
+            html_body: composed.html_body.as_deref(),
+            auto_submitted,
+            message_id: &composed.message_id,
+            in_reply_to: in_reply_to.as_deref(),
+            references: &references,
+            now,
+        },
+    )
+    .await?;
+    Ok(Some(id))
+}
+
+/// The owner, else the queue's staff.
+async fn staff_to_tell(
+    conn: &mut AnyConnection,
+    ctx: &TicketContext,
+) -> Result<Vec<String>, ServiceError> {
+    Ok(match &ctx.owner {
+        Some(o) => vec![o.clone()],
+        None => tickets::queue_staff(&mut *conn, ctx.queue_id).await?,
+    })
+}
+
+/// A requestor (or anyone not on staff) wrote: tell the owner or the staff.
+pub async fn requestor_replied(
+    conn: &mut AnyConnection,
+    cfg: &Config,
+    ctx: &TicketContext,
+    actor: &str,
+    body: &str,
+    now: i64,
+) -> Result<Option<i64>, ServiceError> {
+    let to = staff_to_tell(&mut *conn, ctx).await?;
+    let composed = compose::staff_notice(&compose::NotifyInput {
+        tag: tag_of(cfg, ctx),
+        ticket_id: ctx.id,
+        subject: &ctx.subject,
+        queue_name: &ctx.queue_name,
+        actor,
+        what: "replied",
+        body,
+        instance_name: &cfg.instance_name,
+    })?;
+    enqueue(
+        conn,
+        ctx,
+        "notify",
+        to,
+        vec![],
+        composed,
+        true,
+        None,
+        Some(actor),
+        now,
+    )
+    .await
+}
+
+/// Someone commented: tell the owner or the staff, never the requestors.
+pub async fn commented(
+    conn: &mut AnyConnection,
+    cfg: &Config,
+    ctx: &TicketContext,
+    actor: &str,
+    body: &str,
+    now: i64,
+) -> Result<Option<i64>, ServiceError> {
+    let to = staff_to_tell(&mut *conn, ctx).await?;
+    let composed = compose::staff_notice(&compose::NotifyInput {
+        tag: tag_of(cfg, ctx),
+        ticket_id: ctx.id,
+        subject: &ctx.subject,
+        queue_name: &ctx.queue_name,
+        actor,
+        what: "commented",
+        body,
+        instance_name: &cfg.instance_name,
+    })?;
+    let reply_to = ctx.comment_address.clone();
+    enqueue(
+        conn,
+        ctx,
+        "notify",
+        to,
+        vec![],
+        composed,
+        true,
+        reply_to.as_deref(),
+        Some(actor),
+        now,
+    )
+    .await
+}
+
+/// A staff member replied: the requestors and Cc get it, as a person's mail.
+pub async fn staff_replied(
+    conn: &mut AnyConnection,
+    cfg: &Config,
+    ctx: &TicketContext,
+    actor: &str,
+    body: &str,
+    now: i64,
+) -> Result<Option<i64>, ServiceError> {
+    let to = tickets::requestor_emails(&mut *conn, ctx.id).await?;
+    let cc = tickets::cc_emails(&mut *conn, ctx.id).await?;
+    let composed = compose::reply(
+        tag_of(cfg, ctx),
+        ctx.id,
+        &ctx.subject,
+        &ctx.queue_name,
+        body,
+        &cfg.instance_name,
+    )?;
+    enqueue(
+        conn,
+        ctx,
+        "reply",
+        to,
+        cc,
+        composed,
+        false,
+        None,
+        Some(actor),
+        now,
+    )
+    .await
+}
+
+/// A public status change: the requestors and Cc are told.
+#[allow(clippy::too_many_arguments)]
+pub async fn status_changed(
+    conn: &mut AnyConnection,
+    cfg: &Config,
+    ctx: &TicketContext,
+    old: &str,
+    new: &str,
+    eta: Option<&str>,
+    reason: Option<&str>,
+    actor: Option<&str>,
+    now: i64,
+) -> Result<Option<i64>, ServiceError> {
+    let to = tickets::requestor_emails(&mut *conn, ctx.id).await?;
+    let cc = tickets::cc_emails(&mut *conn, ctx.id).await?;
+    let composed = compose::status_update(&compose::StatusInput {
+        tag: tag_of(cfg, ctx),
+        ticket_id: ctx.id,
+        subject: &ctx.subject,
+        old_status: old,
+        new_status: new,
+        owner: ctx.owner.as_deref(),
+        eta,
+        reason,
+        instance_name: &cfg.instance_name,
+    })?;
+    let kind = if new == "resolved" {
+        "resolved"
+    } else {
+        "status"
+    };
+    enqueue(conn, ctx, kind, to, cc, composed, true, None, actor, now).await
+}

@@ -1,0 +1,198 @@
+//! Staff actions on a ticket: reply, comment, change status, take and assign.
+
+use super::{ServiceError, notify};
+use crate::config::Config;
+use crate::store::{self, Db, tickets, users};
+
+/// The lifecycle's states (RT's plus the triage flow's `needs-info`).
+pub const STATUSES: [&str; 6] = [
+    "new",
+    "open",
+    "stalled",
+    "needs-info",
+    "resolved",
+    "rejected",
+];
+
+fn history<'a>(
+    ticket: i64,
+    kind: &'a str,
+    creator: Option<i64>,
+    body: &'a str,
+    now: i64,
+) -> tickets::NewTransaction<'a> {
+    tickets::NewTransaction {
+        ticket_id: ticket,
+        kind,
+        creator_id: creator,
+        message_row_id: None,
+        body,
+        thread_rule: None,
+        thread_note: None,
+        classification: None,
+        auto_submitted: false,
+        old_value: None,
+        new_value: None,
+        now,
+    }
+}
+
+/// A staff reply: history, the mail to requestors and Cc, and `new` → `open`.
+pub async fn reply(
+    db: &Db,
+    cfg: &Config,
+    ticket: i64,
+    actor: &str,
+    body: &str,
+) -> Result<i64, ServiceError> {
+    if body.trim().is_empty() {
+        return Err(ServiceError::Invalid("a reply needs some text".into()));
+    }
+    let now = store::now_ms();
+    let mut tx = db.begin_write().await?;
+    let ctx = tickets::context(&mut tx, ticket)
+        .await?
+        .ok_or(ServiceError::NoTicket(ticket))?;
+    let creator = users::ensure(&mut tx, actor, "", now).await?;
+    let id = tickets::add_transaction(
+        &mut tx,
+        history(ticket, "correspond", Some(creator), body, now),
+    )
+    .await?;
+    notify::staff_replied(&mut tx, cfg, &ctx, actor, body, now).await?;
+    if ctx.status == "new" {
+        set_status_in(&mut tx, ticket, creator, "new", "open", None, now).await?;
+    } else {
+        tickets::touch(&mut tx, ticket, now).await?;
+    }
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// An internal comment: history and a notice to the owner or the staff.
+pub async fn comment(
+    db: &Db,
+    cfg: &Config,
+    ticket: i64,
+    actor: &str,
+    body: &str,
+) -> Result<i64, ServiceError> {
+    if body.trim().is_empty() {
+        return Err(ServiceError::Invalid("a comment needs some text".into()));
+    }
+    let now = store::now_ms();
+    let mut tx = db.begin_write().await?;
+    let ctx = tickets::context(&mut tx, ticket)
+        .await?
+        .ok_or(ServiceError::NoTicket(ticket))?;
+    let creator = users::ensure(&mut tx, actor, "", now).await?;
+    let id = tickets::add_transaction(
+        &mut tx,
+        history(ticket, "comment", Some(creator), body, now),
+    )
+    .await?;
+    tickets::touch(&mut tx, ticket, now).await?;
+    notify::commented(&mut tx, cfg, &ctx, actor, body, now).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+async fn set_status_in(
+    conn: &mut sqlx::AnyConnection,
+    ticket: i64,
+    creator: i64,
+    old: &str,
+    new: &str,
+    note: Option<&str>,
+    now: i64,
+) -> Result<(), ServiceError> {
+    tickets::set_status(&mut *conn, ticket, new, now).await?;
+    let mut h = history(ticket, "status", Some(creator), note.unwrap_or(""), now);
+    h.old_value = Some(old);
+    h.new_value = Some(new);
+    tickets::add_transaction(&mut *conn, h).await?;
+    Ok(())
+}
+
+/// Changes the status, recording the reason and ETA, and tells the requestors.
+pub async fn change_status(
+    db: &Db,
+    cfg: &Config,
+    ticket: i64,
+    actor: &str,
+    new: &str,
+    reason: Option<&str>,
+    eta: Option<&str>,
+) -> Result<(), ServiceError> {
+    if !STATUSES.contains(&new) {
+        return Err(ServiceError::Invalid(format!(
+            "unknown status {new:?}; one of {}",
+            STATUSES.join(", ")
+        )));
+    }
+    let now = store::now_ms();
+    let mut tx = db.begin_write().await?;
+    let ctx = tickets::context(&mut tx, ticket)
+        .await?
+        .ok_or(ServiceError::NoTicket(ticket))?;
+    if ctx.status == new {
+        return Ok(());
+    }
+    let creator = users::ensure(&mut tx, actor, "", now).await?;
+    let note = match (reason, eta) {
+        (Some(r), Some(e)) => Some(format!("{r} (expected: {e})")),
+        (Some(r), None) => Some(r.to_string()),
+        (None, Some(e)) => Some(format!("expected: {e}")),
+        (None, None) => None,
+    };
+    set_status_in(
+        &mut tx,
+        ticket,
+        creator,
+        &ctx.status,
+        new,
+        note.as_deref(),
+        now,
+    )
+    .await?;
+    notify::status_changed(
+        &mut tx,
+        cfg,
+        &ctx,
+        &ctx.status,
+        new,
+        eta,
+        reason,
+        Some(actor),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sets (or clears) the owner; the history records who had it before.
+pub async fn assign(
+    db: &Db,
+    ticket: i64,
+    actor: &str,
+    owner: Option<&str>,
+) -> Result<(), ServiceError> {
+    let now = store::now_ms();
+    let mut tx = db.begin_write().await?;
+    let ctx = tickets::context(&mut tx, ticket)
+        .await?
+        .ok_or(ServiceError::NoTicket(ticket))?;
+    let creator = users::ensure(&mut tx, actor, "", now).await?;
+    let owner_id = match owner {
+        Some(o) => Some(users::ensure(&mut tx, o, "", now).await?),
+        None => None,
+    };
+    tickets::set_owner(&mut tx, ticket, owner_id, now).await?;
+    let mut h = history(ticket, "owner", Some(creator), "", now);
+    h.old_value = ctx.owner.as_deref();
+    h.new_value = owner;
+    tickets::add_transaction(&mut tx, h).await?;
+    tx.commit().await?;
+    Ok(())
+}
