@@ -43,6 +43,14 @@ pub async fn ingest(cfg: &Config, args: IngestBenchArgs) -> Result<()> {
     std::fs::write(&mbox, generate::to_mbox(&msgs))?;
     let mut figures = Vec::new();
 
+    // Parsing alone, on one core: what the database work adds to.
+    let started = Instant::now();
+    let parsed = msgs
+        .iter()
+        .filter(|m| crate::mail::inbound::parse::parse(m).is_ok())
+        .count();
+    figures.push(figure("parse only (one core)", parsed, started.elapsed()));
+
     let sqlite_url = format!("sqlite://{}", dir.join("import.db").display());
     figures.push(import_into(cfg, &sqlite_url, &mbox, "import sqlite").await?);
 

@@ -14,17 +14,21 @@ use crate::mail::outbound::compose::{self, Composed};
 use crate::store::tickets::{self, TicketContext};
 use crate::store::{outbox, queues};
 
-/// Drops our own addresses, the actor, duplicates; keeps order.
-async fn recipients(
-    conn: &mut AnyConnection,
-    list: impl IntoIterator<Item = String>,
-    actor: Option<&str>,
-) -> Result<Vec<String>, ServiceError> {
-    let own: Vec<String> = queues::list(&mut *conn)
+/// Every address of every queue: mail is never sent to one of them.
+pub async fn own_addresses(conn: &mut AnyConnection) -> Result<Vec<String>, ServiceError> {
+    Ok(queues::list(conn)
         .await?
         .into_iter()
         .flat_map(|q| std::iter::once(q.correspond_address).chain(q.comment_address))
-        .collect();
+        .collect())
+}
+
+/// Drops our own addresses, the actor, duplicates; keeps order.
+fn recipients(
+    list: impl IntoIterator<Item = String>,
+    own: &[String],
+    actor: Option<&str>,
+) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for a in list {
         let a = a.to_lowercase();
@@ -33,7 +37,15 @@ async fn recipients(
         }
         out.push(a);
     }
-    Ok(out)
+    out
+}
+
+/// What every notice needs: the ticket, our own addresses, the clock.
+pub struct Scope<'a> {
+    pub cfg: &'a Config,
+    pub ticket: &'a TicketContext,
+    pub own: &'a [String],
+    pub now: i64,
 }
 
 pub fn tag_of<'a>(cfg: &'a Config, ctx: &'a TicketContext) -> &'a str {
@@ -45,7 +57,7 @@ pub fn tag_of<'a>(cfg: &'a Config, ctx: &'a TicketContext) -> &'a str {
 #[allow(clippy::too_many_arguments)]
 pub async fn enqueue(
     conn: &mut AnyConnection,
-    ctx: &TicketContext,
+    scope: &Scope<'_>,
     kind: &str,
     to: Vec<String>,
     cc: Vec<String>,
@@ -53,11 +65,10 @@ pub async fn enqueue(
     auto_submitted: bool,
     reply_to: Option<&str>,
     actor: Option<&str>,
-    now: i64,
 ) -> Result<Option<i64>, ServiceError> {
-    let to = recipients(&mut *conn, to, actor).await?;
-    let cc: Vec<String> = recipients(&mut *conn, cc, actor)
-        .await?
+    let (ctx, now) = (scope.ticket, scope.now);
+    let to = recipients(to, scope.own, actor);
+    let cc: Vec<String> = recipients(cc, scope.own, actor)
         .into_iter()
         .filter(|c| !to.contains(c))
         .collect();
@@ -107,13 +118,15 @@ async fn staff_to_tell(
 /// A requestor (or anyone not on staff) wrote: tell the owner or the staff.
 pub async fn requestor_replied(
     conn: &mut AnyConnection,
-    cfg: &Config,
-    ctx: &TicketContext,
+    scope: &Scope<'_>,
     actor: &str,
     body: &str,
-    now: i64,
 ) -> Result<Option<i64>, ServiceError> {
+    let (cfg, ctx) = (scope.cfg, scope.ticket);
     let to = staff_to_tell(&mut *conn, ctx).await?;
+    if to.iter().all(|t| t == actor) {
+        return Ok(None);
+    }
     let composed = compose::staff_notice(&compose::NotifyInput {
         tag: tag_of(cfg, ctx),
         ticket_id: ctx.id,
@@ -126,7 +139,7 @@ pub async fn requestor_replied(
     })?;
     enqueue(
         conn,
-        ctx,
+        scope,
         "notify",
         to,
         vec![],
@@ -134,7 +147,6 @@ pub async fn requestor_replied(
         true,
         None,
         Some(actor),
-        now,
     )
     .await
 }
@@ -142,13 +154,15 @@ pub async fn requestor_replied(
 /// Someone commented: tell the owner or the staff, never the requestors.
 pub async fn commented(
     conn: &mut AnyConnection,
-    cfg: &Config,
-    ctx: &TicketContext,
+    scope: &Scope<'_>,
     actor: &str,
     body: &str,
-    now: i64,
 ) -> Result<Option<i64>, ServiceError> {
+    let (cfg, ctx) = (scope.cfg, scope.ticket);
     let to = staff_to_tell(&mut *conn, ctx).await?;
+    if to.iter().all(|t| t == actor) {
+        return Ok(None);
+    }
     let composed = compose::staff_notice(&compose::NotifyInput {
         tag: tag_of(cfg, ctx),
         ticket_id: ctx.id,
@@ -162,7 +176,7 @@ pub async fn commented(
     let reply_to = ctx.comment_address.clone();
     enqueue(
         conn,
-        ctx,
+        scope,
         "notify",
         to,
         vec![],
@@ -170,7 +184,6 @@ pub async fn commented(
         true,
         reply_to.as_deref(),
         Some(actor),
-        now,
     )
     .await
 }
@@ -178,12 +191,11 @@ pub async fn commented(
 /// A staff member replied: the requestors and Cc get it, as a person's mail.
 pub async fn staff_replied(
     conn: &mut AnyConnection,
-    cfg: &Config,
-    ctx: &TicketContext,
+    scope: &Scope<'_>,
     actor: &str,
     body: &str,
-    now: i64,
 ) -> Result<Option<i64>, ServiceError> {
+    let (cfg, ctx) = (scope.cfg, scope.ticket);
     let to = tickets::requestor_emails(&mut *conn, ctx.id).await?;
     let cc = tickets::cc_emails(&mut *conn, ctx.id).await?;
     let composed = compose::reply(
@@ -196,7 +208,7 @@ pub async fn staff_replied(
     )?;
     enqueue(
         conn,
-        ctx,
+        scope,
         "reply",
         to,
         cc,
@@ -204,24 +216,21 @@ pub async fn staff_replied(
         false,
         None,
         Some(actor),
-        now,
     )
     .await
 }
 
 /// A public status change: the requestors and Cc are told.
-#[allow(clippy::too_many_arguments)]
 pub async fn status_changed(
     conn: &mut AnyConnection,
-    cfg: &Config,
-    ctx: &TicketContext,
+    scope: &Scope<'_>,
     old: &str,
     new: &str,
     eta: Option<&str>,
     reason: Option<&str>,
     actor: Option<&str>,
-    now: i64,
 ) -> Result<Option<i64>, ServiceError> {
+    let (cfg, ctx) = (scope.cfg, scope.ticket);
     let to = tickets::requestor_emails(&mut *conn, ctx.id).await?;
     let cc = tickets::cc_emails(&mut *conn, ctx.id).await?;
     let composed = compose::status_update(&compose::StatusInput {
@@ -240,5 +249,5 @@ pub async fn status_changed(
     } else {
         "status"
     };
-    enqueue(conn, ctx, kind, to, cc, composed, true, None, actor, now).await
+    enqueue(conn, scope, kind, to, cc, composed, true, None, actor).await
 }

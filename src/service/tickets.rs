@@ -59,7 +59,14 @@ pub async fn reply(
         history(ticket, "correspond", Some(creator), body, now),
     )
     .await?;
-    notify::staff_replied(&mut tx, cfg, &ctx, actor, body, now).await?;
+    let own = notify::own_addresses(&mut tx).await?;
+    let scope = notify::Scope {
+        cfg,
+        ticket: &ctx,
+        own: &own,
+        now,
+    };
+    notify::staff_replied(&mut tx, &scope, actor, body).await?;
     if ctx.status == "new" {
         set_status_in(&mut tx, ticket, creator, "new", "open", None, now).await?;
     } else {
@@ -92,7 +99,14 @@ pub async fn comment(
     )
     .await?;
     tickets::touch(&mut tx, ticket, now).await?;
-    notify::commented(&mut tx, cfg, &ctx, actor, body, now).await?;
+    let own = notify::own_addresses(&mut tx).await?;
+    let scope = notify::Scope {
+        cfg,
+        ticket: &ctx,
+        own: &own,
+        now,
+    };
+    notify::commented(&mut tx, &scope, actor, body).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -155,18 +169,14 @@ pub async fn change_status(
         now,
     )
     .await?;
-    notify::status_changed(
-        &mut tx,
+    let own = notify::own_addresses(&mut tx).await?;
+    let scope = notify::Scope {
         cfg,
-        &ctx,
-        &ctx.status,
-        new,
-        eta,
-        reason,
-        Some(actor),
+        ticket: &ctx,
+        own: &own,
         now,
-    )
-    .await?;
+    };
+    notify::status_changed(&mut tx, &scope, &ctx.status, new, eta, reason, Some(actor)).await?;
     tx.commit().await?;
     Ok(())
 }

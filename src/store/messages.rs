@@ -22,34 +22,32 @@ pub async fn find(
 
 /// Stores the raw message; `None` when this message is already stored (the
 /// unique index decides, so concurrent deliveries agree).
-pub async fn insert(
-    conn: &mut AnyConnection,
-    message_id: &str,
-    fingerprint: &str,
-    raw: &[u8],
-    source: &str,
-    now: i64,
-) -> Result<Option<i64>> {
-    Ok(sqlx::query_scalar(
-        "INSERT INTO messages (message_id, fingerprint, raw, source, received_at) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (message_id, fingerprint) DO NOTHING RETURNING id",
-    )
-    .bind(message_id)
-    .bind(fingerprint)
-    .bind(raw)
-    .bind(source)
-    .bind(now)
-    .fetch_optional(conn)
-    .await?)
+pub struct NewMessage<'a> {
+    pub message_id: &'a str,
+    pub fingerprint: &'a str,
+    pub raw: &'a [u8],
+    pub source: &'a str,
+    pub ticket_id: Option<i64>,
+    pub now: i64,
 }
 
-pub async fn set_ticket(conn: &mut AnyConnection, row_id: i64, ticket: i64) -> Result<()> {
-    sqlx::query("UPDATE messages SET ticket_id = $1 WHERE id = $2")
-        .bind(ticket)
-        .bind(row_id)
-        .execute(conn)
-        .await?;
-    Ok(())
+/// Stores the raw message and returns its row id. When this message is
+/// already stored (the unique index decides, so concurrent deliveries agree)
+/// the error is [`StoreError::DuplicateRace`](super::StoreError::DuplicateRace).
+pub async fn insert(conn: &mut AnyConnection, m: NewMessage<'_>) -> Result<i64> {
+    let id: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO messages (message_id, fingerprint, raw, source, ticket_id, received_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (message_id, fingerprint) DO NOTHING RETURNING id",
+    )
+    .bind(m.message_id)
+    .bind(m.fingerprint)
+    .bind(m.raw)
+    .bind(m.source)
+    .bind(m.ticket_id)
+    .bind(m.now)
+    .fetch_optional(conn)
+    .await?;
+    id.ok_or(super::StoreError::DuplicateRace)
 }
 
 /// The ticket of a Message-ID we received or sent, if any.

@@ -23,6 +23,10 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
+    /// Another delivery stored the same message while this one was being
+    /// decided; the caller rolls back and tries again (and finds a duplicate).
+    #[error("the same message was stored concurrently")]
+    DuplicateRace,
 }
 
 impl StoreError {

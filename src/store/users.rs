@@ -34,6 +34,50 @@ pub async fn ensure(conn: &mut AnyConnection, email: &str, name: &str, now: i64)
     Ok(id)
 }
 
+/// The sender as ingest needs them, from one statement: created if new, a
+/// display name filled in when we learn one.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Person {
+    pub id: i64,
+    pub bouncing: i16,
+    pub role: String,
+    /// Acknowledgements sent to this address since the `acks_since` given.
+    pub recent_acks: i64,
+}
+
+impl Person {
+    pub fn is_staff(&self) -> bool {
+        self.role != "requestor"
+    }
+    pub fn is_bouncing(&self) -> bool {
+        self.bouncing != 0
+    }
+}
+
+/// Ingest is statement-bound, so this also counts the acknowledgements
+/// recently sent to the address (the rate limit) in the same round trip.
+pub async fn ensure_person(
+    conn: &mut AnyConnection,
+    email: &str,
+    name: &str,
+    now: i64,
+    acks_since: i64,
+) -> Result<Person> {
+    Ok(sqlx::query_as(
+        "INSERT INTO users (email, display_name, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (email) DO UPDATE SET display_name = CASE WHEN users.display_name = '' \
+         THEN excluded.display_name ELSE users.display_name END \
+         RETURNING id, bouncing, role, (SELECT COUNT(*) FROM outbox WHERE kind = 'ack' \
+         AND to_addrs = $1 AND created_at > $4) AS recent_acks",
+    )
+    .bind(email)
+    .bind(name)
+    .bind(now)
+    .bind(acks_since)
+    .fetch_one(conn)
+    .await?)
+}
+
 pub async fn is_bouncing(conn: &mut AnyConnection, email: &str) -> Result<bool> {
     let b: Option<i16> = sqlx::query_scalar("SELECT bouncing FROM users WHERE email = $1")
         .bind(email)

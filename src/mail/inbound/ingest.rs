@@ -106,6 +106,39 @@ struct Context {
     forced_action: Option<Action>,
 }
 
+/// One message on its way into the database, with what was decided about it.
+struct Stored<'a> {
+    mail: &'a ParsedMail,
+    raw: &'a [u8],
+    label: &'a str,
+    sender: &'a users::Person,
+    from: &'a parse::Mailbox,
+    class: Class,
+    now: i64,
+}
+
+impl Stored<'_> {
+    /// The raw message row; a concurrent copy surfaces as `DuplicateRace`.
+    async fn message(
+        &self,
+        conn: &mut AnyConnection,
+        ticket: Option<i64>,
+    ) -> Result<i64, StoreError> {
+        messages::insert(
+            conn,
+            messages::NewMessage {
+                message_id: &self.mail.message_id,
+                fingerprint: &self.mail.fingerprint,
+                raw: self.raw,
+                source: self.label,
+                ticket_id: ticket,
+                now: self.now,
+            },
+        )
+        .await
+    }
+}
+
 impl Ingestor {
     pub fn new(db: Db, cfg: Arc<Config>) -> Self {
         Ingestor { db, cfg }
@@ -122,13 +155,24 @@ impl Ingestor {
         source: Source,
         hints: &Hints,
     ) -> Result<Outcome, StoreError> {
-        let mut tx = self.db.begin_write().await?;
-        let ctx = self.context(&mut tx, hints).await?;
-        let outcome = self
-            .ingest_in(&mut tx, &ctx, raw, &source, store::now_ms())
-            .await?;
-        tx.commit().await?;
-        Ok(outcome)
+        // A second round only when another process stored the same message
+        // while we were deciding; then it finds the duplicate.
+        for _ in 0..2 {
+            let mut tx = self.db.begin_write().await?;
+            let ctx = self.context(&mut tx, hints).await?;
+            match self
+                .ingest_in(&mut tx, &ctx, raw, &source, store::now_ms(), false)
+                .await
+            {
+                Ok(outcome) => {
+                    tx.commit().await?;
+                    return Ok(outcome);
+                }
+                Err(StoreError::DuplicateRace) => tx.rollback().await?,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::DuplicateRace)
     }
 
     /// Many messages, one transaction, a savepoint each. A message whose
@@ -143,23 +187,33 @@ impl Ingestor {
         let mut out = Vec::with_capacity(items.len());
         for (raw, source) in items {
             let now = store::now_ms();
-            let mut sp = tx.begin().await?;
-            match self.ingest_in(&mut sp, &ctx, raw, source, now).await {
-                Ok(o) => {
-                    sp.commit().await?;
-                    out.push(o);
+            let mut attempt = 0;
+            let outcome = loop {
+                attempt += 1;
+                let mut sp = tx.begin().await?;
+                // Optimistic first: the unique index catches a duplicate, and
+                // the second round looks it up.
+                let optimistic = attempt == 1;
+                match self
+                    .ingest_in(&mut sp, &ctx, raw, source, now, optimistic)
+                    .await
+                {
+                    Ok(o) => {
+                        sp.commit().await?;
+                        break o;
+                    }
+                    Err(StoreError::DuplicateRace) if attempt == 1 => sp.rollback().await?,
+                    Err(e) if e.is_transient() => return Err(e),
+                    Err(e) => {
+                        sp.rollback().await?;
+                        warn!(error = %e, "storing message failed; quarantining it");
+                        let reason = format!("could not be stored: {e}");
+                        break quarantine_outcome(&mut tx, raw, reason, &source.label(), now)
+                            .await?;
+                    }
                 }
-                Err(e) if e.is_transient() => return Err(e),
-                Err(e) => {
-                    sp.rollback().await?;
-                    warn!(error = %e, "storing message failed; quarantining it");
-                    let reason = format!("could not be stored: {e}");
-                    let id = quarantine::put(&mut tx, raw, &reason, &source.label(), now).await?;
-                    let mut o = Outcome::new(OutcomeKind::Quarantined, None, reason);
-                    o.quarantine_id = Some(id);
-                    out.push(o);
-                }
-            }
+            };
+            out.push(outcome);
         }
         tx.commit().await?;
         Ok(out)
@@ -196,11 +250,14 @@ impl Ingestor {
         raw: &[u8],
         source: &Source,
         now: i64,
+        optimistic: bool,
     ) -> Result<Outcome, StoreError> {
         let span = info_span!("ingest", source = %source.label(), mail.size = raw.len(),
             mail.message_id = tracing::field::Empty, ticket.id = tracing::field::Empty);
         async {
-            let outcome = self.decide_and_store(conn, ctx, raw, source, now).await?;
+            let outcome = self
+                .decide_and_store(conn, ctx, raw, source, now, optimistic)
+                .await?;
             let span = tracing::Span::current();
             if let Some(id) = &outcome.message_id {
                 span.record("mail.message_id", id.as_str());
@@ -222,6 +279,7 @@ impl Ingestor {
         raw: &[u8],
         source: &Source,
         now: i64,
+        optimistic: bool,
     ) -> Result<Outcome, StoreError> {
         let label = source.label();
         let quarantine = |conn, reason| quarantine_outcome(conn, raw, reason, &label, now);
@@ -242,9 +300,11 @@ impl Ingestor {
             return quarantine(conn, "no usable sender address (From/Sender)".into()).await;
         };
 
-        if let Some(ticket) =
-            messages::find(&mut *conn, &mail.message_id, &mail.fingerprint).await?
-        {
+        let stored_copy = match optimistic {
+            true => None,
+            false => messages::find(&mut *conn, &mail.message_id, &mail.fingerprint).await?,
+        };
+        if let Some(ticket) = stored_copy {
             let mut o = Outcome::new(OutcomeKind::Duplicate, ticket, "message already stored");
             o.message_id = Some(mail.message_id);
             return Ok(o);
@@ -279,50 +339,35 @@ impl Ingestor {
             return quarantine(conn, reason).await;
         }
 
-        let Some(row_id) = messages::insert(
-            &mut *conn,
-            &mail.message_id,
-            &mail.fingerprint,
+        let sender =
+            users::ensure_person(&mut *conn, &from.email, &from.name, now, now - 3_600_000).await?;
+        let stored = Stored {
+            mail: &mail,
             raw,
-            &label,
+            label: &label,
+            sender: &sender,
+            from: &from,
+            class,
             now,
-        )
-        .await?
-        else {
-            // Another delivery committed the same Message-ID while we decided.
-            let ticket = messages::find(&mut *conn, &mail.message_id, &mail.fingerprint)
-                .await?
-                .flatten();
-            let mut o = Outcome::new(OutcomeKind::Duplicate, ticket, "message already stored");
-            o.message_id = Some(mail.message_id);
-            return Ok(o);
         };
-        let creator = users::ensure(&mut *conn, &from.email, &from.name, now).await?;
-
         let mut outcome = match (thread, routed) {
             (Some((ticket, rule)), _) => {
-                self.add_to_ticket(
-                    conn, &mail, ticket, rule, action, class, creator, row_id, now,
-                )
-                .await?
+                self.add_to_ticket(conn, ctx, &stored, ticket, rule, action)
+                    .await?
             }
-            (None, _) if class == Class::Loop => Outcome::new(
-                OutcomeKind::Ignored,
-                None,
-                "our own mail came back (X-Loop or sent from a queue address); stored, no ticket",
-            ),
-            (None, Some(route)) => {
-                let note = thread_note.as_deref();
-                self.create_ticket(
-                    conn, ctx, &mail, &from, &route, class, creator, row_id, note, now,
-                )
-                .await?
+            (None, Some(route)) if class != Class::Loop => {
+                self.create_ticket(conn, ctx, &stored, &route, thread_note.as_deref())
+                    .await?
             }
-            (None, None) => unreachable_route(),
+            _ => {
+                stored.message(conn, None).await?;
+                Outcome::new(
+                    OutcomeKind::Ignored,
+                    None,
+                    "our own mail came back (X-Loop or sent from a queue address); stored, no ticket",
+                )
+            }
         };
-        if let Some(t) = outcome.ticket {
-            messages::set_ticket(&mut *conn, row_id, t).await?;
-        }
         if class == Class::Bounce {
             self.record_bounce(conn, &mail, now).await?;
         }
@@ -359,69 +404,87 @@ impl Ingestor {
         Ok((None, None))
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn add_to_ticket(
         &self,
         conn: &mut AnyConnection,
-        mail: &ParsedMail,
+        ctx: &Context,
+        s: &Stored<'_>,
         ticket: i64,
         rule: Rule,
         action: Action,
-        class: Class,
-        creator: i64,
-        row_id: i64,
-        now: i64,
     ) -> Result<Outcome, StoreError> {
+        let Some(tctx) = tickets::context(&mut *conn, ticket).await? else {
+            return Err(StoreError::Sqlx(sqlx::Error::RowNotFound));
+        };
+        let row_id = s.message(conn, Some(ticket)).await?;
         let tx_id = tickets::add_transaction(
             &mut *conn,
             tickets::NewTransaction {
                 ticket_id: ticket,
                 kind: action.as_str(),
-                creator_id: Some(creator),
+                creator_id: Some(s.sender.id),
                 message_row_id: Some(row_id),
-                body: &mail.body,
+                body: &s.mail.body,
                 thread_rule: Some(rule.as_str()),
                 thread_note: None,
-                classification: Some(class.as_str()),
-                auto_submitted: class.is_automatic(),
+                classification: Some(s.class.as_str()),
+                auto_submitted: s.class.is_automatic(),
                 old_value: None,
                 new_value: None,
-                now,
+                now: s.now,
             },
         )
         .await?;
-        store_attachments(&mut *conn, tx_id, mail).await?;
-        tickets::touch(&mut *conn, ticket, now).await?;
+        store_attachments(&mut *conn, tx_id, s.mail).await?;
         // A person's reply reopens a ticket that was waiting or done (RT's
         // default); a robot's never does.
+        let old = tctx.status.as_str();
         if action == Action::Correspond
-            && !class.is_automatic()
-            && let Some(old) = tickets::status(&mut *conn, ticket).await?
-            && matches!(old.as_str(), "resolved" | "stalled" | "needs-info")
+            && !s.class.is_automatic()
+            && matches!(old, "resolved" | "stalled" | "needs-info")
         {
-            tickets::set_status(&mut *conn, ticket, "open", now).await?;
+            tickets::set_status(&mut *conn, ticket, "open", s.now).await?;
             tickets::add_transaction(
                 &mut *conn,
                 tickets::NewTransaction {
                     ticket_id: ticket,
                     kind: "status",
-                    creator_id: Some(creator),
+                    creator_id: Some(s.sender.id),
                     message_row_id: None,
                     body: "",
                     thread_rule: None,
                     thread_note: Some("reopened by the requestor's reply"),
                     classification: None,
                     auto_submitted: false,
-                    old_value: Some(&old),
+                    old_value: Some(old),
                     new_value: Some("open"),
-                    now,
+                    now: s.now,
                 },
             )
             .await?;
+        } else {
+            tickets::touch(&mut *conn, ticket, s.now).await?;
         }
-        if !class.is_automatic() {
-            self.tell_people(conn, ticket, action, &mail.body, now)
-                .await?;
+        if !s.class.is_automatic() {
+            let scope = notify::Scope {
+                cfg: &self.cfg,
+                ticket: &tctx,
+                own: &ctx.own_addresses,
+                now: s.now,
+            };
+            let (actor, body) = (s.from.email.as_str(), s.mail.body.as_str());
+            // Staff correspondence goes to the requestors (reply by mail);
+            // anyone else's reaches the owner or the queue's staff.
+            let told = match (action, s.sender.is_staff()) {
+                (Action::Comment, _) => notify::commented(conn, &scope, actor, body).await,
+                (Action::Correspond, true) => {
+                    notify::staff_replied(conn, &scope, actor, body).await
+                }
+                (Action::Correspond, false) => {
+                    notify::requestor_replied(conn, &scope, actor, body).await
+                }
+            };
+            told.map_err(service_to_store)?;
         }
         let kind = match action {
             Action::Correspond => OutcomeKind::Replied,
@@ -430,106 +493,64 @@ impl Ingestor {
         Ok(Outcome::new(
             kind,
             Some(ticket),
-            format!("threaded by {} ({})", rule.as_str(), class.as_str()),
+            format!("threaded by {} ({})", rule.as_str(), s.class.as_str()),
         ))
     }
 
-    /// Mail on an existing ticket: staff correspondence goes to the
-    /// requestors (reply by mail); anyone else's reaches the owner or staff.
-    async fn tell_people(
-        &self,
-        conn: &mut AnyConnection,
-        ticket: i64,
-        action: Action,
-        body: &str,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        let Some(ctx) = tickets::context(&mut *conn, ticket).await? else {
-            return Ok(());
-        };
-        let actor: Option<String> = sqlx::query_scalar(
-            "SELECT u.email FROM transactions x JOIN users u ON u.id = x.creator_id \
-             WHERE x.ticket_id = $1 ORDER BY x.id DESC LIMIT 1",
-        )
-        .bind(ticket)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let Some(actor) = actor else { return Ok(()) };
-        let staff = users::is_staff(&mut *conn, &actor).await?;
-        let cfg = &self.cfg;
-        let r = match (action, staff) {
-            (Action::Comment, _) => notify::commented(conn, cfg, &ctx, &actor, body, now).await,
-            (Action::Correspond, true) => {
-                notify::staff_replied(conn, cfg, &ctx, &actor, body, now).await
-            }
-            (Action::Correspond, false) => {
-                notify::requestor_replied(conn, cfg, &ctx, &actor, body, now).await
-            }
-        };
-        r.map(|_| ()).map_err(service_to_store)
-    }
-
-    #[allow(clippy::too_many_arguments)]
     async fn create_ticket(
         &self,
         conn: &mut AnyConnection,
         ctx: &Context,
-        mail: &ParsedMail,
-        from: &parse::Mailbox,
+        s: &Stored<'_>,
         route: &Route,
-        class: Class,
-        creator: i64,
-        row_id: i64,
         thread_note: Option<&str>,
-        now: i64,
     ) -> Result<Outcome, StoreError> {
         let queue = ctx
             .queues
             .iter()
             .find(|q| q.id == route.queue_id)
-            .ok_or_else(|| StoreError::Sqlx(sqlx::Error::RowNotFound))?;
+            .ok_or(StoreError::Sqlx(sqlx::Error::RowNotFound))?;
         let ticket = tickets::create(
             &mut *conn,
             tickets::NewTicket {
                 queue_id: queue.id,
-                subject: &mail.subject,
-                now,
+                subject: &s.mail.subject,
+                now: s.now,
             },
         )
         .await?;
-        tickets::add_requestor(&mut *conn, ticket, creator).await?;
-        for cc in mail.cc.iter().chain(mail.to.iter()) {
-            if cc.email == from.email || ctx.own_addresses.contains(&cc.email) {
+        tickets::add_requestor(&mut *conn, ticket, s.sender.id).await?;
+        for cc in s.mail.cc.iter().chain(s.mail.to.iter()) {
+            if cc.email == s.from.email || ctx.own_addresses.contains(&cc.email) {
                 continue;
             }
             // To: lines name the queue and perhaps colleagues; the colleagues
             // become Cc like the Cc: line (RT's ParseNewMessageForTicketCcs).
-            let uid = users::ensure(&mut *conn, &cc.email, &cc.name, now).await?;
+            let uid = users::ensure(&mut *conn, &cc.email, &cc.name, s.now).await?;
             tickets::add_cc(&mut *conn, ticket, uid).await?;
         }
+        let row_id = s.message(conn, Some(ticket)).await?;
         let tx_id = tickets::add_transaction(
             &mut *conn,
             tickets::NewTransaction {
                 ticket_id: ticket,
                 kind: "create",
-                creator_id: Some(creator),
+                creator_id: Some(s.sender.id),
                 message_row_id: Some(row_id),
-                body: &mail.body,
+                body: &s.mail.body,
                 thread_rule: Some(Rule::New.as_str()),
                 thread_note,
-                classification: Some(class.as_str()),
-                auto_submitted: class.is_automatic(),
+                classification: Some(s.class.as_str()),
+                auto_submitted: s.class.is_automatic(),
                 old_value: None,
                 new_value: None,
-                now,
+                now: s.now,
             },
         )
         .await?;
-        store_attachments(&mut *conn, tx_id, mail).await?;
+        store_attachments(&mut *conn, tx_id, s.mail).await?;
 
-        let ack = self
-            .acknowledge(conn, ctx, mail, from, queue, class, ticket, now)
-            .await?;
+        let ack = self.acknowledge(conn, ctx, s, queue, ticket).await?;
         let mut reason = format!("new ticket in queue {} via {}", queue.name, route.via);
         if let Some(note) = thread_note {
             reason.push_str(&format!("; {note}"));
@@ -540,32 +561,28 @@ impl Ingestor {
 
     /// Writes the acknowledgement row unless the mail is automatic, the sender
     /// is over the rate limit, bouncing, or one of our own addresses.
-    #[allow(clippy::too_many_arguments)]
     async fn acknowledge(
         &self,
         conn: &mut AnyConnection,
         ctx: &Context,
-        mail: &ParsedMail,
-        from: &parse::Mailbox,
+        s: &Stored<'_>,
         queue: &queues::Queue,
-        class: Class,
         ticket: i64,
-        now: i64,
     ) -> Result<String, StoreError> {
-        if class.is_automatic() {
-            return Ok(format!("no acknowledgement: {} mail", class.as_str()));
+        let (mail, from, now) = (s.mail, s.from, s.now);
+        if s.class.is_automatic() {
+            return Ok(format!("no acknowledgement: {} mail", s.class.as_str()));
         }
         if ctx.own_addresses.contains(&from.email) {
             return Ok("no acknowledgement: sender is a queue address".into());
         }
-        if users::is_bouncing(&mut *conn, &from.email).await? {
+        if s.sender.is_bouncing() {
             return Ok("no acknowledgement: sender address is bouncing".into());
         }
-        let sent = outbox::acks_since(&mut *conn, &from.email, now - 3_600_000).await?;
+        let sent = s.sender.recent_acks;
         if sent >= i64::from(self.cfg.ack_rate_limit_per_hour) {
             return Ok(format!(
-                "no acknowledgement: {} already sent to this sender in the last hour",
-                sent
+                "no acknowledgement: {sent} already sent to this sender in the last hour"
             ));
         }
         let tag = queue
@@ -580,11 +597,7 @@ impl Ingestor {
             queue_name: &queue.name,
             instance_name: &self.cfg.instance_name,
         })
-        .map_err(|e| {
-            StoreError::Sqlx(sqlx::Error::Protocol(format!(
-                "rendering acknowledgement: {e}"
-            )))
-        })?;
+        .map_err(|e| service_to_store(e.into()))?;
         let mut references = mail.references.clone();
         references.push(mail.message_id.clone());
         outbox::insert(
@@ -663,6 +676,7 @@ pub async fn retry_quarantined(
             &raw,
             &Source::QuarantineRetry(id),
             store::now_ms(),
+            false,
         )
         .await?;
     match outcome.outcome {
@@ -719,12 +733,6 @@ async fn store_attachments(
             .await?;
     }
     Ok(())
-}
-
-/// `decide_and_store` quarantines before reaching here when there is neither
-/// a thread nor a route; kept as a typed error rather than a panic.
-fn unreachable_route() -> Outcome {
-    Outcome::new(OutcomeKind::Ignored, None, "no route (internal)")
 }
 
 #[cfg(test)]
