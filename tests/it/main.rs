@@ -10,4 +10,5 @@ mod cli;
 mod corpus;
 mod crash;
 mod dedupe;
+mod outbound;
 mod threading;
