@@ -27,6 +27,85 @@ pub struct IngestBenchArgs {
     pub postgres_url: Option<String>,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct OutboxBenchArgs {
+    /// Rows to send.
+    #[arg(long, default_value_t = 2_000)]
+    pub messages: usize,
+    /// The SMTP server to drain into (e.g. tests/peers/smtp_sink.py; see scripts/bench.sh).
+    #[arg(long)]
+    pub smtp_url: String,
+}
+
+/// Outbox drain rate: rows written in one transaction, then sent by the worker
+/// over its pooled SMTP connections until none is due.
+pub async fn outbox(cfg: &Config, args: OutboxBenchArgs) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("docket-bench-outbox-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let url = format!("sqlite://{}", dir.join("outbox.db").display());
+    let db = prepare(cfg, &url).await?;
+    let now = store::now_ms();
+    let mut tx = db.begin_write().await?;
+    let ticket = crate::store::tickets::create(
+        &mut tx,
+        crate::store::tickets::NewTicket {
+            queue_id: 1,
+            subject: "bench",
+            now,
+        },
+    )
+    .await?;
+    for i in 0..args.messages {
+        let to = vec![format!("user{}@example.org", i % 500)];
+        let message_id = format!("bench-{i}@docket.bench");
+        crate::store::outbox::insert(
+            &mut tx,
+            crate::store::outbox::NewMail {
+                ticket_id: ticket,
+                kind: "reply",
+                from_addr: "help@example.com",
+                from_name: "bench",
+                reply_to: None,
+                to: &to,
+                cc: &[],
+                subject: "[Docket #1] bench",
+                body: "A reply of ordinary length.\n\nIt has a few lines, like a person's answer would.\n",
+                html_body: None,
+                auto_submitted: false,
+                message_id: &message_id,
+                in_reply_to: None,
+                references: &[],
+                now,
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    let mut c = cfg.clone();
+    c.smtp_url = Some(args.smtp_url.clone());
+    let sender = crate::mail::outbound::worker::Sender::new(db.clone(), Arc::new(c))?;
+    let started = Instant::now();
+    let report = sender.send_due(store::now_ms()).await?;
+    let f = figure(
+        "outbox drain to SMTP (pooled)",
+        report.sent,
+        started.elapsed(),
+    );
+    println!("{}", serde_json::to_string(&f)?);
+    if report.sent != args.messages {
+        anyhow::bail!(
+            "only {} of {} sent ({} retry, {} dead)",
+            report.sent,
+            args.messages,
+            report.retry,
+            report.dead
+        );
+    }
+    db.close().await;
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
+}
+
 #[derive(Debug, Serialize)]
 struct Figure {
     what: String,

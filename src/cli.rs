@@ -261,6 +261,8 @@ pub enum QuarantineCmd {
 pub enum BenchCmd {
     /// Ingest throughput: import into SQLite (and PostgreSQL when given), and sequential mailgate runs.
     Ingest(crate::bench::IngestBenchArgs),
+    /// Outbox drain rate to an SMTP server.
+    Outbox(crate::bench::OutboxBenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -421,6 +423,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Quarantine(cmd) => return quarantine_cmd(cfg, cmd).await,
         Command::Bench(BenchCmd::Ingest(args)) => crate::bench::ingest(&cfg, args).await?,
+        Command::Bench(BenchCmd::Outbox(args)) => crate::bench::outbox(&cfg, args).await?,
         Command::Config(ConfigCmd::Check) => {
             println!("database_url = {:?}", redact_url(&cfg.database_url));
             println!("subject_tag = {:?}", cfg.subject_tag);
@@ -436,6 +439,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     .unwrap_or("(not set: mail waits in the outbox)".into())
             );
             println!("outbox_max_attempts = {}", cfg.outbox_max_attempts);
+            println!("smtp_connections = {}", cfg.smtp_connections);
             println!("listen = {:?}", cfg.listen);
         }
     }

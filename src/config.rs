@@ -22,6 +22,7 @@ pub struct FileConfig {
     pub busy_timeout_secs: Option<u64>,
     pub smtp_url: Option<String>,
     pub outbox_max_attempts: Option<u32>,
+    pub smtp_connections: Option<u32>,
     pub listen: Option<String>,
 }
 
@@ -42,6 +43,8 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// Sending attempts before a row is parked as dead.
     pub outbox_max_attempts: u32,
+    /// SMTP connections (and messages in flight) at once.
+    pub smtp_connections: u32,
     /// Where `docket serve` listens.
     pub listen: String,
 }
@@ -57,6 +60,7 @@ impl Default for Config {
             busy_timeout_secs: 30,
             smtp_url: None,
             outbox_max_attempts: 10,
+            smtp_connections: 16,
             listen: "127.0.0.1:8080".to_string(),
         }
     }
@@ -117,6 +121,7 @@ impl Config {
             busy_timeout_secs: file.busy_timeout_secs.unwrap_or(d.busy_timeout_secs),
             smtp_url: over.smtp_url.or(file.smtp_url).or(d.smtp_url),
             outbox_max_attempts: file.outbox_max_attempts.unwrap_or(d.outbox_max_attempts),
+            smtp_connections: file.smtp_connections.unwrap_or(d.smtp_connections),
             listen: over.listen.or(file.listen).unwrap_or(d.listen),
         }
     }

@@ -162,3 +162,12 @@ pub async fn is_staff(conn: &mut AnyConnection, email: &str) -> Result<bool> {
         .await?;
     Ok(role.is_some_and(|r| r != "requestor"))
 }
+
+/// Every address marked as bouncing (a short list: mail to them is held).
+pub async fn bouncing(conn: &mut AnyConnection) -> Result<Vec<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT email FROM users WHERE bouncing = 1")
+            .fetch_all(conn)
+            .await?,
+    )
+}

@@ -45,7 +45,8 @@ def main():
     uid = int(sys.argv[3]) if len(sys.argv) > 3 else None
     gid = int(sys.argv[4]) if len(sys.argv) > 4 else None
     os.umask(0o007)
-    controller = Controller(Handler(root, uid, gid), hostname="127.0.0.1", port=port)
+    os.makedirs(root, exist_ok=True)
+    controller = Controller(Handler(root, uid, gid), hostname="127.0.0.1", port=port, server_hostname="smtp-sink.test")
     controller.start()
     print("ready", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: (controller.stop(), sys.exit(0)))

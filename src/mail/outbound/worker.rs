@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use rand::Rng;
 use serde::Serialize;
@@ -18,8 +19,6 @@ use crate::store::{self, Db, StoreError, outbox, users};
 
 const LEASE_MS: i64 = 5 * 60 * 1000;
 const BATCH: i64 = 100;
-/// Messages in flight at once over the pooled connections.
-const CONCURRENCY: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SenderError {
@@ -38,6 +37,8 @@ pub struct Attempt {
     pub result: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    #[serde(skip)]
+    retry_at: i64,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -71,6 +72,7 @@ impl Sender {
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     .map_err(SenderError::Url)?
                     .timeout(Some(Duration::from_secs(30)))
+                    .pool_config(PoolConfig::new().max_size(cfg.smtp_connections.max(1)))
                     .build(),
             ),
             None => None,
@@ -83,26 +85,50 @@ impl Sender {
     }
 
     /// Sends every row due at `now`, batch by batch, and reports what happened.
+    /// Sending needs no database; each batch's results are written in one
+    /// transaction (one fsync), so a crash between sending and recording
+    /// re-sends at most one batch once its lease expires.
     pub async fn send_due(&self, now: i64) -> Result<Report, SenderError> {
         let mut report = Report::default();
         let Some(transport) = &self.transport else {
             return Ok(report);
         };
         loop {
-            let rows = {
+            let (rows, bouncing) = {
                 let mut conn = self.db.pool.acquire().await.map_err(StoreError::from)?;
-                outbox::claim(&mut conn, self.db.backend, now, LEASE_MS, BATCH).await?
+                let rows = outbox::claim(&mut conn, self.db.backend, now, LEASE_MS, BATCH).await?;
+                let bouncing = if rows.is_empty() {
+                    Vec::new()
+                } else {
+                    users::bouncing(&mut conn).await?
+                };
+                (rows, bouncing)
             };
             if rows.is_empty() {
                 break;
             }
-            let results: Vec<Result<Attempt, SenderError>> = futures::stream::iter(rows)
-                .map(|row| self.send_one(transport, row, now))
-                .buffer_unordered(CONCURRENCY)
+            let results: Vec<Attempt> = futures::stream::iter(rows)
+                .map(|row| self.send_one(transport, row, &bouncing, now))
+                // Each message waits on the network (SMTP is chatty, and the
+                // server's delayed ACK meets the client's Nagle on the final
+                // "."), so throughput comes from several connections at once.
+                .buffer_unordered(self.cfg.smtp_connections.max(1) as usize)
                 .collect()
                 .await;
-            for r in results {
-                let a = r?;
+            let mut tx = self.db.begin_write().await?;
+            let sent_at = store::now_ms();
+            for a in &results {
+                match a.result {
+                    "sent" => outbox::mark_sent(&mut tx, a.id, sent_at).await?,
+                    "retry" => {
+                        let why = a.error.as_deref().unwrap_or("");
+                        outbox::mark_retry(&mut tx, a.id, a.retry_at, why).await?
+                    }
+                    _ => outbox::mark_dead(&mut tx, a.id, a.error.as_deref().unwrap_or("")).await?,
+                }
+            }
+            tx.commit().await.map_err(StoreError::from)?;
+            for a in results {
                 match a.result {
                     "sent" => report.sent += 1,
                     "retry" => report.retry += 1,
@@ -119,30 +145,26 @@ impl Sender {
         &self,
         transport: &AsyncSmtpTransport<Tokio1Executor>,
         row: outbox::Claimed,
+        bouncing: &[String],
         now: i64,
-    ) -> Result<Attempt, SenderError> {
+    ) -> Attempt {
         let span = info_span!("outbox.send", outbox.id = row.id, ticket.id = row.ticket_id);
         async {
-            let mut conn = self.db.pool.acquire().await.map_err(StoreError::from)?;
             let to = row.to();
             let cc = row.cc();
-            let bouncing =
-                users::bouncing_among(&mut conn, &[to.clone(), cc.clone()].concat()).await?;
+            let keep = |list: &[String]| -> Vec<String> {
+                list.iter()
+                    .filter(|a| !bouncing.contains(a))
+                    .cloned()
+                    .collect()
+            };
             let outgoing = Outgoing {
                 ticket_id: row.ticket_id,
                 from_addr: row.from_addr.clone(),
                 from_name: row.from_name.clone(),
                 reply_to: row.reply_to.clone(),
-                to: to
-                    .iter()
-                    .filter(|a| !bouncing.contains(a))
-                    .cloned()
-                    .collect(),
-                cc: cc
-                    .iter()
-                    .filter(|a| !bouncing.contains(a))
-                    .cloned()
-                    .collect(),
+                to: keep(&to),
+                cc: keep(&cc),
                 subject: row.subject.clone(),
                 body: row.body.clone(),
                 html_body: row.html_body.clone(),
@@ -151,48 +173,40 @@ impl Sender {
                 references: row.references(),
                 auto_submitted: row.auto_submitted != 0,
             };
-            let attempt = |result: &'static str, error: Option<String>| Attempt {
+            let attempt = |result: &'static str, error: Option<String>, retry_at: i64| Attempt {
                 id: row.id,
                 ticket: row.ticket_id,
                 to: to.clone(),
                 result,
                 error,
+                retry_at,
             };
-            if outgoing.to.is_empty() && outgoing.cc.is_empty() && !bouncing.is_empty() {
-                let why = format!(
-                    "every recipient is marked as bouncing: {}",
-                    bouncing.join(", ")
-                );
-                outbox::mark_dead(&mut conn, row.id, &why).await?;
+            if outgoing.to.is_empty() && outgoing.cc.is_empty() {
+                let why = "every recipient is marked as bouncing".to_string();
                 warn!(reason = %why, "outbox row parked as dead");
-                return Ok(attempt("dead", Some(why)));
+                return attempt("dead", Some(why), 0);
             }
             let message = match compose::to_message(&outgoing, &self.cfg.instance_name) {
                 Ok(m) => m,
                 Err(e) => {
                     let why = format!("cannot compose: {e}");
-                    outbox::mark_dead(&mut conn, row.id, &why).await?;
                     warn!(reason = %why, "outbox row parked as dead");
-                    return Ok(attempt("dead", Some(why)));
+                    return attempt("dead", Some(why), 0);
                 }
             };
             match transport.send(message).await {
                 Ok(_) => {
-                    outbox::mark_sent(&mut conn, row.id, store::now_ms()).await?;
                     info!("mail sent");
-                    Ok(attempt("sent", None))
+                    attempt("sent", None, 0)
                 }
                 Err(e) => {
                     let why = e.to_string();
                     if e.is_permanent() || row.attempts >= i64::from(self.cfg.outbox_max_attempts) {
-                        outbox::mark_dead(&mut conn, row.id, &why).await?;
                         warn!(error = %why, attempts = row.attempts, "outbox row parked as dead");
-                        Ok(attempt("dead", Some(why)))
+                        attempt("dead", Some(why), 0)
                     } else {
-                        let at = now + backoff_ms(row.attempts);
-                        outbox::mark_retry(&mut conn, row.id, at, &why).await?;
                         warn!(error = %why, attempts = row.attempts, "sending failed; will retry");
-                        Ok(attempt("retry", Some(why)))
+                        attempt("retry", Some(why), now + backoff_ms(row.attempts))
                     }
                 }
             }
