@@ -227,6 +227,8 @@ pub enum UserCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Clear the bouncing mark on an address so it is mailed again.
+    ClearBounce { email: String },
 }
 
 #[derive(Debug, Args)]
@@ -440,6 +442,14 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             );
             println!("outbox_max_attempts = {}", cfg.outbox_max_attempts);
             println!("smtp_connections = {}", cfg.smtp_connections);
+            println!(
+                "reply_token_secret = {}",
+                if cfg.reply_token_secret.is_some() {
+                    "(set: per-ticket reply addresses)"
+                } else {
+                    "(not set)"
+                }
+            );
             println!("listen = {:?}", cfg.listen);
         }
     }
@@ -929,6 +939,13 @@ async fn user(cfg: &Config, cmd: UserCmd) -> Result<()> {
                     ""
                 }
             );
+        }
+        UserCmd::ClearBounce { email } => {
+            let email = crate::domain::address::normalise(&email)
+                .with_context(|| format!("{email:?} is not an e-mail address"))?;
+            let mut conn = db.pool.acquire().await?;
+            crate::store::users::clear_bouncing(&mut conn, &email).await?;
+            println!("{email} is mailed again");
         }
         UserCmd::List { json } => {
             let mut conn = db.pool.acquire().await?;

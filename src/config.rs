@@ -23,6 +23,7 @@ pub struct FileConfig {
     pub smtp_url: Option<String>,
     pub outbox_max_attempts: Option<u32>,
     pub smtp_connections: Option<u32>,
+    pub reply_token_secret: Option<String>,
     pub listen: Option<String>,
 }
 
@@ -45,6 +46,9 @@ pub struct Config {
     pub outbox_max_attempts: u32,
     /// SMTP connections (and messages in flight) at once.
     pub smtp_connections: u32,
+    /// When set, requestors get a per-ticket reply address
+    /// (`queue+t42-…@domain`), signed with this secret.
+    pub reply_token_secret: Option<String>,
     /// Where `docket serve` listens.
     pub listen: String,
 }
@@ -61,6 +65,7 @@ impl Default for Config {
             smtp_url: None,
             outbox_max_attempts: 10,
             smtp_connections: 16,
+            reply_token_secret: None,
             listen: "127.0.0.1:8080".to_string(),
         }
     }
@@ -122,6 +127,10 @@ impl Config {
             smtp_url: over.smtp_url.or(file.smtp_url).or(d.smtp_url),
             outbox_max_attempts: file.outbox_max_attempts.unwrap_or(d.outbox_max_attempts),
             smtp_connections: file.smtp_connections.unwrap_or(d.smtp_connections),
+            reply_token_secret: std::env::var("DOCKET_REPLY_TOKEN_SECRET")
+                .ok()
+                .filter(|s| !s.is_empty())
+                .or(file.reply_token_secret),
             listen: over.listen.or(file.listen).unwrap_or(d.listen),
         }
     }

@@ -1,4 +1,5 @@
 //! Pure rules: no I/O, no database, no clock.
 
 pub mod address;
+pub mod reply_token;
 pub mod subject_tag;

@@ -40,6 +40,15 @@ fn recipients(
     out
 }
 
+/// Where replies to mail about a ticket should go: the per-ticket address
+/// when configured, else the queue's.
+pub fn reply_address(cfg: &Config, queue_address: &str, ticket: i64) -> String {
+    match &cfg.reply_token_secret {
+        Some(secret) => crate::domain::reply_token::address(queue_address, secret, ticket),
+        None => queue_address.to_string(),
+    }
+}
+
 /// What every notice needs: the ticket, our own addresses, the clock.
 pub struct Scope<'a> {
     pub cfg: &'a Config,
@@ -80,6 +89,7 @@ pub async fn enqueue(
     // The root and the nine most recent: enough for every client to thread.
     let mut references: Vec<String> = ids.first().cloned().into_iter().collect();
     references.extend(ids.iter().skip(1).rev().take(9).rev().cloned());
+    let default_reply_to = reply_address(scope.cfg, &ctx.correspond_address, ctx.id);
     let id = outbox::insert(
         &mut *conn,
         outbox::NewMail {
@@ -87,7 +97,7 @@ pub async fn enqueue(
             kind,
             from_addr: &ctx.correspond_address,
             from_name: &ctx.queue_name,
-            reply_to: Some(reply_to.unwrap_or(&ctx.correspond_address)),
+            reply_to: Some(reply_to.unwrap_or(&default_reply_to)),
             to: &to,
             cc: &cc,
             subject: &composed.subject,

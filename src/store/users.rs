@@ -171,3 +171,11 @@ pub async fn bouncing(conn: &mut AnyConnection) -> Result<Vec<String>> {
             .await?,
     )
 }
+
+pub async fn clear_bouncing(conn: &mut AnyConnection, email: &str) -> Result<()> {
+    sqlx::query("UPDATE users SET bouncing = 0 WHERE email = $1")
+        .bind(email)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -542,3 +542,73 @@ async fn outbox_send_once_cli() {
     assert_eq!(dovecot.delivered("sam").len(), 1);
     t.close().await;
 }
+
+/// Several senders on one database (PostgreSQL: `FOR UPDATE SKIP LOCKED`;
+/// SQLite: the lease) never send a row twice.
+async fn concurrent_senders(b: Backend) {
+    let Some((dovecot, smtp)) = peers(&["many"]).await else {
+        return;
+    };
+    let Some(t) = TestDb::new(b).await else {
+        return;
+    };
+    t.add_queue("help", "help@example.com", None).await;
+    let ticket = {
+        let mut c = t.db.pool.acquire().await.expect("conn");
+        store::tickets::create(
+            &mut c,
+            store::tickets::NewTicket {
+                queue_id: 1,
+                subject: "s",
+                now: 0,
+            },
+        )
+        .await
+        .expect("ticket")
+    };
+    for i in 0..60 {
+        let mut c = t.db.pool.acquire().await.expect("conn");
+        let to = vec!["many@example.com".to_string()];
+        store::outbox::insert(
+            &mut c,
+            store::outbox::NewMail {
+                ticket_id: ticket,
+                kind: "reply",
+                from_addr: "help@example.com",
+                from_name: "help",
+                reply_to: None,
+                to: &to,
+                cc: &[],
+                subject: "s",
+                body: "b",
+                html_body: None,
+                auto_submitted: false,
+                message_id: &format!("conc-{i}@docket.test"),
+                in_reply_to: None,
+                references: &[],
+                now: 0,
+            },
+        )
+        .await
+        .expect("insert");
+    }
+    let (s1, s2, s3) = (
+        sender(&t, &smtp.url()),
+        sender(&t, &smtp.url()),
+        sender(&t, &smtp.url()),
+    );
+    let now = store::now_ms();
+    let (r1, r2, r3) = tokio::join!(s1.send_due(now), s2.send_due(now), s3.send_due(now));
+    let sent = r1.expect("r1").sent + r2.expect("r2").sent + r3.expect("r3").sent;
+    assert_eq!(sent, 60);
+    assert_eq!(
+        dovecot.delivered("many").len(),
+        60,
+        "each row delivered exactly once"
+    );
+    t.close().await;
+}
+both!(
+    concurrent_senders_never_send_a_row_twice,
+    concurrent_senders
+);

@@ -386,3 +386,61 @@ async fn routes_by_recipient(b: Backend) {
     t.close().await;
 }
 both!(queue_is_chosen_by_recipient, routes_by_recipient);
+
+async fn reply_address_threads(b: Backend) {
+    let Some(t) = TestDb::new(b).await else {
+        return;
+    };
+    t.add_queue("help", HELP, None).await;
+    let mut cfg = t.config();
+    cfg.reply_token_secret = Some("test-secret".into());
+    let ing = docket::mail::inbound::Ingestor::new(t.db.clone(), std::sync::Arc::new(cfg));
+    let o = ingest(
+        &ing,
+        &mail(SAM, HELP, "Printer", "rt1@example.net", "", "x"),
+        None,
+    )
+    .await;
+    let id = o.ticket.expect("ticket");
+    let reply_to: String = sqlx::query_scalar("SELECT reply_to FROM outbox WHERE ticket_id = $1")
+        .bind(id)
+        .fetch_one(&t.db.pool)
+        .await
+        .expect("ack");
+    assert!(reply_to.starts_with(&format!("help+t{id}-")), "{reply_to}");
+    // Another helpdesk stripped the tag and the threading headers.
+    let o = ingest(
+        &ing,
+        &mail(SAM, &reply_to, "Printer", "rt2@example.net", "", "more"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (o.outcome, o.ticket),
+        (OutcomeKind::Replied, Some(id)),
+        "{o:?}"
+    );
+    assert_eq!(
+        t.show(id)
+            .await
+            .transactions
+            .last()
+            .and_then(|x| x.thread_rule.clone())
+            .as_deref(),
+        Some("reply-address")
+    );
+    // A forged token is just the queue address: a new ticket.
+    let forged = reply_to.replace(&format!("+t{id}-"), &format!("+t{}-", id + 1));
+    let o = ingest(
+        &ing,
+        &mail(SAM, &forged, "Printer", "rt3@example.net", "", "x"),
+        None,
+    )
+    .await;
+    assert_eq!(o.outcome, OutcomeKind::Created);
+    t.close().await;
+}
+both!(
+    per_ticket_reply_address_threads_without_tag_or_headers,
+    reply_address_threads
+);

@@ -388,6 +388,23 @@ impl Ingestor {
                 return Ok((Some((t, rule)), None));
             }
         }
+        if let Some(secret) = &self.cfg.reply_token_secret {
+            let addresses = mail
+                .envelope_to
+                .iter()
+                .chain(mail.to.iter().map(|m| &m.email))
+                .chain(mail.cc.iter().map(|m| &m.email));
+            for addr in addresses {
+                let Some((_, detail)) = crate::domain::address::split_plus(addr) else {
+                    continue;
+                };
+                if let Some(id) = crate::domain::reply_token::ticket_of(&detail, secret)
+                    && tickets::exists(&mut *conn, id).await?
+                {
+                    return Ok((Some((id, Rule::ReplyAddress)), None));
+                }
+            }
+        }
         let mut tags: Vec<&str> = vec![self.cfg.subject_tag.as_str()];
         tags.extend(ctx.queues.iter().filter_map(|q| q.subject_tag.as_deref()));
         if let Some(id) = find_ticket_id(&mail.subject, &tags) {
@@ -607,7 +624,11 @@ impl Ingestor {
                 kind: "ack",
                 from_addr: &queue.correspond_address,
                 from_name: &queue.name,
-                reply_to: Some(&queue.correspond_address),
+                reply_to: Some(&notify::reply_address(
+                    &self.cfg,
+                    &queue.correspond_address,
+                    ticket,
+                )),
                 to: std::slice::from_ref(&from.email),
                 cc: &[],
                 subject: &composed.subject,

@@ -8,6 +8,8 @@ pub enum Rule {
     References,
     /// A bounce or report quoting mail we sent.
     Embedded,
+    /// The per-ticket reply address `queue+t42-…@`.
+    ReplyAddress,
     SubjectTag,
     New,
 }
@@ -18,6 +20,7 @@ impl Rule {
             Rule::InReplyTo => "in-reply-to",
             Rule::References => "references",
             Rule::Embedded => "embedded-message-id",
+            Rule::ReplyAddress => "reply-address",
             Rule::SubjectTag => "subject-tag",
             Rule::New => "new",
         }

@@ -39,6 +39,28 @@ pub struct Attempt {
     pub error: Option<String>,
     #[serde(skip)]
     retry_at: i64,
+    /// The server refused for good (5xx), as opposed to other reasons to give up.
+    #[serde(skip)]
+    permanent: bool,
+}
+
+/// The recipients a permanent SMTP failure is about: those the server's
+/// text names, or the only recipient. They are marked as bouncing.
+fn rejected_addresses(to: &[String], error: &str, permanent: bool) -> Vec<String> {
+    if !permanent {
+        return Vec::new();
+    }
+    let text = error.to_lowercase();
+    let named: Vec<String> = to
+        .iter()
+        .filter(|a| text.contains(a.as_str()))
+        .cloned()
+        .collect();
+    if named.is_empty() && to.len() == 1 {
+        to.to_vec()
+    } else {
+        named
+    }
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -124,7 +146,13 @@ impl Sender {
                         let why = a.error.as_deref().unwrap_or("");
                         outbox::mark_retry(&mut tx, a.id, a.retry_at, why).await?
                     }
-                    _ => outbox::mark_dead(&mut tx, a.id, a.error.as_deref().unwrap_or("")).await?,
+                    _ => {
+                        let why = a.error.as_deref().unwrap_or("");
+                        outbox::mark_dead(&mut tx, a.id, why).await?;
+                        for addr in rejected_addresses(&a.to, why, a.permanent) {
+                            users::mark_bouncing(&mut tx, &addr, sent_at).await?;
+                        }
+                    }
                 }
             }
             tx.commit().await.map_err(StoreError::from)?;
@@ -180,6 +208,7 @@ impl Sender {
                 result,
                 error,
                 retry_at,
+                permanent: false,
             };
             if outgoing.to.is_empty() && outgoing.cc.is_empty() {
                 let why = "every recipient is marked as bouncing".to_string();
@@ -203,7 +232,10 @@ impl Sender {
                     let why = e.to_string();
                     if e.is_permanent() || row.attempts >= i64::from(self.cfg.outbox_max_attempts) {
                         warn!(error = %why, attempts = row.attempts, "outbox row parked as dead");
-                        attempt("dead", Some(why), 0)
+                        Attempt {
+                            permanent: e.is_permanent(),
+                            ..attempt("dead", Some(why), 0)
+                        }
                     } else {
                         warn!(error = %why, attempts = row.attempts, "sending failed; will retry");
                         attempt("retry", Some(why), now + backoff_ms(row.attempts))
@@ -219,6 +251,39 @@ impl Sender {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rejection_marks_the_named_or_only_recipient() {
+        let to = vec!["a@x.org".to_string(), "b@x.org".to_string()];
+        assert_eq!(
+            rejected_addresses(&to, "550 5.1.1 <B@x.org>: User unknown", true),
+            vec!["b@x.org"]
+        );
+        assert!(
+            rejected_addresses(&to, "550 mailbox full", true).is_empty(),
+            "ambiguous: nobody marked"
+        );
+        assert_eq!(
+            rejected_addresses(&to[..1], "550 no", true),
+            vec!["a@x.org"]
+        );
+        assert!(rejected_addresses(&to[..1], "timed out", false).is_empty());
+    }
+
+    #[test]
+    fn smtp_urls_of_every_documented_form_are_accepted() {
+        for url in [
+            "smtp://127.0.0.1:2525",
+            "smtp://user:pass@mail.example.com:587?tls=required",
+            "smtps://user:pass@mail.example.com:465",
+        ] {
+            assert!(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url).is_ok(),
+                "{url}"
+            );
+        }
+        assert!(AsyncSmtpTransport::<Tokio1Executor>::from_url("http://x").is_err());
+    }
 
     #[test]
     fn backoff_doubles_from_a_minute_to_an_hour() {
