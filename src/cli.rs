@@ -83,6 +83,11 @@ pub enum Command {
     /// Staff users.
     #[command(subcommand)]
     User(UserCmd),
+    /// IMAP mailboxes polled into queues.
+    #[command(subcommand)]
+    Mailbox(MailboxCmd),
+    /// Fetch mail from the IMAP mailboxes.
+    Poll(PollArgs),
     /// Run Docket: the outbox sender (and, as they land, the web UI and IMAP pollers).
     Serve(ServeArgs),
     /// Measure throughput.
@@ -229,6 +234,51 @@ pub enum UserCmd {
     },
     /// Clear the bouncing mark on an address so it is mailed again.
     ClearBounce { email: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailboxCmd {
+    /// Add a mailbox: imap://USER:PASS@HOST:PORT/FOLDER (imaps:// for implicit TLS).
+    Add {
+        name: String,
+        #[arg(long)]
+        url: String,
+        /// Queue for mail whose recipients match no queue address.
+        #[arg(long)]
+        queue: String,
+        /// none, starttls or tls (default: tls for imaps://, starttls for imap://).
+        #[arg(long, value_parser = ["none", "starttls", "tls"])]
+        tls: Option<String>,
+        /// After a message is stored: seen (flag \Seen and $Docket), move=FOLDER, or delete.
+        #[arg(long, default_value = "seen")]
+        after: String,
+        /// Read the password from this environment variable instead of the URL.
+        #[arg(long)]
+        password_env: Option<String>,
+        /// Read the password from this file instead of the URL.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Health of each mailbox: last success, last error, backlog.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PollArgs {
+    /// Ingest everything waiting now, then exit.
+    #[arg(long)]
+    pub once: bool,
+    #[arg(long)]
+    pub mailbox: Option<String>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -403,6 +453,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             println!("outbox row {id} queued again");
         }
         Command::User(cmd) => user(&cfg, cmd).await?,
+        Command::Mailbox(cmd) => mailbox(&cfg, cmd).await?,
+        Command::Poll(args) => return poll(cfg, args).await,
         Command::Serve(args) => serve(cfg, args).await?,
         Command::Outbox(OutboxCmd::List { status, json }) => {
             let db = connect_migrated(&cfg).await?;
@@ -971,13 +1023,208 @@ async fn user(cfg: &Config, cmd: UserCmd) -> Result<()> {
     Ok(())
 }
 
-/// Runs the workers until interrupted (the web UI joins here when it lands).
+/// Parses `imap[s]://user:pass@host:port/folder`.
+fn parse_mailbox_url(raw: &str) -> Result<(String, u16, String, Option<String>, String, bool)> {
+    let u = url::Url::parse(raw).with_context(|| format!("{raw:?} is not a URL"))?;
+    let implicit_tls = match u.scheme() {
+        "imaps" => true,
+        "imap" => false,
+        other => bail!("unsupported scheme {other:?}: use imap:// or imaps://"),
+    };
+    let host = u.host_str().context("the URL names no host")?.to_string();
+    let port = u.port().unwrap_or(if implicit_tls { 993 } else { 143 });
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let user = decode(u.username());
+    anyhow::ensure!(!user.is_empty(), "the URL names no user");
+    let password = u.password().map(decode);
+    let folder = decode(u.path().trim_start_matches('/'));
+    let folder = if folder.is_empty() {
+        "INBOX".to_string()
+    } else {
+        folder
+    };
+    Ok((host, port, user, password, folder, implicit_tls))
+}
+
+async fn mailbox(cfg: &Config, cmd: MailboxCmd) -> Result<()> {
+    let db = connect_migrated(cfg).await?;
+    let mut conn = db.pool.acquire().await?;
+    match cmd {
+        MailboxCmd::Add {
+            name,
+            url,
+            queue,
+            tls,
+            after,
+            password_env,
+            password_file,
+        } => {
+            let (host, port, user, password, folder, implicit_tls) = parse_mailbox_url(&url)?;
+            let tls = tls.unwrap_or_else(|| {
+                if implicit_tls {
+                    "tls".into()
+                } else {
+                    "starttls".into()
+                }
+            });
+            let (after_action, move_folder) = match after.split_once('=') {
+                Some(("move", f)) if !f.is_empty() => ("move", Some(f.to_string())),
+                None if after == "seen" || after == "delete" => (after.as_str(), None),
+                _ => bail!("--after must be seen, move=FOLDER or delete"),
+            };
+            let sources = [
+                password.is_some(),
+                password_env.is_some(),
+                password_file.is_some(),
+            ];
+            anyhow::ensure!(
+                sources.iter().filter(|s| **s).count() == 1,
+                "give the password exactly one way: in the URL, --password-env or --password-file"
+            );
+            let q = queues::list(&mut conn)
+                .await?
+                .into_iter()
+                .find(|q| q.name == queue)
+                .with_context(|| format!("no queue named {queue:?}"))?;
+            let password_file = password_file.map(|p| p.display().to_string());
+            crate::store::mailboxes::add(
+                &mut conn,
+                crate::store::mailboxes::NewMailbox {
+                    name: &name,
+                    host: &host,
+                    port: i64::from(port),
+                    tls: &tls,
+                    username: &user,
+                    password: password.as_deref(),
+                    password_env: password_env.as_deref(),
+                    password_file: password_file.as_deref(),
+                    folder: &folder,
+                    queue_id: q.id,
+                    after_action,
+                    move_folder: move_folder.as_deref(),
+                    now: store::now_ms(),
+                },
+            )
+            .await
+            .with_context(|| format!("adding mailbox {name:?} (names must be unused)"))?;
+            println!(
+                "mailbox {name} added: {user}@{host}:{port}/{folder} ({tls}) into queue {queue}"
+            );
+        }
+        MailboxCmd::List { json } | MailboxCmd::Status { json } => {
+            let list: Vec<crate::store::mailboxes::MailboxView> =
+                crate::store::mailboxes::list(&mut conn)
+                    .await?
+                    .iter()
+                    .map(Into::into)
+                    .collect();
+            if json {
+                print_json(&list)?;
+            } else {
+                for m in list {
+                    println!(
+                        "{:<16} {:<40} {:<14} last ok {:<22} backlog {:<5} {}",
+                        m.name,
+                        m.url,
+                        m.state,
+                        m.last_success.as_deref().unwrap_or("never"),
+                        m.backlog,
+                        m.last_error.as_deref().unwrap_or("")
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A name for this process in mailbox leases.
+fn instance_owner() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    format!(
+        "{}:{}:{:08x}",
+        host.trim(),
+        std::process::id(),
+        rand::random::<u32>()
+    )
+}
+
+async fn poll(cfg: Config, args: PollArgs) -> Result<ExitCode> {
+    let _ = args.once; // the only mode here; `docket serve` keeps polling
+    let db = connect_migrated(&cfg).await?;
+    let names: Vec<String> = {
+        let mut conn = db.pool.acquire().await?;
+        let all = crate::store::mailboxes::list(&mut conn).await?;
+        match &args.mailbox {
+            Some(n) => {
+                anyhow::ensure!(all.iter().any(|m| &m.name == n), "no mailbox named {n:?}");
+                vec![n.clone()]
+            }
+            None => all.into_iter().map(|m| m.name).collect(),
+        }
+    };
+    let ingestor = Ingestor::new(db.clone(), Arc::new(cfg));
+    let owner = instance_owner();
+    let mut failed = false;
+    let mut reports = Vec::new();
+    for name in names {
+        let r = crate::mail::inbound::imap::Poller::new(ingestor.clone(), &name, &owner)
+            .poll_once()
+            .await;
+        failed |= r.error.is_some();
+        reports.push(r);
+    }
+    if args.json {
+        print_json(&reports)?;
+    } else {
+        for r in &reports {
+            println!(
+                "{}: {} fetched ({} created, {} replied, {} duplicate, {} quarantined){}",
+                r.mailbox,
+                r.fetched,
+                r.created,
+                r.replied,
+                r.duplicate,
+                r.quarantined,
+                r.error
+                    .as_deref()
+                    .map(|e| format!("; error: {e}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    db.close().await;
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Runs the workers until interrupted (the web UI joins here when it lands):
+/// the outbox sender and one poller per IMAP mailbox.
 async fn serve(mut cfg: Config, args: ServeArgs) -> Result<()> {
     if let Some(l) = args.listen {
         cfg.listen = l;
     }
     let db = connect_migrated(&cfg).await?;
     let cfg = Arc::new(cfg);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let owner = instance_owner();
+    let ingestor = Ingestor::new(db.clone(), cfg.clone());
+    let mut pollers = tokio::task::JoinSet::new();
+    {
+        let mut conn = db.pool.acquire().await?;
+        for m in crate::store::mailboxes::list(&mut conn).await? {
+            let poller = crate::mail::inbound::imap::Poller::new(ingestor.clone(), &m.name, &owner);
+            let rx = stop_rx.clone();
+            pollers.spawn(async move { poller.run(Duration::from_secs(30), rx).await });
+        }
+    }
     let sender = crate::mail::outbound::worker::Sender::new(db.clone(), cfg.clone())?;
     if !sender.is_configured() {
         tracing::warn!(
@@ -995,14 +1242,36 @@ async fn serve(mut cfg: Config, args: ServeArgs) -> Result<()> {
                     tracing::error!(error = %e, "outbox run failed");
                 }
             }
-            _ = tokio::signal::ctrl_c() => {
+            _ = shutdown_signal() => {
                 tracing::info!("shutting down");
                 break;
             }
         }
     }
+    let _ = stop_tx.send(true);
+    while pollers.join_next().await.is_some() {}
     db.close().await;
     Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 #[cfg(test)]
@@ -1013,6 +1282,28 @@ mod tests {
     fn cli_definition_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn mailbox_urls() {
+        let (host, port, user, pass, folder, tls) = parse_mailbox_url(
+            "imap://support%40example.com:p%40ss@mail.example.com:1143/Help%20Desk",
+        )
+        .unwrap();
+        assert_eq!(
+            (host.as_str(), port, user.as_str()),
+            ("mail.example.com", 1143, "support@example.com")
+        );
+        assert_eq!(
+            (pass.as_deref(), folder.as_str(), tls),
+            (Some("p@ss"), "Help Desk", false)
+        );
+        let (_, port, _, pass, folder, tls) = parse_mailbox_url("imaps://u@h").unwrap();
+        assert_eq!(
+            (port, pass, folder.as_str(), tls),
+            (993, None, "INBOX", true)
+        );
+        assert!(parse_mailbox_url("pop3://u@h").is_err());
     }
 
     #[test]

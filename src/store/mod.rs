@@ -1,6 +1,7 @@
 //! All SQL lives under `store/`. One code path for SQLite and PostgreSQL via
 //! sqlx's `Any` driver; the few per-backend statements branch on [`Backend`].
 
+pub mod mailboxes;
 pub mod messages;
 pub mod outbox;
 pub mod quarantine;

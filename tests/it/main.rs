@@ -10,5 +10,6 @@ mod cli;
 mod corpus;
 mod crash;
 mod dedupe;
+mod imap;
 mod outbound;
 mod threading;

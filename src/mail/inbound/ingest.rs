@@ -34,7 +34,7 @@ pub enum Source {
 }
 
 impl Source {
-    fn label(&self) -> String {
+    pub fn label(&self) -> String {
         match self {
             Source::Mailgate => "mailgate".into(),
             Source::Import(p) => format!("import:{p}"),
@@ -146,6 +146,10 @@ impl Ingestor {
 
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
     }
 
     /// One message, one transaction: durable when this returns `Ok`.

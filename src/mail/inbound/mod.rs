@@ -1,6 +1,7 @@
 //! Inbound mail: every source (mailgate, import, IMAP) goes through [`ingest`].
 
 pub mod classify;
+pub mod imap;
 pub mod ingest;
 pub mod mbox;
 pub mod parse;

@@ -197,6 +197,74 @@ service anvil {{\n  {chroot}\n}}\n"
             .collect()
     }
 
+    /// Puts messages straight into `user`'s Maildir `folder` (fast: tmp/ then
+    /// rename into new/, as an MDA does). `folder` "INBOX" or a subfolder name.
+    pub fn load(&self, user: &str, folder: &str, messages: &[Vec<u8>]) {
+        let mut dir = self.mail_root().join(user);
+        if folder != "INBOX" {
+            dir = dir.join(format!(".{folder}"));
+        }
+        for sub in ["tmp", "new", "cur"] {
+            std::fs::create_dir_all(dir.join(sub)).expect("maildir");
+        }
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        for (i, m) in messages.iter().enumerate() {
+            let name = format!(
+                "{}.M{}P{}Q{i}.docket-test,S={}",
+                nanos / 1_000_000_000,
+                nanos % 1_000_000,
+                std::process::id(),
+                m.len()
+            );
+            std::fs::write(dir.join("tmp").join(&name), m).expect("write");
+            std::fs::rename(dir.join("tmp").join(&name), dir.join("new").join(&name))
+                .expect("rename");
+        }
+        chown_tree(&self.mail_root().join(user), self.uid, self.gid);
+    }
+
+    /// An IMAP session for `user` (as a mail client).
+    pub async fn session(&self, user: &str) -> async_imap::Session<tokio::net::TcpStream> {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .expect("connect imap");
+        let mut client = async_imap::Client::new(tcp);
+        client
+            .read_response()
+            .await
+            .expect("greeting")
+            .expect("greeting");
+        client
+            .login(user, PASSWORD)
+            .await
+            .map_err(|(e, _)| e)
+            .expect("login")
+    }
+
+    /// Flags of every message in `folder`, as strings.
+    pub async fn flags(&self, user: &str, folder: &str) -> Vec<Vec<String>> {
+        let mut s = self.session(user).await;
+        let mb = s.select(folder).await.expect("select");
+        let mut out = Vec::new();
+        if mb.exists > 0 {
+            let fetched: Vec<_> = s
+                .fetch("1:*", "FLAGS")
+                .await
+                .expect("fetch")
+                .try_collect()
+                .await
+                .expect("collect");
+            for f in fetched {
+                out.push(f.flags().map(|fl| format!("{fl:?}")).collect());
+            }
+        }
+        s.logout().await.expect("logout");
+        out
+    }
+
     /// Every message in `user`'s INBOX, read over IMAP as a mail client would.
     pub async fn fetch_all(&self, user: &str) -> Vec<Vec<u8>> {
         let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
