@@ -256,3 +256,76 @@ fn json_logs_when_asked() {
     let v: serde_json::Value = serde_json::from_str(line).expect("json log line");
     assert_eq!(v["span"]["mail.message_id"], "log@x", "{line}");
 }
+
+#[test]
+fn import_maildir_and_mailgate_comment_action() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let url = format!("sqlite://{}", dir.path().join("d.db").display());
+    assert!(
+        docket(
+            &url,
+            &["queue", "add", "help", "--address", "help@example.com"],
+            b""
+        )
+        .status
+        .success()
+    );
+    let maildir = dir.path().join("Maildir");
+    for (sub, n) in [("new", 3), ("cur", 2)] {
+        std::fs::create_dir_all(maildir.join(sub)).expect("mkdir");
+        for i in 0..n {
+            let raw = mail(
+                "a@example.net",
+                "help@example.com",
+                &format!("{sub} {i}"),
+                &format!("{sub}{i}@x"),
+                "",
+                "b",
+            );
+            std::fs::write(maildir.join(sub).join(format!("{i}.eml:2,S")), raw).expect("write");
+        }
+    }
+    std::fs::create_dir_all(maildir.join("tmp")).expect("mkdir");
+    let out = docket(
+        &url,
+        &["import", maildir.to_str().expect("p"), "--json"],
+        b"",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last: serde_json::Value = serde_json::from_str(
+        String::from_utf8(out.stdout)
+            .expect("utf8")
+            .lines()
+            .last()
+            .expect("line"),
+    )
+    .expect("json");
+    assert_eq!(
+        last["summary"]["created"], 5,
+        "new/ and cur/ both read: {last}"
+    );
+
+    // RT's --action comment: the mail becomes an internal comment.
+    let raw = mail(
+        "staff@example.com",
+        "help@example.com",
+        "Re: [Docket #1] x",
+        "cm1@x",
+        "",
+        "internal note",
+    );
+    let out = docket(&url, &["mailgate", "--action", "comment", "--json"], &raw);
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        (line["outcome"].as_str(), line["ticket"].as_i64()),
+        (Some("commented"), Some(1))
+    );
+    let show = docket(&url, &["ticket", "show", "1", "--json"], b"");
+    let t: serde_json::Value = serde_json::from_slice(&show.stdout).expect("json");
+    assert_eq!(t["transactions"][1]["type"], "comment");
+    assert_eq!(t["transactions"][1]["thread_rule"], "subject-tag");
+}

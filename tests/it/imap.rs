@@ -384,3 +384,99 @@ async fn two_serve_processes_store_every_message_once() {
     );
     t.close().await;
 }
+
+/// One broken mailbox never stops the others; an over-size message is
+/// quarantined from its header alone and the rest go in; passwords can come
+/// from a file or the environment.
+async fn mixed_mailboxes(b: Backend) {
+    let Some((d, t)) = setup(b).await else { return };
+    let mut msgs = generate::messages(20, HELP, 22);
+    let mut huge = b"From: big@example.net\r\nTo: help@example.com\r\nSubject: huge\r\nMessage-ID: <huge@x>\r\n\r\n".to_vec();
+    huge.extend(std::iter::repeat_n(b'z', 200_000));
+    msgs.insert(10, huge);
+    d.load("support", "INBOX", &msgs);
+    let pw_file = t_dir_file(&t, PASSWORD);
+    {
+        let mut c = t.db.pool.acquire().await.expect("conn");
+        for (name, password, env, file) in [
+            ("broken", Some("wrong"), None, None),
+            ("good", None, None, Some(pw_file.as_str())),
+            ("fromenv", None, Some("DOCKET_TEST_IMAP_PASSWORD"), None),
+        ] {
+            mailboxes::add(
+                &mut c,
+                mailboxes::NewMailbox {
+                    name,
+                    host: "127.0.0.1",
+                    port: i64::from(d.port),
+                    tls: "none",
+                    username: "support",
+                    password,
+                    password_env: env,
+                    password_file: file,
+                    folder: "INBOX",
+                    queue_id: 1,
+                    after_action: "seen",
+                    move_folder: None,
+                    now: store::now_ms(),
+                },
+            )
+            .await
+            .expect("add");
+        }
+    }
+    let out = std::process::Command::new(docket_bin())
+        .args(["--max-message-bytes", "100000", "poll", "--once", "--json"])
+        .env("DOCKET_DATABASE_URL", &t.url)
+        .env("DOCKET_TEST_IMAP_PASSWORD", PASSWORD)
+        .env("DOCKET_LOG", "error")
+        .output()
+        .expect("poll");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failed mailbox makes the run fail"
+    );
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let by_name = |n: &str| {
+        reports
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|r| r["mailbox"] == n)
+            .cloned()
+            .expect("report")
+    };
+    assert!(
+        by_name("broken")["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("login refused")
+    );
+    let good = by_name("good");
+    assert_eq!(good["fetched"], 21, "{good}");
+    assert_eq!(good["quarantined"], 1, "the huge one");
+    assert_eq!(
+        by_name("fromenv")["error"],
+        serde_json::Value::Null,
+        "password from the environment works"
+    );
+    assert_eq!(t.count("messages").await, 20);
+    let reason: String = sqlx::query_scalar("SELECT reason FROM quarantine")
+        .fetch_one(&t.db.pool)
+        .await
+        .expect("q");
+    assert!(reason.contains("only its header was read"), "{reason}");
+    t.close().await;
+}
+both!(
+    a_broken_mailbox_or_huge_message_does_not_block_the_rest,
+    mixed_mailboxes
+);
+
+fn t_dir_file(t: &TestDb, content: &str) -> String {
+    let path =
+        std::env::temp_dir().join(format!("docket-pw-{}-{}", std::process::id(), t.url.len()));
+    std::fs::write(&path, format!("{content}\n")).expect("write");
+    path.display().to_string()
+}
