@@ -1231,6 +1231,30 @@ async fn serve(mut cfg: Config, args: ServeArgs) -> Result<()> {
             "no smtp_url configured (DOCKET_SMTP_URL): outgoing mail waits in the outbox"
         );
     }
+    let listener = tokio::net::TcpListener::bind(&cfg.listen)
+        .await
+        .with_context(|| format!("listening on {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    println!("Docket is listening on http://{addr}/");
+    {
+        let mut conn = db.pool.acquire().await?;
+        if !crate::store::sessions::has_admin(&mut conn).await? {
+            println!(
+                "No admin yet. Create one (the password is read from stdin):\n    \
+                 echo 'a long password' | docket user add you@example.com --role admin"
+            );
+        }
+    }
+    let app = crate::web::router(crate::web::AppState::new(db.clone(), cfg.clone()));
+    let mut web_stop = stop_rx.clone();
+    let web = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = web_stop.changed().await;
+            })
+            .await
+    });
+
     let interval = Duration::from_secs(args.outbox_interval.max(1));
     let mut ticker = tokio::time::interval(interval);
     loop {
@@ -1250,6 +1274,9 @@ async fn serve(mut cfg: Config, args: ServeArgs) -> Result<()> {
     }
     let _ = stop_tx.send(true);
     while pollers.join_next().await.is_some() {}
+    if let Ok(Err(e)) = web.await {
+        tracing::error!(error = %e, "web server stopped with an error");
+    }
     db.close().await;
     Ok(())
 }

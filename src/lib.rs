@@ -8,3 +8,4 @@ pub mod mail;
 pub mod service;
 pub mod store;
 pub mod telemetry;
+pub mod web;

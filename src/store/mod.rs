@@ -6,8 +6,10 @@ pub mod messages;
 pub mod outbox;
 pub mod quarantine;
 pub mod queues;
+pub mod sessions;
 pub mod tickets;
 pub mod users;
+pub mod views;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -13,3 +13,4 @@ mod dedupe;
 mod imap;
 mod outbound;
 mod threading;
+mod web;

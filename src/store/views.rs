@@ -1,0 +1,182 @@
+//! Read models for the web UI: queue overviews, ticket lists (keyset pages),
+//! rights checks and search.
+
+use serde::Serialize;
+use sqlx::{AnyConnection, FromRow};
+
+use super::Result;
+
+/// Queues a user may see: all for admins, their memberships for staff.
+pub async fn visible_queue_ids(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    admin: bool,
+) -> Result<Vec<i64>> {
+    Ok(if admin {
+        sqlx::query_scalar("SELECT id FROM queues ORDER BY name")
+            .fetch_all(conn)
+            .await?
+    } else {
+        sqlx::query_scalar("SELECT queue_id FROM queue_members WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_all(conn)
+            .await?
+    })
+}
+
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct QueueOverview {
+    pub id: i64,
+    pub name: String,
+    pub address: String,
+    pub new_count: i64,
+    pub open_count: i64,
+    pub stalled_count: i64,
+    pub needs_info_count: i64,
+    pub resolved_count: i64,
+    pub unowned: i64,
+    pub oldest_open_at: Option<i64>,
+}
+
+pub async fn queue_overview(
+    conn: &mut AnyConnection,
+    queue_id: i64,
+) -> Result<Option<QueueOverview>> {
+    Ok(sqlx::query_as(
+        "SELECT q.id, q.name, q.correspond_address AS address, \
+         (SELECT COUNT(*) FROM tickets WHERE queue_id = q.id AND status = 'new') AS new_count, \
+         (SELECT COUNT(*) FROM tickets WHERE queue_id = q.id AND status = 'open') AS open_count, \
+         (SELECT COUNT(*) FROM tickets WHERE queue_id = q.id AND status = 'stalled') AS stalled_count, \
+         (SELECT COUNT(*) FROM tickets WHERE queue_id = q.id AND status = 'needs-info') AS needs_info_count, \
+         (SELECT COUNT(*) FROM tickets WHERE queue_id = q.id AND status = 'resolved') AS resolved_count, \
+         (SELECT COUNT(*) FROM tickets WHERE queue_id = q.id AND owner_id IS NULL \
+            AND status IN ('new', 'open', 'stalled', 'needs-info')) AS unowned, \
+         (SELECT MIN(created_at) FROM tickets WHERE queue_id = q.id \
+            AND status IN ('new', 'open', 'stalled', 'needs-info')) AS oldest_open_at \
+         FROM queues q WHERE q.id = $1",
+    )
+    .bind(queue_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn queue_by_name(conn: &mut AnyConnection, name: &str) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar("SELECT id FROM queues WHERE name = $1")
+        .bind(name)
+        .fetch_optional(conn)
+        .await?)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TicketFilter {
+    pub status: Option<String>,
+    pub owner: Option<String>,
+    pub requestor: Option<String>,
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct TicketRow {
+    pub id: i64,
+    pub queue: String,
+    pub subject: String,
+    pub status: String,
+    pub owner: Option<String>,
+    pub requestor: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const ROW_SELECT: &str = "SELECT t.id, q.name AS queue, t.subject, t.status, o.email AS owner, \
+     (SELECT MIN(u.email) FROM ticket_requestors r JOIN users u ON u.id = r.user_id WHERE r.ticket_id = t.id) AS requestor, \
+     t.created_at, t.updated_at FROM tickets t JOIN queues q ON q.id = t.queue_id LEFT JOIN users o ON o.id = t.owner_id";
+
+/// One page of a queue, newest first; `before` is the last id of the previous
+/// page (keyset pagination: no OFFSET scan however deep the page).
+pub async fn queue_tickets(
+    conn: &mut AnyConnection,
+    queue_id: i64,
+    f: &TicketFilter,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<TicketRow>> {
+    let sql = format!(
+        "{ROW_SELECT} WHERE t.queue_id = $1 AND ($2 IS NULL OR t.status = $2) \
+         AND ($3 IS NULL OR o.email = $3 OR ($3 = 'nobody' AND t.owner_id IS NULL)) \
+         AND ($4 IS NULL OR EXISTS (SELECT 1 FROM ticket_requestors r JOIN users u ON u.id = r.user_id \
+              WHERE r.ticket_id = t.id AND u.email = $4)) \
+         AND ($5 IS NULL OR LOWER(t.subject) LIKE $5) \
+         AND ($6 IS NULL OR t.id < $6) ORDER BY t.id DESC LIMIT $7"
+    );
+    let text = f.text.as_ref().map(|t| format!("%{}%", t.to_lowercase()));
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(queue_id)
+        .bind(f.status.as_deref())
+        .bind(f.owner.as_deref())
+        .bind(f.requestor.as_deref())
+        .bind(text)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?)
+}
+
+/// The queue of a ticket, to check rights before anything else is read.
+pub async fn ticket_queue(conn: &mut AnyConnection, ticket: i64) -> Result<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT queue_id FROM tickets WHERE id = $1")
+            .bind(ticket)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+#[derive(Debug, FromRow)]
+pub struct AttachmentFile {
+    pub queue_id: i64,
+    pub filename: String,
+    pub content_type: String,
+    pub content: Vec<u8>,
+}
+
+pub async fn attachment(conn: &mut AnyConnection, id: i64) -> Result<Option<AttachmentFile>> {
+    Ok(sqlx::query_as(
+        "SELECT t.queue_id, a.filename, a.content_type, a.content FROM attachments a \
+         JOIN transactions x ON x.id = a.transaction_id JOIN tickets t ON t.id = x.ticket_id WHERE a.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Tickets matching `q` by number, subject or requestor, within `queues`.
+pub async fn search(
+    conn: &mut AnyConnection,
+    queues: &[i64],
+    q: &str,
+    limit: i64,
+) -> Result<Vec<TicketRow>> {
+    if queues.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = queues
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let number: Option<i64> = q.trim().trim_start_matches('#').parse().ok();
+    let like = format!("%{}%", q.trim().to_lowercase());
+    let sql = format!(
+        "{ROW_SELECT} WHERE t.queue_id IN ({ids}) AND (t.id = $1 OR LOWER(t.subject) LIKE $2 \
+         OR EXISTS (SELECT 1 FROM ticket_requestors r JOIN users u ON u.id = r.user_id \
+                    WHERE r.ticket_id = t.id AND u.email LIKE $2) \
+         OR EXISTS (SELECT 1 FROM transactions x WHERE x.ticket_id = t.id AND LOWER(x.body) LIKE $2)) \
+         ORDER BY t.id DESC LIMIT $3"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(number.unwrap_or(-1))
+        .bind(like)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?)
+}

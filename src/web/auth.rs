@@ -1,0 +1,324 @@
+//! Signing in and out: argon2 passwords, session cookies (HttpOnly,
+//! SameSite=Lax, Secure behind TLS, expiring), CSRF tokens on every form, a
+//! limit on failed sign-ins.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use rand::Rng;
+use sha2::{Digest, Sha256};
+
+use super::AppState;
+use super::error::WebError;
+use super::form::FormData;
+use super::ui::Page;
+use crate::store::{self, sessions};
+
+pub const SESSION_COOKIE: &str = "docket_session";
+/// Double-submit token for the sign-in form, before there is a session.
+pub const LOGIN_CSRF_COOKIE: &str = "docket_csrf";
+const SESSION_HOURS: i64 = 12;
+const MAX_FAILURES: usize = 5;
+const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+pub fn random_token() -> String {
+    let bytes: [u8; 32] = rand::rng().random();
+    hex::encode(bytes)
+}
+
+fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// Behind a TLS-terminating proxy the cookie must be Secure.
+fn behind_tls(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+fn set_cookie(name: &str, value: &str, max_age: i64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The signed-in staff member; anything else is sent to `/login`.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub id: i64,
+    pub email: String,
+    pub admin: bool,
+    pub csrf: String,
+}
+
+impl CurrentUser {
+    pub fn page(&self) -> Page {
+        Page {
+            user: Some(self.email.clone()),
+            admin: self.admin,
+            csrf: self.csrf.clone(),
+            flash: None,
+        }
+    }
+
+    /// Refuses a form whose CSRF token is not this session's.
+    pub fn check_csrf(&self, form: &FormData) -> Result<(), WebError> {
+        match form.get("csrf") {
+            Some(t) if constant_time_eq(t.as_bytes(), self.csrf.as_bytes()) => Ok(()),
+            _ => Err(WebError::Forbidden(
+                "The form was missing its security token or it expired. Reload the page and try again.".into(),
+            )),
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub enum AuthRejection {
+    SignIn,
+    Error(WebError),
+}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        match self {
+            AuthRejection::SignIn => Redirect::to("/login").into_response(),
+            AuthRejection::Error(e) => e.into_response(),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
+            return Err(AuthRejection::SignIn);
+        };
+        let mut conn = state
+            .db
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| AuthRejection::Error(e.into()))?;
+        let found = sessions::find(&mut conn, &hash_token(&token), store::now_ms())
+            .await
+            .map_err(|e| AuthRejection::Error(e.into()))?;
+        match found {
+            Some(s) if s.role != "requestor" => Ok(CurrentUser {
+                id: s.user_id,
+                email: s.email,
+                admin: s.role == "admin",
+                csrf: s.csrf_token,
+            }),
+            _ => Err(AuthRejection::SignIn),
+        }
+    }
+}
+
+/// Failed sign-ins per address within a window.
+#[derive(Default)]
+pub struct LoginLimiter {
+    failures: Mutex<HashMap<String, Vec<Instant>>>,
+}
+
+impl LoginLimiter {
+    fn blocked(&self, key: &str) -> bool {
+        let mut map = match self.failures.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let list = map.entry(key.to_string()).or_default();
+        list.retain(|t| t.elapsed() < FAILURE_WINDOW);
+        list.len() >= MAX_FAILURES
+    }
+
+    fn fail(&self, key: &str) {
+        let mut map = match self.failures.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.entry(key.to_string()).or_default().push(Instant::now());
+    }
+
+    fn clear(&self, key: &str) {
+        if let Ok(mut map) = self.failures.lock() {
+            map.remove(key);
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    page: Page,
+    email: String,
+    error: Option<String>,
+}
+
+fn login_page(
+    status: StatusCode,
+    csrf: String,
+    email: String,
+    error: Option<String>,
+    secure: bool,
+) -> Response {
+    let body = LoginPage {
+        page: Page {
+            user: None,
+            admin: false,
+            csrf: csrf.clone(),
+            flash: None,
+        },
+        email,
+        error,
+    }
+    .render();
+    match body {
+        Ok(html) => {
+            let mut res = (status, Html(html)).into_response();
+            res.headers_mut().insert(
+                header::SET_COOKIE,
+                set_cookie(LOGIN_CSRF_COOKIE, &csrf, 3600, secure),
+            );
+            res
+        }
+        Err(e) => WebError::from(e).into_response(),
+    }
+}
+
+pub async fn login_form(headers: HeaderMap) -> Response {
+    login_page(
+        StatusCode::OK,
+        random_token(),
+        String::new(),
+        None,
+        behind_tls(&headers),
+    )
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let form = FormData::parse(&body);
+    let secure = behind_tls(&headers);
+    let email = form.text("email").unwrap_or_default().to_lowercase();
+    let fresh = random_token();
+    let csrf_ok = match (form.get("csrf"), cookie(&headers, LOGIN_CSRF_COOKIE)) {
+        (Some(f), Some(c)) => constant_time_eq(f.as_bytes(), c.as_bytes()),
+        _ => false,
+    };
+    if !csrf_ok {
+        return Ok(login_page(
+            StatusCode::FORBIDDEN,
+            fresh,
+            email,
+            Some("The sign-in form expired. Please try again.".into()),
+            secure,
+        ));
+    }
+    if state.limiter.blocked(&email) {
+        return Ok(login_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            fresh,
+            email,
+            Some(
+                "Too many failed sign-ins for this address. Wait 15 minutes and try again.".into(),
+            ),
+            secure,
+        ));
+    }
+    let password = form.get("password").unwrap_or("");
+    let mut conn = state.db.pool.acquire().await?;
+    let creds = sessions::credentials(&mut conn, &email).await?;
+    let user = match creds {
+        Some((id, role, Some(hash))) if role != "requestor" => {
+            let (password, hash) = (password.to_string(), hash.clone());
+            // argon2 is deliberately slow: keep it off the async threads.
+            let ok = tokio::task::spawn_blocking(move || {
+                crate::service::auth::verify_password(&password, &hash)
+            })
+            .await
+            .unwrap_or(false);
+            ok.then_some(id)
+        }
+        _ => None,
+    };
+    let Some(user_id) = user else {
+        state.limiter.fail(&email);
+        tracing::warn!("failed sign-in");
+        return Ok(login_page(
+            StatusCode::UNAUTHORIZED,
+            fresh,
+            email,
+            Some("Wrong email or password.".into()),
+            secure,
+        ));
+    };
+    state.limiter.clear(&email);
+    let token = random_token();
+    let now = store::now_ms();
+    sessions::create(
+        &mut conn,
+        &hash_token(&token),
+        user_id,
+        &random_token(),
+        now,
+        now + SESSION_HOURS * 3_600_000,
+    )
+    .await?;
+    let mut res = Redirect::to("/queues").into_response();
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        set_cookie(SESSION_COOKIE, &token, SESSION_HOURS * 3600, secure),
+    );
+    Ok(res)
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    user.check_csrf(&FormData::parse(&body))?;
+    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+        let mut conn = state.db.pool.acquire().await?;
+        sessions::delete(&mut conn, &hash_token(&token), store::now_ms()).await?;
+    }
+    let mut res = Redirect::to("/login").into_response();
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        set_cookie(SESSION_COOKIE, "", 0, behind_tls(&headers)),
+    );
+    Ok(res)
+}

@@ -1,0 +1,650 @@
+//! Pages: queues overview, queue view, ticket, search, admin.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::AppState;
+use super::auth::CurrentUser;
+use super::error::WebError;
+use super::form::FormData;
+use crate::service::tickets::{self as actions, STATUSES};
+use crate::store::{self, outbox, quarantine, tickets, views};
+
+/// What every page's layout needs.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub user: Option<String>,
+    pub admin: bool,
+    pub csrf: String,
+    pub flash: Option<String>,
+}
+
+impl Page {
+    pub fn anonymous() -> Page {
+        Page::default()
+    }
+}
+
+/// Messages after a redirect, by key: never text from the URL.
+fn flash(key: Option<&String>) -> Option<String> {
+    let msg = match key?.as_str() {
+        "replied" => "Reply recorded; it is on its way to the requestors.",
+        "commented" => "Comment added.",
+        "taken" => "The ticket is yours.",
+        "status" => "Status changed.",
+        "bulk" => "Done for the selected tickets.",
+        "nothing-selected" => "Select at least one ticket first.",
+        "empty" => "Write something first: the text was empty.",
+        "retried" => "Queued again.",
+        _ => return None,
+    };
+    Some(msg.to_string())
+}
+
+async fn visible(state: &AppState, user: &CurrentUser) -> Result<Vec<i64>, WebError> {
+    let mut conn = state.db.pool.acquire().await?;
+    Ok(views::visible_queue_ids(&mut conn, user.id, user.admin).await?)
+}
+
+/// A ticket the user may see, else 404 (not 403: its existence is private).
+async fn check_ticket(state: &AppState, user: &CurrentUser, id: i64) -> Result<(), WebError> {
+    let mut conn = state.db.pool.acquire().await?;
+    let queue = views::ticket_queue(&mut conn, id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    if user.admin
+        || views::visible_queue_ids(&mut conn, user.id, false)
+            .await?
+            .contains(&queue)
+    {
+        Ok(())
+    } else {
+        Err(WebError::NotFound)
+    }
+}
+
+fn age(ms: Option<i64>) -> String {
+    let Some(ms) = ms else { return "—".into() };
+    let mins = (store::now_ms() - ms).max(0) / 60_000;
+    match mins {
+        0..=59 => format!("{mins} min"),
+        60..=2879 => format!("{} h", mins / 60),
+        _ => format!("{} days", mins / 1440),
+    }
+}
+
+pub struct QueueLine {
+    pub name: String,
+    pub address: String,
+    pub new_count: i64,
+    pub open_count: i64,
+    pub stalled_count: i64,
+    pub needs_info_count: i64,
+    pub unowned: i64,
+    pub oldest: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "queues/index.html")]
+pub struct QueuesIndex {
+    page: Page,
+    queues: Vec<QueueLine>,
+}
+
+pub async fn queues_index(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<QueuesIndex, WebError> {
+    let ids = visible(&state, &user).await?;
+    let mut conn = state.db.pool.acquire().await?;
+    let mut queues = Vec::new();
+    for id in ids {
+        if let Some(q) = views::queue_overview(&mut conn, id).await? {
+            queues.push(QueueLine {
+                oldest: age(q.oldest_open_at),
+                name: q.name,
+                address: q.address,
+                new_count: q.new_count,
+                open_count: q.open_count,
+                stalled_count: q.stalled_count,
+                needs_info_count: q.needs_info_count,
+                unowned: q.unowned,
+            });
+        }
+    }
+    queues.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(QueuesIndex {
+        page: user.page(),
+        queues,
+    })
+}
+
+pub struct ListRow {
+    pub id: i64,
+    pub subject: String,
+    pub status: String,
+    pub owner: String,
+    pub requestor: String,
+    pub queue: String,
+    pub updated: String,
+}
+
+fn rows(list: Vec<views::TicketRow>) -> Vec<ListRow> {
+    list.into_iter()
+        .map(|t| ListRow {
+            id: t.id,
+            subject: if t.subject.is_empty() {
+                "(no subject)".into()
+            } else {
+                t.subject
+            },
+            status: t.status,
+            owner: t.owner.unwrap_or_else(|| "—".into()),
+            requestor: t.requestor.unwrap_or_default(),
+            queue: t.queue,
+            updated: age(Some(t.updated_at)),
+        })
+        .collect()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "queues/show.html")]
+pub struct QueueShow {
+    page: Page,
+    queue: String,
+    tickets: Vec<ListRow>,
+    statuses: &'static [&'static str],
+    filter_status: String,
+    filter_owner: String,
+    filter_requestor: String,
+    filter_text: String,
+    next: Option<String>,
+    back: String,
+}
+
+const PAGE_SIZE: i64 = 50;
+
+fn query_string(pairs: &[(&str, &str)]) -> String {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        if !v.is_empty() {
+            s.append_pair(k, v);
+        }
+    }
+    s.finish()
+}
+
+pub async fn queue_show(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(name): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<QueueShow, WebError> {
+    let mut conn = state.db.pool.acquire().await?;
+    let queue_id = views::queue_by_name(&mut conn, &name)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    if !user.admin
+        && !views::visible_queue_ids(&mut conn, user.id, false)
+            .await?
+            .contains(&queue_id)
+    {
+        return Err(WebError::NotFound);
+    }
+    let get = |k: &str| {
+        q.get(k)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let status = get("status");
+    if let Some(s) = &status
+        && !STATUSES.contains(&s.as_str())
+    {
+        return Err(WebError::BadRequest(format!(
+            "Unknown status {s:?}; use one of {}.",
+            STATUSES.join(", ")
+        )));
+    }
+    let before = match get("before") {
+        Some(b) => Some(
+            b.parse::<i64>()
+                .map_err(|_| WebError::BadRequest("`before` must be a ticket number.".into()))?,
+        ),
+        None => None,
+    };
+    let filter = views::TicketFilter {
+        status: status.clone(),
+        owner: get("owner").map(|o| o.to_lowercase()),
+        requestor: get("requestor").map(|r| r.to_lowercase()),
+        text: get("q"),
+    };
+    let list = views::queue_tickets(&mut conn, queue_id, &filter, before, PAGE_SIZE).await?;
+    let next = (list.len() as i64 == PAGE_SIZE).then(|| {
+        let last = list.last().map(|t| t.id.to_string()).unwrap_or_default();
+        format!(
+            "/queues/{name}?{}",
+            query_string(&[
+                ("status", filter.status.as_deref().unwrap_or("")),
+                ("owner", filter.owner.as_deref().unwrap_or("")),
+                ("requestor", filter.requestor.as_deref().unwrap_or("")),
+                ("q", filter.text.as_deref().unwrap_or("")),
+                ("before", &last),
+            ])
+        )
+    });
+    let mut page = user.page();
+    page.flash = flash(q.get("done"));
+    Ok(QueueShow {
+        page,
+        back: format!("/queues/{name}"),
+        queue: name,
+        tickets: rows(list),
+        statuses: &STATUSES,
+        filter_status: filter.status.unwrap_or_default(),
+        filter_owner: filter.owner.unwrap_or_default(),
+        filter_requestor: filter.requestor.unwrap_or_default(),
+        filter_text: filter.text.unwrap_or_default(),
+        next,
+    })
+}
+
+pub struct HistoryItem {
+    pub id: i64,
+    pub kind: String,
+    pub label: String,
+    pub from: String,
+    pub created_at: String,
+    pub rule: Option<String>,
+    pub automatic: bool,
+    pub classification: String,
+    pub change: String,
+    pub body: String,
+    pub attachments: Vec<tickets::AttachmentView>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "tickets/show.html")]
+pub struct TicketShow {
+    page: Page,
+    t: tickets::TicketSummary,
+    owner: String,
+    history: Vec<HistoryItem>,
+    statuses: &'static [&'static str],
+}
+
+pub async fn ticket_show(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<TicketShow, WebError> {
+    check_ticket(&state, &user, id).await?;
+    let mut conn = state.db.pool.acquire().await?;
+    let detail = tickets::show(&mut conn, id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let history = detail
+        .transactions
+        .into_iter()
+        .map(|x| {
+            let label = match x.kind.as_str() {
+                "create" => "Created",
+                "correspond" => "Correspondence",
+                "comment" => "Comment (internal)",
+                "status" => "Status changed",
+                "owner" => "Owner changed",
+                _ => "Change",
+            }
+            .to_string();
+            let change = match (&x.old_value, &x.new_value) {
+                (None, None) => String::new(),
+                (old, new) => format!(
+                    "{} → {}",
+                    old.as_deref().unwrap_or("nobody"),
+                    new.as_deref().unwrap_or("nobody")
+                ),
+            };
+            HistoryItem {
+                id: x.id,
+                label,
+                kind: x.kind,
+                from: x.from.unwrap_or_else(|| "Docket".into()),
+                created_at: x.created_at,
+                rule: x.thread_rule.filter(|r| r != "new"),
+                automatic: x.auto_submitted,
+                classification: x.classification.unwrap_or_default(),
+                change,
+                body: x.body,
+                attachments: x.attachments,
+            }
+        })
+        .collect();
+    let mut page = user.page();
+    page.flash = flash(q.get("done"));
+    Ok(TicketShow {
+        page,
+        owner: detail
+            .ticket
+            .owner
+            .clone()
+            .unwrap_or_else(|| "nobody".into()),
+        t: detail.ticket,
+        history,
+        statuses: &STATUSES,
+    })
+}
+
+fn back_to(id: i64, done: &str) -> Response {
+    Redirect::to(&format!("/tickets/{id}?done={done}")).into_response()
+}
+
+pub async fn reply(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let form = FormData::parse(&body);
+    user.check_csrf(&form)?;
+    check_ticket(&state, &user, id).await?;
+    let Some(text) = form.text("body") else {
+        return Ok(back_to(id, "empty"));
+    };
+    actions::reply(&state.db, &state.cfg, id, &user.email, &text).await?;
+    Ok(back_to(id, "replied"))
+}
+
+pub async fn comment(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let form = FormData::parse(&body);
+    user.check_csrf(&form)?;
+    check_ticket(&state, &user, id).await?;
+    let Some(text) = form.text("body") else {
+        return Ok(back_to(id, "empty"));
+    };
+    actions::comment(&state.db, &state.cfg, id, &user.email, &text).await?;
+    Ok(back_to(id, "commented"))
+}
+
+async fn apply(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    form: &FormData,
+) -> Result<&'static str, WebError> {
+    match form.get("action") {
+        Some("take") => {
+            actions::assign(&state.db, id, &user.email, Some(&user.email)).await?;
+            Ok("taken")
+        }
+        Some("assign") => {
+            let owner = form
+                .text("owner")
+                .and_then(|o| crate::domain::address::normalise(&o))
+                .ok_or_else(|| {
+                    WebError::BadRequest("Give the new owner's email address.".into())
+                })?;
+            actions::assign(&state.db, id, &user.email, Some(&owner)).await?;
+            Ok("bulk")
+        }
+        Some("status") => {
+            let status = form.text("status").unwrap_or_default();
+            let reason = form.text("reason");
+            actions::change_status(
+                &state.db,
+                &state.cfg,
+                id,
+                &user.email,
+                &status,
+                reason.as_deref(),
+                None,
+            )
+            .await?;
+            Ok("status")
+        }
+        _ => Err(WebError::BadRequest("Unknown action.".into())),
+    }
+}
+
+pub async fn action(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let form = FormData::parse(&body);
+    user.check_csrf(&form)?;
+    check_ticket(&state, &user, id).await?;
+    let done = apply(&state, &user, id, &form).await?;
+    Ok(back_to(id, done))
+}
+
+pub async fn bulk(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let form = FormData::parse(&body);
+    user.check_csrf(&form)?;
+    let back = form
+        .get("back")
+        .filter(|b| b.starts_with("/queues/") || b.starts_with("/search"))
+        .unwrap_or("/queues")
+        .to_string();
+    let ids: Vec<i64> = form
+        .all("ids")
+        .iter()
+        .filter_map(|i| i.parse().ok())
+        .collect();
+    let sep = if back.contains('?') { '&' } else { '?' };
+    if ids.is_empty() {
+        return Ok(Redirect::to(&format!("{back}{sep}done=nothing-selected")).into_response());
+    }
+    for id in ids {
+        check_ticket(&state, &user, id).await?;
+        apply(&state, &user, id, &form).await?;
+    }
+    Ok(Redirect::to(&format!("{back}{sep}done=bulk")).into_response())
+}
+
+/// Downloads only: the browser never renders mail content from us.
+pub async fn attachment(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    let mut conn = state.db.pool.acquire().await?;
+    let a = views::attachment(&mut conn, id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    if !user.admin
+        && !views::visible_queue_ids(&mut conn, user.id, false)
+            .await?
+            .contains(&a.queue_id)
+    {
+        return Err(WebError::NotFound);
+    }
+    let safe_name: String = a
+        .filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded = url::form_urlencoded::byte_serialize(a.filename.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20");
+    let content_type = if a.content_type.contains('/') && a.content_type.is_ascii() {
+        a.content_type
+    } else {
+        "application/octet-stream".into()
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{safe_name}\"; filename*=UTF-8''{encoded}"),
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+        ],
+        a.content,
+    )
+        .into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "search.html")]
+pub struct SearchPage {
+    page: Page,
+    q: String,
+    tickets: Vec<ListRow>,
+    statuses: &'static [&'static str],
+    back: String,
+}
+
+pub async fn search(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<SearchPage, WebError> {
+    let text = q.get("q").map(|s| s.trim().to_string()).unwrap_or_default();
+    let ids = visible(&state, &user).await?;
+    let list = if text.is_empty() {
+        Vec::new()
+    } else {
+        let mut conn = state.db.pool.acquire().await?;
+        views::search(&mut conn, &ids, &text, 100).await?
+    };
+    let mut page = user.page();
+    page.flash = flash(q.get("done"));
+    Ok(SearchPage {
+        page,
+        back: format!("/search?{}", query_string(&[("q", &text)])),
+        q: text,
+        tickets: rows(list),
+        statuses: &STATUSES,
+    })
+}
+
+pub struct OutboxLine {
+    pub id: i64,
+    pub ticket: i64,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub status: String,
+    pub attempts: i64,
+    pub error: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/index.html")]
+pub struct AdminPage {
+    page: Page,
+    outbox: Vec<OutboxLine>,
+    quarantine: Vec<quarantine::Entry>,
+}
+
+fn require_admin(user: &CurrentUser) -> Result<(), WebError> {
+    if user.admin {
+        Ok(())
+    } else {
+        Err(WebError::NotFound)
+    }
+}
+
+pub async fn admin(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<AdminPage, WebError> {
+    require_admin(&user)?;
+    let mut conn = state.db.pool.acquire().await?;
+    let outbox = outbox::list(&mut conn, None)
+        .await?
+        .into_iter()
+        .filter(|o| o.status != "sent")
+        .map(|o| OutboxLine {
+            id: o.id,
+            ticket: o.ticket,
+            to: o.to,
+            subject: o.subject,
+            status: o.status,
+            attempts: o.attempts,
+            error: o.last_error.unwrap_or_default(),
+        })
+        .collect();
+    let quarantine = quarantine::list(&mut conn).await?;
+    let mut page = user.page();
+    page.flash = flash(q.get("done"));
+    Ok(AdminPage {
+        page,
+        outbox,
+        quarantine,
+    })
+}
+
+pub async fn admin_outbox_retry(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    user.check_csrf(&FormData::parse(&body))?;
+    require_admin(&user)?;
+    let mut conn = state.db.pool.acquire().await?;
+    outbox::requeue(&mut conn, id, store::now_ms()).await?;
+    Ok(Redirect::to("/admin?done=retried").into_response())
+}
+
+pub async fn admin_quarantine_retry(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    user.check_csrf(&FormData::parse(&body))?;
+    require_admin(&user)?;
+    let ingestor = crate::mail::inbound::Ingestor::new(state.db.clone(), state.cfg.clone());
+    crate::mail::inbound::ingest::retry_quarantined(&ingestor, id, &Default::default())
+        .await?
+        .ok_or(WebError::NotFound)?;
+    Ok(Redirect::to("/admin?done=retried").into_response())
+}
+
+pub async fn admin_quarantine_raw(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    require_admin(&user)?;
+    let mut conn = state.db.pool.acquire().await?;
+    let (raw, _) = quarantine::get(&mut conn, id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "message/rfc822".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"quarantine-{id}.eml\""),
+            ),
+        ],
+        raw,
+    )
+        .into_response())
+}

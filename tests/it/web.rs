@@ -1,0 +1,364 @@
+//! The web UI over real HTTP: sign-in, rights, CSRF, escaping, actions.
+
+use std::sync::Arc;
+
+use docket::web::{AppState, router};
+
+use crate::both;
+use crate::support::{Backend, TestDb, ingest, mail};
+
+const PASSWORD: &str = "correct horse battery";
+
+struct App {
+    base: String,
+    t: TestDb,
+}
+
+impl App {
+    async fn start(b: Backend) -> Option<App> {
+        let t = TestDb::new(b).await?;
+        let cfg = Arc::new(t.config());
+        let app = router(AppState::new(t.db.clone(), cfg));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Some(App { base, t })
+    }
+
+    async fn staff(&self, email: &str, role: &str, queues: &[i64]) {
+        let mut c = self.t.db.pool.acquire().await.expect("conn");
+        let hash = docket::service::auth::hash_password(PASSWORD).expect("hash");
+        let id = docket::store::users::upsert_staff(&mut c, email, role, Some(&hash), 0)
+            .await
+            .expect("user");
+        for q in queues {
+            docket::store::users::add_to_queue(&mut c, *q, id)
+                .await
+                .expect("member");
+        }
+    }
+
+    fn client() -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    async fn get(&self, c: &reqwest::Client, path: &str) -> reqwest::Response {
+        c.get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("get")
+    }
+
+    async fn post(
+        &self,
+        c: &reqwest::Client,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        c.post(format!("{}{path}", self.base))
+            .form(form)
+            .send()
+            .await
+            .expect("post")
+    }
+
+    /// The CSRF token in the first form of a page.
+    async fn csrf(&self, c: &reqwest::Client, path: &str) -> String {
+        let html = self.get(c, path).await.text().await.expect("body");
+        let at = html.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
+        html[at..].split('"').next().expect("token").to_string()
+    }
+
+    async fn sign_in(&self, email: &str, password: &str) -> (reqwest::Client, reqwest::StatusCode) {
+        let c = Self::client();
+        let csrf = self.csrf(&c, "/login").await;
+        let r = self
+            .post(
+                &c,
+                "/login",
+                &[("csrf", &csrf), ("email", email), ("password", password)],
+            )
+            .await;
+        (c, r.status())
+    }
+}
+
+async fn sign_in_work_and_sign_out(b: Backend) {
+    let Some(app) = App::start(b).await else {
+        return;
+    };
+    let q = app.t.add_queue("help", "help@example.com", None).await;
+    app.staff("alice@example.com", "staff", &[q]).await;
+    let o = ingest(
+        &app.t.ingestor(),
+        &mail(
+            "Sam <sam@example.net>",
+            "help@example.com",
+            "Printer offline",
+            "w1@x",
+            "",
+            "It is offline.",
+        ),
+        None,
+    )
+    .await;
+    let id = o.ticket.expect("ticket");
+
+    // Not signed in: sent to the sign-in page.
+    let r = app.get(&App::client(), "/queues").await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/login");
+
+    let (_, status) = app.sign_in("alice@example.com", "wrong password").await;
+    assert_eq!(status, 401, "a wrong password is refused");
+    let (c, status) = app.sign_in("alice@example.com", PASSWORD).await;
+    assert_eq!(status, 303);
+
+    let overview = app.get(&c, "/queues").await.text().await.expect("body");
+    assert!(overview.contains("href=\"/queues/help\""), "{overview}");
+    let list = app
+        .get(&c, "/queues/help?status=new")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(list.contains("Printer offline"));
+    let none = app
+        .get(&c, "/queues/help?status=resolved")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(!none.contains("Printer offline"), "the filter filters");
+    let bad = app.get(&c, "/queues/help?status=bogus").await;
+    assert_eq!(
+        bad.status(),
+        400,
+        "a bad filter gets a message, not a crash"
+    );
+
+    let csrf = app.csrf(&c, &format!("/tickets/{id}")).await;
+    let r = app
+        .post(
+            &c,
+            &format!("/tickets/{id}/reply"),
+            &[("csrf", &csrf), ("body", "Restarting it now.")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let page = app
+        .get(&c, &format!("/tickets/{id}?done=replied"))
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        page.contains("Restarting it now."),
+        "the reply is in the history"
+    );
+    assert!(page.contains("Reply recorded"));
+    let queued: i64 = app
+        .t
+        .scalar_i64(&format!(
+            "SELECT COUNT(*) FROM outbox WHERE ticket_id = {id} AND kind = 'reply'"
+        ))
+        .await;
+    assert_eq!(queued, 1, "and in the outbox");
+
+    let r = app
+        .post(
+            &c,
+            &format!("/tickets/{id}/action"),
+            &[("csrf", &csrf), ("action", "take")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let shown = app.t.show(id).await;
+    assert_eq!(shown.ticket.owner.as_deref(), Some("alice@example.com"));
+    assert_eq!(
+        shown.ticket.status, "open",
+        "a staff reply opens a new ticket"
+    );
+
+    let found = app
+        .get(&c, "/search?q=offline")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(found.contains(&format!("href=\"/tickets/{id}\"")));
+
+    let r = app.post(&c, "/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(app.get(&c, "/queues").await.status(), 303, "signed out");
+    app.t.close().await;
+}
+both!(
+    sign_in_work_a_ticket_and_sign_out,
+    sign_in_work_and_sign_out
+);
+
+async fn rights_and_csrf(b: Backend) {
+    let Some(app) = App::start(b).await else {
+        return;
+    };
+    let help = app.t.add_queue("help", "help@example.com", None).await;
+    let hr = app.t.add_queue("hr", "hr@example.com", None).await;
+    app.staff("alice@example.com", "staff", &[help]).await;
+    let raw = b"From: Boss <boss@example.net>\r\nTo: hr@example.com\r\nSubject: salaries\r\nMessage-ID: <hr1@x>\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsecret\r\n\
+--b\r\nContent-Type: text/html; name=\"x.html\"\r\nContent-Disposition: attachment; filename=\"x.html\"\r\n\r\n<script>alert(1)</script>\r\n--b--\r\n";
+    let hr_ticket = ingest(&app.t.ingestor(), raw, None)
+        .await
+        .ticket
+        .expect("ticket");
+    let att: i64 = app.t.scalar_i64("SELECT id FROM attachments").await;
+    let _ = hr;
+    let (c, _) = app.sign_in("alice@example.com", PASSWORD).await;
+    assert_eq!(
+        app.get(&c, &format!("/tickets/{hr_ticket}")).await.status(),
+        404,
+        "a ticket in another queue is a 404"
+    );
+    assert_eq!(
+        app.get(&c, &format!("/attachments/{att}")).await.status(),
+        404,
+        "so is its attachment"
+    );
+    assert_eq!(app.get(&c, "/queues/hr").await.status(), 404);
+    let found = app
+        .get(&c, "/search?q=salaries")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        !found.contains(&format!("href=\"/tickets/{hr_ticket}\"")),
+        "search respects rights"
+    );
+    assert_eq!(
+        app.get(&c, "/admin").await.status(),
+        404,
+        "staff are not admins"
+    );
+
+    // A form without (or with a wrong) CSRF token is refused and changes nothing.
+    let o = ingest(
+        &app.t.ingestor(),
+        &mail("sam@example.net", "help@example.com", "hi", "h1@x", "", "b"),
+        None,
+    )
+    .await;
+    let id = o.ticket.expect("ticket");
+    let r = app
+        .post(&c, &format!("/tickets/{id}/comment"), &[("body", "sneaky")])
+        .await;
+    assert_eq!(r.status(), 403);
+    let r = app
+        .post(
+            &c,
+            &format!("/tickets/{id}/comment"),
+            &[("csrf", "forged"), ("body", "sneaky")],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        app.t
+            .scalar_i64("SELECT COUNT(*) FROM transactions WHERE body = 'sneaky'")
+            .await,
+        0
+    );
+    // The sign-in form too.
+    let r = app
+        .post(
+            &App::client(),
+            "/login",
+            &[("email", "alice@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+
+    // An admin may download the attachment: as a download, with nosniff.
+    app.staff("root@example.com", "admin", &[]).await;
+    let (admin, _) = app.sign_in("root@example.com", PASSWORD).await;
+    let r = app.get(&admin, &format!("/attachments/{att}")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("attachment;")
+    );
+    let page = app.get(&admin, &format!("/tickets/{hr_ticket}")).await;
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .to_string();
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    app.t.close().await;
+}
+both!(rights_csrf_downloads_and_headers, rights_and_csrf);
+
+async fn hostile_mail_is_inert(b: Backend) {
+    let Some(app) = App::start(b).await else {
+        return;
+    };
+    let q = app.t.add_queue("help", "help@example.com", None).await;
+    app.staff("alice@example.com", "staff", &[q]).await;
+    let raw = "From: \"<img src=x onerror=alert(1)>\" <evil@example.net>\r\nTo: help@example.com\r\n\
+Subject: <script>alert('subject')</script>\r\nMessage-ID: <evil1@x>\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/html\r\n\r\n\
+<p onclick=alert(2)>Hi</p><script>alert('body')</script><img src=x onerror=alert(3)>\r\n\
+--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"<svg onload=alert(4)>.txt\"\r\n\r\nx\r\n--b--\r\n";
+    let id = ingest(&app.t.ingestor(), raw.as_bytes(), None)
+        .await
+        .ticket
+        .expect("ticket");
+    let (c, _) = app.sign_in("alice@example.com", PASSWORD).await;
+    for path in [
+        format!("/tickets/{id}"),
+        "/queues/help".to_string(),
+        "/search?q=alert".to_string(),
+    ] {
+        let html = app.get(&c, &path).await.text().await.expect("body");
+        assert!(!html.contains("<script>alert"), "{path}: a live script tag");
+        assert!(!html.contains("<img src=x"), "{path}: a live img tag");
+        assert!(!html.contains("<svg"), "{path}: a live svg tag");
+        assert!(!html.contains("<p onclick"), "{path}: a live handler");
+    }
+    app.t.close().await;
+}
+both!(
+    hostile_subject_body_sender_and_filename_render_inert,
+    hostile_mail_is_inert
+);
+
+#[tokio::test]
+async fn failed_sign_ins_are_limited() {
+    let Some(app) = App::start(Backend::Sqlite).await else {
+        return;
+    };
+    app.staff("alice@example.com", "staff", &[]).await;
+    for _ in 0..5 {
+        assert_eq!(app.sign_in("alice@example.com", "nope").await.1, 401);
+    }
+    assert_eq!(
+        app.sign_in("alice@example.com", PASSWORD).await.1,
+        429,
+        "even the right password waits"
+    );
+    let health = app.get(&App::client(), "/healthz").await;
+    assert_eq!(health.status(), 200);
+    app.t.close().await;
+}
