@@ -93,6 +93,9 @@ pub enum Command {
     /// Measure throughput.
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// Development helpers.
+    #[command(subcommand)]
+    Dev(DevCmd),
     /// Configuration.
     #[command(subcommand)]
     Config(ConfigCmd),
@@ -289,6 +292,9 @@ pub struct ServeArgs {
     /// Seconds between outbox runs.
     #[arg(long, default_value_t = 5)]
     pub outbox_interval: u64,
+    /// Start on a seeded throw-away SQLite database (sign in as admin@example.com).
+    #[arg(long)]
+    pub demo: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -315,6 +321,15 @@ pub enum BenchCmd {
     Ingest(crate::bench::IngestBenchArgs),
     /// Outbox drain rate to an SMTP server.
     Outbox(crate::bench::OutboxBenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevCmd {
+    /// Fill the database with realistic queues, staff and tickets.
+    Seed {
+        #[arg(long, default_value_t = 1000)]
+        tickets: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -477,6 +492,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Quarantine(cmd) => return quarantine_cmd(cfg, cmd).await,
         Command::Bench(BenchCmd::Ingest(args)) => crate::bench::ingest(&cfg, args).await?,
+        Command::Dev(DevCmd::Seed { tickets }) => {
+            let db = connect_migrated(&cfg).await?;
+            let s = crate::dev::seed(&db, &cfg, tickets).await?;
+            println!(
+                "seeded: {} tickets; sign in as {} / {} (or alice@, bob@, carol@example.com)",
+                s.tickets,
+                s.admin,
+                crate::dev::DEMO_PASSWORD
+            );
+        }
         Command::Bench(BenchCmd::Outbox(args)) => crate::bench::outbox(&cfg, args).await?,
         Command::Config(ConfigCmd::Check) => {
             println!("database_url = {:?}", redact_url(&cfg.database_url));
@@ -1211,7 +1236,24 @@ async fn serve(mut cfg: Config, args: ServeArgs) -> Result<()> {
     if let Some(l) = args.listen {
         cfg.listen = l;
     }
+    let demo_dir = if args.demo {
+        let dir = std::env::temp_dir().join(format!("docket-demo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        cfg.database_url = format!("sqlite://{}", dir.join("demo.db").display());
+        Some(dir)
+    } else {
+        None
+    };
     let db = connect_migrated(&cfg).await?;
+    if args.demo {
+        let s = crate::dev::seed(&db, &cfg, 500).await?;
+        println!(
+            "Demo database with {} tickets. Sign in as {} with the password {}",
+            s.tickets,
+            s.admin,
+            crate::dev::DEMO_PASSWORD
+        );
+    }
     let cfg = Arc::new(cfg);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let owner = instance_owner();
@@ -1278,6 +1320,9 @@ async fn serve(mut cfg: Config, args: ServeArgs) -> Result<()> {
         tracing::error!(error = %e, "web server stopped with an error");
     }
     db.close().await;
+    if let Some(dir) = demo_dir {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     Ok(())
 }
 

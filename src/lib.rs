@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod dev;
 pub mod domain;
 pub mod mail;
 pub mod service;

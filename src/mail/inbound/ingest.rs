@@ -269,7 +269,14 @@ impl Ingestor {
             if let Some(t) = outcome.ticket {
                 span.record("ticket.id", t);
             }
-            tracing::info!(outcome = ?outcome.outcome, reason = %outcome.reason, "mail ingested");
+            // One line per mail for the MTA path; batches (import, IMAP,
+            // seeding) log each mail at debug and report totals instead.
+            match source {
+                Source::Mailgate | Source::QuarantineRetry(_) => {
+                    tracing::info!(outcome = ?outcome.outcome, reason = %outcome.reason, "mail ingested")
+                }
+                _ => tracing::debug!(outcome = ?outcome.outcome, reason = %outcome.reason, "mail ingested"),
+            }
             Ok(outcome)
         }
         .instrument(span)
