@@ -26,8 +26,15 @@ pub async fn seed(db: &Db, cfg: &Config, tickets: usize) -> Result<Seeded> {
     let now = store::now_ms();
     let mut tx = db.begin_write().await?;
     let mut queue_ids = Vec::new();
-    for (name, addr) in [("helpdesk", "help@example.com"), ("ops", "ops@example.com"), ("facilities", "facilities@example.com")] {
-        let existing = queues::list(&mut tx).await?.into_iter().find(|q| q.name == name);
+    for (name, addr) in [
+        ("helpdesk", "help@example.com"),
+        ("ops", "ops@example.com"),
+        ("facilities", "facilities@example.com"),
+    ] {
+        let existing = queues::list(&mut tx)
+            .await?
+            .into_iter()
+            .find(|q| q.name == name);
         let id = match existing {
             Some(q) => q.id,
             None => queues::add(&mut tx, name, addr, None, None, now).await?,
@@ -38,7 +45,10 @@ pub async fn seed(db: &Db, cfg: &Config, tickets: usize) -> Result<Seeded> {
     let admin = "admin@example.com".to_string();
     users::upsert_staff(&mut tx, &admin, "admin", Some(&hash), now).await?;
     let mut staff = Vec::new();
-    for (i, email) in ["alice@example.com", "bob@example.com", "carol@example.com"].iter().enumerate() {
+    for (i, email) in ["alice@example.com", "bob@example.com", "carol@example.com"]
+        .iter()
+        .enumerate()
+    {
         let id = users::upsert_staff(&mut tx, email, "staff", Some(&hash), now).await?;
         users::add_to_queue(&mut tx, queue_ids[i % queue_ids.len()], id).await?;
         users::add_to_queue(&mut tx, queue_ids[0], id).await?;
@@ -50,12 +60,17 @@ pub async fn seed(db: &Db, cfg: &Config, tickets: usize) -> Result<Seeded> {
     let mut demo_cfg = cfg.clone();
     demo_cfg.ack_rate_limit_per_hour = 0; // no outbox flood in a demo
     let ingestor = Ingestor::new(db.clone(), Arc::new(demo_cfg));
-    let addrs = ["help@example.com", "ops@example.com", "facilities@example.com"];
+    let addrs = [
+        "help@example.com",
+        "ops@example.com",
+        "facilities@example.com",
+    ];
     let per_queue = tickets.div_ceil(addrs.len());
     for (n, addr) in addrs.iter().enumerate() {
         let msgs = generate::messages(per_queue * 4 / 3, addr, 100 + n as u64);
         for chunk in msgs.chunks(500) {
-            let items: Vec<(Vec<u8>, Source)> = chunk.iter().map(|m| (m.clone(), Source::Bench)).collect();
+            let items: Vec<(Vec<u8>, Source)> =
+                chunk.iter().map(|m| (m.clone(), Source::Bench)).collect();
             ingestor.ingest_batch(&items, &Hints::default()).await?;
         }
     }
@@ -68,7 +83,9 @@ pub async fn seed(db: &Db, cfg: &Config, tickets: usize) -> Result<Seeded> {
         "UPDATE tickets SET status = 'resolved', resolved_at = updated_at WHERE id % 3 = 0",
         "UPDATE tickets SET priority = id % 4",
     ] {
-        sqlx::query(sqlx::AssertSqlSafe(sql.to_string())).execute(&mut *tx).await?;
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(&mut *tx)
+            .await?;
     }
     for (i, id) in staff.iter().enumerate() {
         sqlx::query("UPDATE tickets SET owner_id = $1 WHERE id % 7 = $2 AND status <> 'new'")
@@ -78,10 +95,17 @@ pub async fn seed(db: &Db, cfg: &Config, tickets: usize) -> Result<Seeded> {
             .await?;
     }
     // Tickets arrived over the last 60 days, not all this second.
-    sqlx::query("UPDATE tickets SET created_at = created_at - (id % 60) * 86400000 - (id % 1440) * 60000")
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE tickets SET created_at = created_at - (id % 60) * 86400000 - (id % 1440) * 60000",
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets").fetch_one(&db.pool).await?;
-    Ok(Seeded { tickets: count, admin })
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets")
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(Seeded {
+        tickets: count,
+        admin,
+    })
 }

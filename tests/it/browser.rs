@@ -1,0 +1,353 @@
+//! The web UI in a real browser: headless Chromium driven over WebDriver
+//! (chromedriver). Screenshots of the main pages land in target/screenshots/.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+use crate::both;
+use crate::support::peers::free_port;
+use crate::support::{Backend, TestDb, ingest, mail, missing_peer};
+
+const PASSWORD: &str = "correct horse battery";
+
+struct Browser {
+    client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn start() -> Option<Browser> {
+        for bin in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
+            if !Path::new(bin).exists() {
+                missing_peer(
+                    "Chromium",
+                    &format!("{bin} not installed (apt-get install chromium chromium-driver)"),
+                );
+                return None;
+            }
+        }
+        let port = free_port();
+        let driver = Command::new("/usr/bin/chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver");
+        let profile = tempfile::tempdir().expect("profile");
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--disable-background-networking", "--disable-component-update", "--no-first-run",
+                         "--disable-sync", "--window-size=1280,900",
+                         format!("--user-data-dir={}", profile.path().display())]
+            }),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let mut last = None;
+        for _ in 0..50 {
+            let mut b =
+                ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
+            b.capabilities(caps.clone());
+            match b.connect(&url).await {
+                Ok(client) => {
+                    return Some(Browser {
+                        client,
+                        driver,
+                        _profile: profile,
+                    });
+                }
+                Err(e) => last = Some(e.to_string()),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("could not start a WebDriver session: {last:?}");
+    }
+
+    async fn stop(mut self) {
+        let _ = self.client.close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&dir).expect("dir");
+        let png = self.client.screenshot().await.expect("screenshot");
+        std::fs::write(dir.join(format!("{name}.png")), png).expect("write");
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let e = self.client.find(Locator::Css(css)).await.expect(css);
+        e.clear().await.expect("clear");
+        e.send_keys(text).await.expect("type");
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .expect(css)
+            .click()
+            .await
+            .expect("click");
+    }
+
+    /// Waits for a navigation to land on a path ending with `suffix`.
+    async fn wait_path(&self, suffix: &str) {
+        for _ in 0..100 {
+            let url = self.client.current_url().await.expect("url");
+            if url.path().ends_with(suffix) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let text = self.text().await;
+        panic!("never reached …{suffix}; the page says: {text}");
+    }
+
+    /// The page's text; retried while a navigation replaces the document.
+    async fn text(&self) -> String {
+        for _ in 0..100 {
+            if let Ok(body) = self.client.find(Locator::Css("body")).await
+                && let Ok(t) = body.text().await
+            {
+                return t;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the page never settled");
+    }
+
+    /// Waits (clicks do not wait for the navigation they cause) until the
+    /// page shows `needle`; returns the page text.
+    async fn wait_text(&self, needle: &str) -> String {
+        let mut text = String::new();
+        for _ in 0..100 {
+            text = self.text().await;
+            if text.contains(needle) {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the page never showed {needle:?}; it says: {text}");
+    }
+
+    /// No script ran: no alert open and no global set by a payload.
+    async fn assert_inert(&self) {
+        assert!(
+            self.client.get_alert_text().await.is_err(),
+            "an alert dialog is open"
+        );
+        let hit = self
+            .client
+            .execute("return window.__xss === undefined", vec![])
+            .await
+            .expect("execute");
+        assert_eq!(hit, serde_json::Value::Bool(true), "a payload ran");
+    }
+}
+
+async fn app(t: &TestDb) -> String {
+    let state = docket::web::AppState::new(t.db.clone(), Arc::new(t.config()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let router = docket::web::router(state);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    base
+}
+
+async fn staff(t: &TestDb, email: &str, queue: i64) {
+    let mut c = t.db.pool.acquire().await.expect("conn");
+    let hash = docket::service::auth::hash_password(PASSWORD).expect("hash");
+    let id = docket::store::users::upsert_staff(&mut c, email, "staff", Some(&hash), 0)
+        .await
+        .expect("user");
+    docket::store::users::add_to_queue(&mut c, queue, id)
+        .await
+        .expect("member");
+}
+
+async fn daily_work(b: Backend) {
+    let Some(t) = TestDb::new(b).await else {
+        return;
+    };
+    let Some(br) = Browser::start().await else {
+        return;
+    };
+    let q = t.add_queue("help", "help@example.com", None).await;
+    staff(&t, "alice@example.com", q).await;
+    let ing = t.ingestor();
+    let id = ingest(
+        &ing,
+        &mail(
+            "Sam <sam@example.net>",
+            "help@example.com",
+            "Printer offline",
+            "b1@x",
+            "",
+            "It is offline.",
+        ),
+        None,
+    )
+    .await
+    .ticket
+    .expect("ticket");
+    ingest(
+        &ing,
+        &mail(
+            "Kim <kim@example.net>",
+            "help@example.com",
+            "VPN slow",
+            "b2@x",
+            "",
+            "Slow.",
+        ),
+        None,
+    )
+    .await;
+    let base = app(&t).await;
+    let suffix = if b == Backend::Sqlite {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+
+    br.client
+        .goto(&format!("{base}/login"))
+        .await
+        .expect("goto");
+    br.fill("input[name=email]", "alice@example.com").await;
+    br.fill("input[name=password]", "not it").await;
+    br.click("button[type=submit]").await;
+    br.wait_text("Wrong email or password").await;
+    br.screenshot(&format!("login-error-{suffix}")).await;
+
+    br.fill("input[name=email]", "alice@example.com").await;
+    br.fill("input[name=password]", PASSWORD).await;
+    br.click("button[type=submit]").await;
+    br.wait_path("/queues").await;
+    br.screenshot(&format!("queues-{suffix}")).await;
+
+    br.click("a[href='/queues/help']").await;
+    br.wait_path("/queues/help").await;
+    br.wait_text("VPN slow").await;
+    br.fill(".filters input[name=q]", "printer").await;
+    br.click(".filters button[type=submit]").await;
+    let mut list = String::new();
+    for _ in 0..100 {
+        list = br.text().await;
+        if !list.contains("VPN slow") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        list.contains("Printer offline") && !list.contains("VPN slow"),
+        "the text filter filters: {list}"
+    );
+    br.screenshot(&format!("queue-{suffix}")).await;
+
+    br.click(&format!("a[href='/tickets/{id}']")).await;
+    br.wait_path(&format!("/tickets/{id}")).await;
+    br.fill(
+        "form[action$='/reply'] textarea",
+        "We are restarting the print server.",
+    )
+    .await;
+    br.click("form[action$='/reply'] button[type=submit]").await;
+    let page = br.wait_text("Reply recorded").await;
+    assert!(
+        page.contains("We are restarting the print server."),
+        "the reply is in the history"
+    );
+    let queued = t
+        .scalar_i64(&format!(
+            "SELECT COUNT(*) FROM outbox WHERE ticket_id = {id} AND kind = 'reply'"
+        ))
+        .await;
+    assert_eq!(queued, 1, "and in the outbox");
+
+    br.click("form.actions button[value=take]").await;
+    br.wait_text("The ticket is yours.").await;
+    let owner = br
+        .client
+        .find(Locator::Css("dd.owner"))
+        .await
+        .expect("owner")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(owner, "alice@example.com", "taken");
+    br.screenshot(&format!("ticket-{suffix}")).await;
+    br.stop().await;
+    t.close().await;
+}
+both!(sign_in_filter_reply_and_take_in_chromium, daily_work);
+
+async fn xss(b: Backend) {
+    let Some(t) = TestDb::new(b).await else {
+        return;
+    };
+    let Some(br) = Browser::start().await else {
+        return;
+    };
+    let q = t.add_queue("help", "help@example.com", None).await;
+    staff(&t, "alice@example.com", q).await;
+    let raw = "From: \"<img src=x onerror=window.__xss=1>\" <evil@example.net>\r\nTo: help@example.com\r\n\
+Subject: <script>window.__xss=2;alert('subject')</script>\r\nMessage-ID: <xss@x>\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/html\r\n\r\n\
+<p>Hello</p><script>window.__xss=3;alert('body')</script><img src=x onerror=\"window.__xss=4;alert(4)\">\r\n\
+--b\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=\"<img src=x onerror=alert(5)>.txt\"\r\n\r\nx\r\n--b--\r\n";
+    let id = ingest(&t.ingestor(), raw.as_bytes(), None)
+        .await
+        .ticket
+        .expect("ticket");
+    let base = app(&t).await;
+    br.client
+        .goto(&format!("{base}/login"))
+        .await
+        .expect("goto");
+    br.fill("input[name=email]", "alice@example.com").await;
+    br.fill("input[name=password]", PASSWORD).await;
+    br.click("button[type=submit]").await;
+    br.wait_path("/queues").await;
+    for path in [
+        format!("/tickets/{id}"),
+        "/queues/help".into(),
+        "/search?q=xss".into(),
+        "/queues".into(),
+    ] {
+        br.client
+            .goto(&format!("{base}{path}"))
+            .await
+            .expect("goto");
+        br.assert_inert().await;
+    }
+    br.client
+        .goto(&format!("{base}/tickets/{id}"))
+        .await
+        .expect("goto");
+    br.wait_text("<script>window.__xss=2").await; // the subject, shown as text
+    br.screenshot(&format!(
+        "hostile-mail-{}",
+        if b == Backend::Sqlite {
+            "sqlite"
+        } else {
+            "postgres"
+        }
+    ))
+    .await;
+    br.stop().await;
+    t.close().await;
+}
+both!(hostile_mail_renders_inert_in_chromium, xss);
