@@ -149,14 +149,27 @@ pub async fn attachment(conn: &mut AnyConnection, id: i64) -> Result<Option<Atta
     .await?)
 }
 
-/// Tickets matching `q` by number, subject or requestor, within `queues`.
+/// FTS5 query for the words of `q`: each a quoted phrase (implicit AND), so
+/// user input is never FTS syntax.
+fn fts5_query(q: &str) -> String {
+    q.split_whitespace()
+        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Tickets matching `q` by number, requestor address, or words in the
+/// subject or any history text (full-text: SQLite FTS5, PostgreSQL
+/// tsvector), within `queues`.
 pub async fn search(
     conn: &mut AnyConnection,
+    backend: super::Backend,
     queues: &[i64],
     q: &str,
     limit: i64,
 ) -> Result<Vec<TicketRow>> {
-    if queues.is_empty() {
+    let q = q.trim();
+    if queues.is_empty() || q.is_empty() {
         return Ok(Vec::new());
     }
     let ids = queues
@@ -164,19 +177,43 @@ pub async fn search(
         .map(i64::to_string)
         .collect::<Vec<_>>()
         .join(",");
-    let number: Option<i64> = q.trim().trim_start_matches('#').parse().ok();
-    let like = format!("%{}%", q.trim().to_lowercase());
+    let number: Option<i64> = q.trim_start_matches('#').parse().ok();
+    let (text_match, text_param) = match backend {
+        super::Backend::Sqlite => (
+            "t.id IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH $2) \
+             OR t.id IN (SELECT x.ticket_id FROM transactions x WHERE x.id IN \
+                 (SELECT rowid FROM transactions_fts WHERE transactions_fts MATCH $2))",
+            fts5_query(q),
+        ),
+        super::Backend::Postgres => (
+            "to_tsvector('simple', t.subject) @@ plainto_tsquery('simple', $2) \
+             OR t.id IN (SELECT x.ticket_id FROM transactions x \
+                 WHERE to_tsvector('simple', x.body) @@ plainto_tsquery('simple', $2))",
+            q.to_string(),
+        ),
+    };
     let sql = format!(
-        "{ROW_SELECT} WHERE t.queue_id IN ({ids}) AND (t.id = $1 OR LOWER(t.subject) LIKE $2 \
-         OR EXISTS (SELECT 1 FROM ticket_requestors r JOIN users u ON u.id = r.user_id \
-                    WHERE r.ticket_id = t.id AND u.email LIKE $2) \
-         OR EXISTS (SELECT 1 FROM transactions x WHERE x.ticket_id = t.id AND LOWER(x.body) LIKE $2)) \
-         ORDER BY t.id DESC LIMIT $3"
+        "{ROW_SELECT} WHERE t.queue_id IN ({ids}) AND (t.id = $1 OR {text_match} \
+         OR t.id IN (SELECT r.ticket_id FROM ticket_requestors r JOIN users u ON u.id = r.user_id \
+                     WHERE u.email = $3)) \
+         ORDER BY t.id DESC LIMIT $4"
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(number.unwrap_or(-1))
-        .bind(like)
+        .bind(text_param)
+        .bind(q.to_lowercase())
         .bind(limit)
         .fetch_all(conn)
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_input_never_becomes_fts_syntax() {
+        assert_eq!(fts5_query("printer  floor"), "\"printer\" \"floor\"");
+        assert_eq!(fts5_query("a\" OR b*"), "\"a\"\"\" \"OR\" \"b*\"");
+    }
 }

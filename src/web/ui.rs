@@ -528,7 +528,7 @@ pub async fn search(
         Vec::new()
     } else {
         let mut conn = state.db.pool.acquire().await?;
-        views::search(&mut conn, &ids, &text, 100).await?
+        views::search(&mut conn, state.db.backend, &ids, &text, 100).await?
     };
     let mut page = user.page();
     page.flash = flash(q.get("done"));
