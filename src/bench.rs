@@ -199,6 +199,19 @@ async fn import_into(cfg: &Config, url: &str, mbox: &Path, what: &str) -> Result
     let started = Instant::now();
     let s = import_path(&ingestor, mbox, &hints, 500, |_, _| Ok(())).await?;
     let f = figure(what, s.messages, started.elapsed());
+    // Off the mail path, but part of an import: reported on its own line.
+    let started = Instant::now();
+    let indexed = crate::store::search_index::catch_up_all(&db).await?;
+    if indexed > 0 {
+        println!(
+            "{}",
+            serde_json::to_string(&figure(
+                &format!("{what}: full-text catch-up (transactions)"),
+                indexed as usize,
+                started.elapsed()
+            ))?
+        );
+    }
     db.close().await;
     Ok(f)
 }

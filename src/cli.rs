@@ -772,6 +772,9 @@ async fn import(cfg: Config, args: ImportArgs) -> Result<()> {
         },
     )
     .await?;
+    crate::store::search_index::catch_up_all(&db)
+        .await
+        .context("updating the search index")?;
     if json {
         print_line(&serde_json::json!({ "summary": summary }))?;
     } else {
@@ -1306,6 +1309,9 @@ async fn serve(mut cfg: Config, args: ServeArgs) -> Result<()> {
                     && let Err(e) = sender.send_due(store::now_ms()).await
                 {
                     tracing::error!(error = %e, "outbox run failed");
+                }
+                if let Err(e) = crate::store::search_index::catch_up(&db, 20_000).await {
+                    tracing::error!(error = %e, "search index catch-up failed");
                 }
             }
             _ = shutdown_signal() => {

@@ -101,6 +101,7 @@ pub async fn seed(db: &Db, cfg: &Config, tickets: usize) -> Result<Seeded> {
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    store::search_index::catch_up_all(db).await?;
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets")
         .fetch_one(&db.pool)
         .await?;

@@ -6,6 +6,7 @@ pub mod messages;
 pub mod outbox;
 pub mod quarantine;
 pub mod queues;
+pub mod search_index;
 pub mod sessions;
 pub mod tickets;
 pub mod users;

@@ -149,11 +149,13 @@ pub async fn attachment(conn: &mut AnyConnection, id: i64) -> Result<Option<Atta
     .await?)
 }
 
-/// FTS5 query for the words of `q`: each a quoted phrase (implicit AND), so
-/// user input is never FTS syntax.
+/// FTS5 query for the words of `q`: each word quoted (implicit AND), so user
+/// input is never FTS syntax; split where the tokenizer splits, since the
+/// index keeps no positions (detail=none) and so takes no phrases.
 fn fts5_query(q: &str) -> String {
-    q.split_whitespace()
-        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+    q.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("\"{w}\""))
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -178,12 +180,14 @@ pub async fn search(
         .collect::<Vec<_>>()
         .join(",");
     let number: Option<i64> = q.trim_start_matches('#').parse().ok();
+    let words = fts5_query(q);
     let (text_match, text_param) = match backend {
+        super::Backend::Sqlite if words.is_empty() => ("0 = 1 AND $2 = ''", String::new()),
         super::Backend::Sqlite => (
             "t.id IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH $2) \
              OR t.id IN (SELECT x.ticket_id FROM transactions x WHERE x.id IN \
                  (SELECT rowid FROM transactions_fts WHERE transactions_fts MATCH $2))",
-            fts5_query(q),
+            words,
         ),
         super::Backend::Postgres => (
             "to_tsvector('simple', t.subject) @@ plainto_tsquery('simple', $2) \
@@ -214,6 +218,7 @@ mod tests {
     #[test]
     fn user_input_never_becomes_fts_syntax() {
         assert_eq!(fts5_query("printer  floor"), "\"printer\" \"floor\"");
-        assert_eq!(fts5_query("a\" OR b*"), "\"a\"\"\" \"OR\" \"b*\"");
+        assert_eq!(fts5_query("a\" OR b*"), "\"a\" \"OR\" \"b\"");
+        assert_eq!(fts5_query("sam@example.net"), "\"sam\" \"example\" \"net\"");
     }
 }

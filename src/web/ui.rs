@@ -527,6 +527,9 @@ pub async fn search(
     let list = if text.is_empty() {
         Vec::new()
     } else {
+        // The full-text index trails the mail path by design; a search first
+        // brings it up to date, so results are never stale.
+        store::search_index::catch_up_all(&state.db).await?;
         let mut conn = state.db.pool.acquire().await?;
         views::search(&mut conn, state.db.backend, &ids, &text, 100).await?
     };
