@@ -206,3 +206,64 @@ pub async fn assign(
     tx.commit().await?;
     Ok(())
 }
+
+/// Sets the priority (0–9) or the due date (`YYYY-MM-DD`, none to clear),
+/// recording the change in the history.
+pub async fn set_field(
+    db: &Db,
+    ticket: i64,
+    actor: &str,
+    field: &str,
+    value: Option<&str>,
+) -> Result<(), ServiceError> {
+    let now = store::now_ms();
+    let (column, stored, shown): (&str, Option<i64>, Option<String>) = match field {
+        "priority" => {
+            let p: i64 = value
+                .unwrap_or("0")
+                .trim()
+                .parse()
+                .ok()
+                .filter(|p| (0..=9).contains(p))
+                .ok_or_else(|| ServiceError::Invalid("Priority is a number from 0 to 9.".into()))?;
+            ("priority", Some(p), Some(p.to_string()))
+        }
+        "due" => match value.map(str::trim).filter(|v| !v.is_empty()) {
+            None => ("due_at", None, None),
+            Some(v) => {
+                let date = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
+                    ServiceError::Invalid("A due date looks like 2026-12-31.".into())
+                })?;
+                let ms = date
+                    .and_hms_opt(0, 0, 0)
+                    .map(|d| d.and_utc().timestamp_millis());
+                ("due_at", ms, Some(v.to_string()))
+            }
+        },
+        other => return Err(ServiceError::Invalid(format!("unknown field {other:?}"))),
+    };
+    let mut tx = db.begin_write().await?;
+    tickets::context(&mut tx, ticket)
+        .await?
+        .ok_or(ServiceError::NoTicket(ticket))?;
+    let creator = users::ensure(&mut tx, actor, "", now).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE tickets SET {column} = $1, updated_at = $2 WHERE id = $3"
+    )))
+    .bind(stored)
+    .bind(now)
+    .bind(ticket)
+    .execute(&mut *tx)
+    .await?;
+    let mut h = history(
+        ticket,
+        if field == "due" { "due" } else { "priority" },
+        Some(creator),
+        "",
+        now,
+    );
+    h.new_value = shown.as_deref();
+    tickets::add_transaction(&mut tx, h).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -91,34 +91,103 @@ const ROW_SELECT: &str = "SELECT t.id, q.name AS queue, t.subject, t.status, o.e
      (SELECT MIN(u.email) FROM ticket_requestors r JOIN users u ON u.id = r.user_id WHERE r.ticket_id = t.id) AS requestor, \
      t.created_at, t.updated_at FROM tickets t JOIN queues q ON q.id = t.queue_id LEFT JOIN users o ON o.id = t.owner_id";
 
-/// One page of a queue, newest first; `before` is the last id of the previous
-/// page (keyset pagination: no OFFSET scan however deep the page).
+/// How a queue is ordered; every order is a keyset (column, id), so deep
+/// pages cost the same as the first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    Newest,
+    Oldest,
+    Updated,
+    Priority,
+}
+
+impl Sort {
+    pub fn parse(s: &str) -> Option<Sort> {
+        Some(match s {
+            "newest" => Sort::Newest,
+            "oldest" => Sort::Oldest,
+            "updated" => Sort::Updated,
+            "priority" => Sort::Priority,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Sort::Newest => "newest",
+            Sort::Oldest => "oldest",
+            Sort::Updated => "updated",
+            Sort::Priority => "priority",
+        }
+    }
+
+    /// (sort column, descending?)
+    fn key(self) -> (&'static str, bool) {
+        match self {
+            Sort::Newest => ("t.id", true),
+            Sort::Oldest => ("t.id", false),
+            Sort::Updated => ("t.updated_at", true),
+            Sort::Priority => ("t.priority", true),
+        }
+    }
+
+    /// The cursor for the page after `row`: "value.id".
+    pub fn cursor(self, row: &TicketRow, priority: i64) -> String {
+        let v = match self {
+            Sort::Newest | Sort::Oldest => row.id,
+            Sort::Updated => row.updated_at,
+            Sort::Priority => priority,
+        };
+        format!("{v}.{}", row.id)
+    }
+}
+
+/// One page of a queue in `sort` order, after `cursor` ("value.id" of the
+/// last row of the previous page).
 pub async fn queue_tickets(
     conn: &mut AnyConnection,
     queue_id: i64,
     f: &TicketFilter,
-    before: Option<i64>,
+    sort: Sort,
+    cursor: Option<(i64, i64)>,
     limit: i64,
-) -> Result<Vec<TicketRow>> {
+) -> Result<Vec<(TicketRow, i64)>> {
+    let (col, desc) = sort.key();
+    let (cmp, dir) = if desc { ("<", "DESC") } else { (">", "ASC") };
     let sql = format!(
-        "{ROW_SELECT} WHERE t.queue_id = $1 AND ($2 IS NULL OR t.status = $2) \
+        "SELECT x.*, t2.priority FROM ({ROW_SELECT} WHERE t.queue_id = $1 AND ($2 IS NULL OR t.status = $2) \
          AND ($3 IS NULL OR o.email = $3 OR ($3 = 'nobody' AND t.owner_id IS NULL)) \
          AND ($4 IS NULL OR EXISTS (SELECT 1 FROM ticket_requestors r JOIN users u ON u.id = r.user_id \
               WHERE r.ticket_id = t.id AND u.email = $4)) \
          AND ($5 IS NULL OR LOWER(t.subject) LIKE $5) \
-         AND ($6 IS NULL OR t.id < $6) ORDER BY t.id DESC LIMIT $7"
+         AND ($6 IS NULL OR {col} {cmp} $6 OR ({col} = $6 AND t.id {cmp} $7)) \
+         ORDER BY {col} {dir}, t.id {dir} LIMIT $8) x JOIN tickets t2 ON t2.id = x.id ORDER BY {sort_again}",
+        sort_again = match sort {
+            Sort::Newest => "x.id DESC",
+            Sort::Oldest => "x.id ASC",
+            Sort::Updated => "x.updated_at DESC, x.id DESC",
+            Sort::Priority => "t2.priority DESC, x.id DESC",
+        }
     );
     let text = f.text.as_ref().map(|t| format!("%{}%", t.to_lowercase()));
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    #[derive(FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        row: TicketRow,
+        priority: i64,
+    }
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(queue_id)
         .bind(f.status.as_deref())
         .bind(f.owner.as_deref())
         .bind(f.requestor.as_deref())
         .bind(text)
-        .bind(before)
+        .bind(cursor.map(|c| c.0))
+        .bind(cursor.map(|c| c.1).unwrap_or(0))
         .bind(limit)
         .fetch_all(conn)
-        .await?)
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.row, r.priority)).collect())
 }
 
 /// The queue of a ticket, to check rights before anything else is read.

@@ -42,6 +42,7 @@ fn flash(key: Option<&String>) -> Option<String> {
         "nothing-selected" => "Select at least one ticket first.",
         "empty" => "Write something first: the text was empty.",
         "retried" => "Queued again.",
+        "updated" => "Saved.",
         _ => return None,
     };
     Some(msg.to_string())
@@ -164,6 +165,8 @@ pub struct QueueShow {
     filter_owner: String,
     filter_requestor: String,
     filter_text: String,
+    sort: &'static str,
+    sorts: [&'static str; 4],
     next: Option<String>,
     back: String,
 }
@@ -211,11 +214,21 @@ pub async fn queue_show(
             STATUSES.join(", ")
         )));
     }
-    let before = match get("before") {
-        Some(b) => Some(
-            b.parse::<i64>()
-                .map_err(|_| WebError::BadRequest("`before` must be a ticket number.".into()))?,
-        ),
+    let sort = match get("sort") {
+        Some(s) => views::Sort::parse(&s).ok_or_else(|| {
+            WebError::BadRequest("Sort by newest, oldest, updated or priority.".into())
+        })?,
+        None => views::Sort::Newest,
+    };
+    let cursor = match get("after") {
+        Some(c) => {
+            let parsed = c
+                .split_once('.')
+                .and_then(|(v, id)| Some((v.parse::<i64>().ok()?, id.parse::<i64>().ok()?)));
+            Some(parsed.ok_or_else(|| {
+                WebError::BadRequest("That page link is broken; start from the first page.".into())
+            })?)
+        }
         None => None,
     };
     let filter = views::TicketFilter {
@@ -224,9 +237,13 @@ pub async fn queue_show(
         requestor: get("requestor").map(|r| r.to_lowercase()),
         text: get("q"),
     };
-    let list = views::queue_tickets(&mut conn, queue_id, &filter, before, PAGE_SIZE).await?;
-    let next = (list.len() as i64 == PAGE_SIZE).then(|| {
-        let last = list.last().map(|t| t.id.to_string()).unwrap_or_default();
+    let page_rows =
+        views::queue_tickets(&mut conn, queue_id, &filter, sort, cursor, PAGE_SIZE).await?;
+    let next = (page_rows.len() as i64 == PAGE_SIZE).then(|| {
+        let last = page_rows
+            .last()
+            .map(|(t, p)| sort.cursor(t, *p))
+            .unwrap_or_default();
         format!(
             "/queues/{name}?{}",
             query_string(&[
@@ -234,10 +251,12 @@ pub async fn queue_show(
                 ("owner", filter.owner.as_deref().unwrap_or("")),
                 ("requestor", filter.requestor.as_deref().unwrap_or("")),
                 ("q", filter.text.as_deref().unwrap_or("")),
-                ("before", &last),
+                ("sort", sort.name()),
+                ("after", &last),
             ])
         )
     });
+    let list: Vec<views::TicketRow> = page_rows.into_iter().map(|(t, _)| t).collect();
     let mut page = user.page();
     page.flash = flash(q.get("done"));
     Ok(QueueShow {
@@ -250,6 +269,8 @@ pub async fn queue_show(
         filter_owner: filter.owner.unwrap_or_default(),
         filter_requestor: filter.requestor.unwrap_or_default(),
         filter_text: filter.text.unwrap_or_default(),
+        sort: sort.name(),
+        sorts: ["newest", "oldest", "updated", "priority"],
         next,
     })
 }
@@ -274,6 +295,7 @@ pub struct TicketShow {
     page: Page,
     t: tickets::TicketSummary,
     owner: String,
+    due: String,
     history: Vec<HistoryItem>,
     statuses: &'static [&'static str],
 }
@@ -299,6 +321,8 @@ pub async fn ticket_show(
                 "comment" => "Comment (internal)",
                 "status" => "Status changed",
                 "owner" => "Owner changed",
+                "priority" => "Priority changed",
+                "due" => "Due date changed",
                 _ => "Change",
             }
             .to_string();
@@ -334,6 +358,12 @@ pub async fn ticket_show(
             .owner
             .clone()
             .unwrap_or_else(|| "nobody".into()),
+        due: detail
+            .ticket
+            .due_at
+            .as_deref()
+            .map(|d| d.chars().take(10).collect())
+            .unwrap_or_default(),
         t: detail.ticket,
         history,
         statuses: &STATUSES,
@@ -396,6 +426,15 @@ async fn apply(
                 })?;
             actions::assign(&state.db, id, &user.email, Some(&owner)).await?;
             Ok("bulk")
+        }
+        Some("priority") => {
+            actions::set_field(&state.db, id, &user.email, "priority", form.get("priority"))
+                .await?;
+            Ok("updated")
+        }
+        Some("due") => {
+            actions::set_field(&state.db, id, &user.email, "due", form.get("due")).await?;
+            Ok("updated")
         }
         Some("status") => {
             let status = form.text("status").unwrap_or_default();
