@@ -19,3 +19,4 @@ trap 'kill $sink 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
 "$bin" bench outbox --messages "${OUTBOX_MESSAGES:-2000}" --smtp-url "smtp://127.0.0.1:$port"
 cargo bench --quiet --bench imap 2>&1 | grep "^{"
+scripts/bench-web.sh

@@ -18,3 +18,6 @@ END;
 INSERT INTO tickets_fts(rowid, subject) SELECT id, subject FROM tickets;
 
 CREATE INDEX ticket_requestors_user ON ticket_requestors(user_id);
+
+-- Covers the queue overview's counts (status, owner, age) without touching rows.
+CREATE INDEX tickets_overview ON tickets(queue_id, status, owner_id, created_at);

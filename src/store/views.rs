@@ -38,22 +38,23 @@ pub struct QueueOverview {
     pub oldest_open_at: Option<i64>,
 }
 
+/// Counts for the overview in one pass over an index that covers them.
 pub async fn queue_overview(
     conn: &mut AnyConnection,
     queue_id: i64,
 ) -> Result<Option<QueueOverview>> {
     Ok(sqlx::query_as(
         "SELECT q.id, q.name, q.correspond_address AS address, \
-         (SELECT COUNT(*) FROM tickets WHERE queue_id = q.id AND status = 'new') AS new_count, \
-         (SELECT COUNT(*) FROM tickets WHERE queue_id = q.id AND status = 'open') AS open_count, \
-         (SELECT COUNT(*) FROM tickets WHERE queue_id = q.id AND status = 'stalled') AS stalled_count, \
-         (SELECT COUNT(*) FROM tickets WHERE queue_id = q.id AND status = 'needs-info') AS needs_info_count, \
-         (SELECT COUNT(*) FROM tickets WHERE queue_id = q.id AND status = 'resolved') AS resolved_count, \
-         (SELECT COUNT(*) FROM tickets WHERE queue_id = q.id AND owner_id IS NULL \
-            AND status IN ('new', 'open', 'stalled', 'needs-info')) AS unowned, \
-         (SELECT MIN(created_at) FROM tickets WHERE queue_id = q.id \
-            AND status IN ('new', 'open', 'stalled', 'needs-info')) AS oldest_open_at \
-         FROM queues q WHERE q.id = $1",
+         COALESCE(SUM(CASE WHEN t.status = 'new' THEN 1 ELSE 0 END), 0) AS new_count, \
+         COALESCE(SUM(CASE WHEN t.status = 'open' THEN 1 ELSE 0 END), 0) AS open_count, \
+         COALESCE(SUM(CASE WHEN t.status = 'stalled' THEN 1 ELSE 0 END), 0) AS stalled_count, \
+         COALESCE(SUM(CASE WHEN t.status = 'needs-info' THEN 1 ELSE 0 END), 0) AS needs_info_count, \
+         COALESCE(SUM(CASE WHEN t.status = 'resolved' THEN 1 ELSE 0 END), 0) AS resolved_count, \
+         COALESCE(SUM(CASE WHEN t.owner_id IS NULL AND t.status IN ('new', 'open', 'stalled', 'needs-info') \
+              THEN 1 ELSE 0 END), 0) AS unowned, \
+         MIN(CASE WHEN t.status IN ('new', 'open', 'stalled', 'needs-info') THEN t.created_at END) AS oldest_open_at \
+         FROM queues q LEFT JOIN tickets t ON t.queue_id = q.id WHERE q.id = $1 \
+         GROUP BY q.id, q.name, q.correspond_address",
     )
     .bind(queue_id)
     .fetch_optional(conn)
@@ -251,24 +252,26 @@ pub async fn search(
     let number: Option<i64> = q.trim_start_matches('#').parse().ok();
     let words = fts5_query(q);
     let (text_match, text_param) = match backend {
-        super::Backend::Sqlite if words.is_empty() => ("0 = 1 AND $2 = ''", String::new()),
+        super::Backend::Sqlite if words.is_empty() => ("SELECT $1 WHERE $2 <> ''", String::new()),
+        // The newest matches first, and only so many: a word that is in half
+        // the database must not make the search read all of it.
         super::Backend::Sqlite => (
-            "t.id IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH $2) \
-             OR t.id IN (SELECT x.ticket_id FROM transactions x WHERE x.id IN \
-                 (SELECT rowid FROM transactions_fts WHERE transactions_fts MATCH $2))",
+            "SELECT rowid FROM (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH $2 \
+                 ORDER BY rowid DESC LIMIT 500) \
+             UNION SELECT x.ticket_id FROM transactions x WHERE x.id IN \
+                 (SELECT rowid FROM transactions_fts WHERE transactions_fts MATCH $2 ORDER BY rowid DESC LIMIT 500)",
             words,
         ),
         super::Backend::Postgres => (
-            "to_tsvector('simple', t.subject) @@ plainto_tsquery('simple', $2) \
-             OR t.id IN (SELECT x.ticket_id FROM transactions x \
-                 WHERE to_tsvector('simple', x.body) @@ plainto_tsquery('simple', $2))",
+            "SELECT id FROM tickets WHERE to_tsvector('simple', subject) @@ plainto_tsquery('simple', $2) \
+             UNION SELECT x.ticket_id FROM transactions x \
+                 WHERE to_tsvector('simple', x.body) @@ plainto_tsquery('simple', $2)",
             q.to_string(),
         ),
     };
     let sql = format!(
-        "{ROW_SELECT} WHERE t.queue_id IN ({ids}) AND (t.id = $1 OR {text_match} \
-         OR t.id IN (SELECT r.ticket_id FROM ticket_requestors r JOIN users u ON u.id = r.user_id \
-                     WHERE u.email = $3)) \
+        "{ROW_SELECT} WHERE t.queue_id IN ({ids}) AND t.id IN (SELECT $1 UNION {text_match} \
+         UNION SELECT r.ticket_id FROM ticket_requestors r JOIN users u ON u.id = r.user_id WHERE u.email = $3) \
          ORDER BY t.id DESC LIMIT $4"
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
