@@ -132,41 +132,28 @@ pub async fn requestor_replied(
     actor: &str,
     body: &str,
 ) -> Result<Option<i64>, ServiceError> {
-    let (cfg, ctx) = (scope.cfg, scope.ticket);
-    let to = staff_to_tell(&mut *conn, ctx).await?;
-    if to.iter().all(|t| t == actor) {
-        return Ok(None);
-    }
-    let composed = compose::staff_notice(&compose::NotifyInput {
-        tag: tag_of(cfg, ctx),
-        ticket_id: ctx.id,
-        subject: &ctx.subject,
-        queue_name: &ctx.queue_name,
-        actor,
-        what: "replied",
-        body,
-        instance_name: &cfg.instance_name,
-    })?;
-    enqueue(
-        conn,
-        scope,
-        "notify",
-        to,
-        vec![],
-        composed,
-        true,
-        None,
-        Some(actor),
-    )
-    .await
+    tell_staff(conn, scope, actor, body, "replied", None).await
 }
 
 /// Someone commented: tell the owner or the staff, never the requestors.
+/// Their answers go to the comment address, so they stay internal.
 pub async fn commented(
     conn: &mut AnyConnection,
     scope: &Scope<'_>,
     actor: &str,
     body: &str,
+) -> Result<Option<i64>, ServiceError> {
+    let reply_to = scope.ticket.comment_address.clone();
+    tell_staff(conn, scope, actor, body, "commented", reply_to.as_deref()).await
+}
+
+async fn tell_staff(
+    conn: &mut AnyConnection,
+    scope: &Scope<'_>,
+    actor: &str,
+    body: &str,
+    what: &str,
+    reply_to: Option<&str>,
 ) -> Result<Option<i64>, ServiceError> {
     let (cfg, ctx) = (scope.cfg, scope.ticket);
     let to = staff_to_tell(&mut *conn, ctx).await?;
@@ -179,11 +166,10 @@ pub async fn commented(
         subject: &ctx.subject,
         queue_name: &ctx.queue_name,
         actor,
-        what: "commented",
+        what,
         body,
         instance_name: &cfg.instance_name,
     })?;
-    let reply_to = ctx.comment_address.clone();
     enqueue(
         conn,
         scope,
@@ -192,7 +178,7 @@ pub async fn commented(
         vec![],
         composed,
         true,
-        reply_to.as_deref(),
+        reply_to,
         Some(actor),
     )
     .await

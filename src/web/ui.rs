@@ -380,14 +380,7 @@ pub async fn reply(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let form = FormData::parse(&body);
-    user.check_csrf(&form)?;
-    check_ticket(&state, &user, id).await?;
-    let Some(text) = form.text("body") else {
-        return Ok(back_to(id, "empty"));
-    };
-    actions::reply(&state.db, &state.cfg, id, &user.email, &text).await?;
-    Ok(back_to(id, "replied"))
+    post_text(&state, &user, id, &body, "correspond").await
 }
 
 pub async fn comment(
@@ -396,14 +389,30 @@ pub async fn comment(
     Path(id): Path<i64>,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let form = FormData::parse(&body);
+    post_text(&state, &user, id, &body, "comment").await
+}
+
+/// A reply (mailed to the requestors) or an internal comment from a form.
+async fn post_text(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    body: &Bytes,
+    kind: &str,
+) -> Result<Response, WebError> {
+    let form = FormData::parse(body);
     user.check_csrf(&form)?;
-    check_ticket(&state, &user, id).await?;
+    check_ticket(state, user, id).await?;
     let Some(text) = form.text("body") else {
         return Ok(back_to(id, "empty"));
     };
-    actions::comment(&state.db, &state.cfg, id, &user.email, &text).await?;
-    Ok(back_to(id, "commented"))
+    if kind == "comment" {
+        actions::comment(&state.db, &state.cfg, id, &user.email, &text).await?;
+        Ok(back_to(id, "commented"))
+    } else {
+        actions::reply(&state.db, &state.cfg, id, &user.email, &text).await?;
+        Ok(back_to(id, "replied"))
+    }
 }
 
 async fn apply(
