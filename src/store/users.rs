@@ -179,3 +179,28 @@ pub async fn clear_bouncing(conn: &mut AnyConnection, email: &str) -> Result<()>
         .await?;
     Ok(())
 }
+
+/// Staff with the names of their queues, for the admin page.
+pub async fn staff_with_queues(conn: &mut AnyConnection) -> Result<Vec<(String, String, String)>> {
+    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT u.email, u.role, q.name FROM users u LEFT JOIN queue_members m ON m.user_id = u.id \
+         LEFT JOIN queues q ON q.id = m.queue_id WHERE u.role <> 'requestor' ORDER BY u.email, q.name",
+    )
+    .fetch_all(conn)
+    .await?;
+    let mut out: Vec<(String, String, String)> = Vec::new();
+    for (email, role, queue) in rows {
+        match out.last_mut() {
+            Some(last) if last.0 == email => {
+                if let Some(q) = queue {
+                    if !last.2.is_empty() {
+                        last.2.push_str(", ");
+                    }
+                    last.2.push_str(&q);
+                }
+            }
+            _ => out.push((email, role, queue.unwrap_or_default())),
+        }
+    }
+    Ok(out)
+}

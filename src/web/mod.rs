@@ -54,6 +54,8 @@ pub fn router(state: AppState) -> Router {
         .route("/attachments/{id}", get(ui::attachment))
         .route("/search", get(ui::search))
         .route("/admin", get(ui::admin))
+        .route("/admin/queues", post(ui::admin_add_queue))
+        .route("/admin/users", post(ui::admin_save_user))
         .route("/admin/outbox/{id}/retry", post(ui::admin_outbox_retry))
         .route(
             "/admin/quarantine/{id}/retry",

@@ -602,10 +602,25 @@ pub struct OutboxLine {
     pub error: String,
 }
 
+pub struct QueueAdminLine {
+    pub name: String,
+    pub correspond_address: String,
+    pub comment: String,
+    pub tag: String,
+}
+
+pub struct UserLine {
+    pub email: String,
+    pub role: String,
+    pub queues: String,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "admin/index.html")]
 pub struct AdminPage {
     page: Page,
+    queues: Vec<QueueAdminLine>,
+    users: Vec<UserLine>,
     outbox: Vec<OutboxLine>,
     quarantine: Vec<quarantine::Entry>,
 }
@@ -640,13 +655,123 @@ pub async fn admin(
         })
         .collect();
     let quarantine = quarantine::list(&mut conn).await?;
+    let queues = store::queues::list(&mut conn)
+        .await?
+        .into_iter()
+        .map(|q| QueueAdminLine {
+            name: q.name,
+            correspond_address: q.correspond_address,
+            comment: q.comment_address.unwrap_or_default(),
+            tag: q.subject_tag.unwrap_or_default(),
+        })
+        .collect();
+    let users = store::users::staff_with_queues(&mut conn)
+        .await?
+        .into_iter()
+        .map(|(email, role, queues)| UserLine {
+            email,
+            role,
+            queues,
+        })
+        .collect();
     let mut page = user.page();
     page.flash = flash(q.get("done"));
     Ok(AdminPage {
         page,
+        queues,
+        users,
         outbox,
         quarantine,
     })
+}
+
+fn address_field(form: &FormData, key: &str, label: &str) -> Result<Option<String>, WebError> {
+    match form.text(key) {
+        None => Ok(None),
+        Some(a) => crate::domain::address::normalise(&a)
+            .map(Some)
+            .ok_or_else(|| {
+                WebError::BadRequest(format!("{label} {a:?} is not an e-mail address."))
+            }),
+    }
+}
+
+pub async fn admin_add_queue(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let form = FormData::parse(&body);
+    user.check_csrf(&form)?;
+    require_admin(&user)?;
+    let name = form
+        .text("name")
+        .filter(|n| n.chars().all(|c| c.is_alphanumeric() || "-_.".contains(c)))
+        .ok_or_else(|| {
+            WebError::BadRequest("A queue name is one word: letters, digits, - _ or .".into())
+        })?;
+    let address = address_field(&form, "address", "The address")?
+        .ok_or_else(|| WebError::BadRequest("A queue needs an address.".into()))?;
+    let comment = address_field(&form, "comment_address", "The comment address")?;
+    let mut tx = state.db.begin_write().await?;
+    let taken = store::queues::list(&mut tx).await?.into_iter().any(|q| {
+        q.name == name
+            || q.correspond_address == address
+            || q.comment_address.as_deref() == Some(&address)
+            || comment
+                .as_deref()
+                .is_some_and(|c| c == q.correspond_address)
+    });
+    if taken {
+        return Err(WebError::BadRequest(
+            "That name or address is already used by a queue.".into(),
+        ));
+    }
+    let tag = form.text("tag");
+    store::queues::add(
+        &mut tx,
+        &name,
+        &address,
+        comment.as_deref(),
+        tag.as_deref(),
+        store::now_ms(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to("/admin?done=updated").into_response())
+}
+
+pub async fn admin_save_user(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let form = FormData::parse(&body);
+    user.check_csrf(&form)?;
+    require_admin(&user)?;
+    let email = address_field(&form, "email", "The email")?
+        .ok_or_else(|| WebError::BadRequest("A user needs an email address.".into()))?;
+    let role = match form.get("role") {
+        Some(r @ ("staff" | "admin")) => r,
+        _ => return Err(WebError::BadRequest("The role is staff or admin.".into())),
+    };
+    let hash = match form.get("password").filter(|p| !p.is_empty()) {
+        Some(p) => Some(crate::service::auth::hash_password(p)?),
+        None => None,
+    };
+    let mut tx = state.db.begin_write().await?;
+    let all = store::queues::list(&mut tx).await?;
+    let id =
+        store::users::upsert_staff(&mut tx, &email, role, hash.as_deref(), store::now_ms()).await?;
+    for name in form.all("queues") {
+        let q = all
+            .iter()
+            .find(|q| &q.name == name)
+            .ok_or_else(|| WebError::BadRequest(format!("There is no queue {name:?}.")))?;
+        store::users::add_to_queue(&mut tx, q.id, id).await?;
+    }
+    tx.commit().await?;
+    Ok(Redirect::to("/admin?done=updated").into_response())
 }
 
 pub async fn admin_outbox_retry(

@@ -478,3 +478,99 @@ both!(
     keyset_pages_every_sort_and_ticket_fields,
     paging_sorting_and_fields
 );
+
+async fn admin_manages_queues_and_staff(b: Backend) {
+    let Some(app) = App::start(b).await else {
+        return;
+    };
+    app.t.add_queue("help", "help@example.com", None).await;
+    app.staff("root@example.com", "admin", &[]).await;
+    let (admin, _) = app.sign_in("root@example.com", PASSWORD).await;
+    let csrf = app.csrf(&admin, "/admin").await;
+    let r = app
+        .post(
+            &admin,
+            "/admin/queues",
+            &[
+                ("csrf", &csrf),
+                ("name", "ops"),
+                ("address", "Ops@Example.com"),
+                ("comment_address", "ops-comment@example.com"),
+                ("tag", "OPS"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let dup = app
+        .post(
+            &admin,
+            "/admin/queues",
+            &[
+                ("csrf", &csrf),
+                ("name", "ops2"),
+                ("address", "ops@example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        dup.status(),
+        400,
+        "an address in use is refused with a message"
+    );
+    let bad = app
+        .post(
+            &admin,
+            "/admin/queues",
+            &[
+                ("csrf", &csrf),
+                ("name", "x"),
+                ("address", "not-an-address"),
+            ],
+        )
+        .await;
+    assert!(
+        bad.text()
+            .await
+            .expect("body")
+            .contains("is not an e-mail address")
+    );
+    let r = app
+        .post(
+            &admin,
+            "/admin/users",
+            &[
+                ("csrf", &csrf),
+                ("email", "dana@example.com"),
+                ("role", "staff"),
+                ("password", PASSWORD),
+                ("queues", "ops"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let page = app.get(&admin, "/admin").await.text().await.expect("body");
+    assert!(page.contains("ops@example.com") && page.contains("dana@example.com"));
+    // Dana now works the ops queue, and only it.
+    let (dana, status) = app.sign_in("dana@example.com", PASSWORD).await;
+    assert_eq!(status, 303);
+    assert_eq!(app.get(&dana, "/queues/ops").await.status(), 200);
+    assert_eq!(app.get(&dana, "/queues/help").await.status(), 404);
+    let dcsrf = app.csrf(&dana, "/queues").await;
+    let r = app
+        .post(
+            &dana,
+            "/admin/queues",
+            &[
+                ("csrf", &dcsrf),
+                ("name", "evil"),
+                ("address", "evil@example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 404, "staff cannot administer");
+    app.t.close().await;
+}
+both!(
+    admin_adds_queues_and_staff_with_membership,
+    admin_manages_queues_and_staff
+);
