@@ -257,9 +257,9 @@ pub async fn search(
         // the database must not make the search read all of it.
         super::Backend::Sqlite => (
             "SELECT rowid FROM (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH $2 \
-                 ORDER BY rowid DESC LIMIT 500) \
+                 ORDER BY rowid DESC LIMIT 300) \
              UNION SELECT x.ticket_id FROM transactions x WHERE x.id IN \
-                 (SELECT rowid FROM transactions_fts WHERE transactions_fts MATCH $2 ORDER BY rowid DESC LIMIT 500)",
+                 (SELECT rowid FROM transactions_fts WHERE transactions_fts MATCH $2 ORDER BY rowid DESC LIMIT 300)",
             words,
         ),
         super::Backend::Postgres => (

@@ -22,6 +22,10 @@ pub struct AppState {
     pub db: Db,
     pub cfg: Arc<Config>,
     pub limiter: Arc<auth::LoginLimiter>,
+    /// Queue counts for the overview, a few seconds old at most: a wall
+    /// screen and a team refreshing it must not recount a million tickets
+    /// each time.
+    pub overview_cache: Arc<ui::OverviewCache>,
 }
 
 impl AppState {
@@ -30,6 +34,7 @@ impl AppState {
             db,
             cfg,
             limiter: Arc::new(auth::LoginLimiter::default()),
+            overview_cache: Arc::new(ui::OverviewCache::default()),
         }
     }
 }

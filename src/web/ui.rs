@@ -80,6 +80,35 @@ fn age(ms: Option<i64>) -> String {
     }
 }
 
+/// How old cached overview counts may be.
+const OVERVIEW_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+#[derive(Default)]
+pub struct OverviewCache {
+    entries: std::sync::Mutex<HashMap<i64, (std::time::Instant, views::QueueOverview)>>,
+}
+
+impl OverviewCache {
+    async fn get(
+        &self,
+        db: &store::Db,
+        queue_id: i64,
+    ) -> Result<Option<views::QueueOverview>, WebError> {
+        if let Ok(map) = self.entries.lock()
+            && let Some((at, o)) = map.get(&queue_id)
+            && at.elapsed() < OVERVIEW_TTL
+        {
+            return Ok(Some(o.clone()));
+        }
+        let mut conn = db.pool.acquire().await?;
+        let fresh = views::queue_overview(&mut conn, queue_id).await?;
+        if let (Some(o), Ok(mut map)) = (&fresh, self.entries.lock()) {
+            map.insert(queue_id, (std::time::Instant::now(), o.clone()));
+        }
+        Ok(fresh)
+    }
+}
+
 pub struct QueueLine {
     pub name: String,
     pub address: String,
@@ -103,10 +132,9 @@ pub async fn queues_index(
     user: CurrentUser,
 ) -> Result<QueuesIndex, WebError> {
     let ids = visible(&state, &user).await?;
-    let mut conn = state.db.pool.acquire().await?;
     let mut queues = Vec::new();
     for id in ids {
-        if let Some(q) = views::queue_overview(&mut conn, id).await? {
+        if let Some(q) = state.overview_cache.get(&state.db, id).await? {
             queues.push(QueueLine {
                 oldest: age(q.oldest_open_at),
                 name: q.name,
@@ -579,7 +607,7 @@ pub async fn search(
         // brings it up to date, so results are never stale.
         store::search_index::catch_up_all(&state.db).await?;
         let mut conn = state.db.pool.acquire().await?;
-        views::search(&mut conn, state.db.backend, &ids, &text, 100).await?
+        views::search(&mut conn, state.db.backend, &ids, &text, 50).await?
     };
     let mut page = user.page();
     page.flash = flash(q.get("done"));
