@@ -8,6 +8,4 @@ CREATE INDEX ticket_requestors_user ON ticket_requestors(user_id);
 -- Kept for symmetry with SQLite, where history text is indexed in catch-up runs.
 CREATE TABLE search_state (name TEXT PRIMARY KEY, upto BIGINT NOT NULL);
 INSERT INTO search_state (name, upto) VALUES ('transactions', 0);
-
--- Covers the queue overview's counts (status, owner, age) without touching rows.
-CREATE INDEX tickets_overview ON tickets(queue_id, status, owner_id, created_at);
+INSERT INTO search_state (name, upto) VALUES ('tickets', 0);

@@ -1,43 +1,59 @@
-//! Brings SQLite's full-text index of history text up to date in bulk, off
-//! the mail path. PostgreSQL's expression index needs no catch-up.
+//! Brings SQLite's full-text indexes (ticket subjects, history text) up to
+//! date in bulk, off the mail path. PostgreSQL's expression index needs no catch-up.
 
 use super::{Backend, Db, Result};
 
-/// Indexes up to `limit` transactions written since the last run; returns
-/// how many. Cheap when there is nothing new.
+/// Indexes up to `limit` new rows of each indexed table (ticket subjects,
+/// history text) since the last run; returns how many. Cheap when there is
+/// nothing new.
 pub async fn catch_up(db: &Db, limit: i64) -> Result<u64> {
     if db.backend != Backend::Sqlite {
         return Ok(0);
     }
-    let upto: i64 = sqlx::query_scalar("SELECT upto FROM search_state WHERE name = 'transactions'")
+    let mut total = 0;
+    for (name, fts, column) in [
+        ("transactions", "transactions_fts", "body"),
+        ("tickets", "tickets_fts", "subject"),
+    ] {
+        total += catch_up_table(db, name, fts, column, limit).await?;
+    }
+    Ok(total)
+}
+
+async fn catch_up_table(db: &Db, table: &str, fts: &str, column: &str, limit: i64) -> Result<u64> {
+    let state = "SELECT upto FROM search_state WHERE name = $1";
+    let upto: i64 = sqlx::query_scalar(state)
+        .bind(table)
         .fetch_one(&db.pool)
         .await?;
-    let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM transactions")
-        .fetch_one(&db.pool)
-        .await?;
+    let newest: Option<i64> =
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT MAX(id) FROM {table}")))
+            .fetch_one(&db.pool)
+            .await?;
     if newest.unwrap_or(0) <= upto {
         return Ok(0);
     }
     let mut tx = db.begin_write().await?;
     // Re-read inside the write transaction: another process may have caught up.
-    let upto: i64 = sqlx::query_scalar("SELECT upto FROM search_state WHERE name = 'transactions'")
+    let upto: i64 = sqlx::query_scalar(state)
+        .bind(table)
         .fetch_one(&mut *tx)
         .await?;
-    let done = sqlx::query(
-        "INSERT INTO transactions_fts(rowid, body) SELECT id, body FROM transactions \
-         WHERE id > $1 ORDER BY id LIMIT $2",
-    )
+    let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO {fts}(rowid, {column}) SELECT id, {column} FROM {table} WHERE id > $1 ORDER BY id LIMIT $2"
+    )))
     .bind(upto)
     .bind(limit)
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    sqlx::query(
+    sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE search_state SET upto = (SELECT COALESCE(MAX(id), $1) FROM \
-         (SELECT id FROM transactions WHERE id > $1 ORDER BY id LIMIT $2) x) WHERE name = 'transactions'",
-    )
+         (SELECT id FROM {table} WHERE id > $1 ORDER BY id LIMIT $2) x) WHERE name = $3"
+    )))
     .bind(upto)
     .bind(limit)
+    .bind(table)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
