@@ -68,7 +68,26 @@ pub enum ParseError {
     NoHeaders,
 }
 
+/// Old Mac mail ends lines with a bare CR; the parser wants LF or CRLF.
+/// The stored raw bytes stay as they came.
+fn cr_only_to_crlf(raw: &[u8]) -> Option<Vec<u8>> {
+    let head = &raw[..raw.len().min(4096)];
+    if head.contains(&b'\n') || !head.contains(&b'\r') {
+        return None;
+    }
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 40);
+    for &b in raw {
+        out.push(b);
+        if b == b'\r' {
+            out.push(b'\n');
+        }
+    }
+    Some(out)
+}
+
 pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseError> {
+    let converted = cr_only_to_crlf(raw);
+    let raw = converted.as_deref().unwrap_or(raw);
     let msg = MessageParser::default()
         .parse(raw)
         .ok_or(ParseError::Unparseable)?;
@@ -178,6 +197,18 @@ fn sender(
                 email: address::normalise(msg.return_address()?)?,
                 name: String::new(),
             })
+        })
+        .or_else(|| {
+            // "From: MAILER-DAEMON <>" on a bounce: no address, but plainly a
+            // daemon, and its bounce must reach the ticket it is about.
+            let text = msg.header_raw("From")?.to_ascii_lowercase();
+            ["mailer-daemon", "postmaster"]
+                .iter()
+                .find(|d| text.contains(*d))
+                .map(|d| Mailbox {
+                    email: (*d).to_string(),
+                    name: "Mail Delivery System".into(),
+                })
         })?;
     if from.name.contains('\u{FFFD}') {
         if let Some(name) = msg.header_raw("From").and_then(redecode_encoded_words) {
@@ -650,6 +681,22 @@ References: <r1@x> <p@x>\r\n\r\nHello\r\n";
             Some("Jörg M <j@x>")
         );
         assert_eq!(redecode_encoded_words("plain <p@x>"), None);
+    }
+
+    #[test]
+    fn cr_only_line_endings_parse() {
+        let m = parse(b"From: a@b.c\rSubject: old mac\r\rbody line\r").unwrap();
+        assert_eq!(m.from.unwrap().email, "a@b.c");
+        assert_eq!(m.subject, "old mac");
+    }
+
+    #[test]
+    fn a_daemon_without_an_address_is_still_a_sender() {
+        let raw =
+            b"From: MAILER-DAEMON <>\r\nReturn-Path: <>\r\nSubject: failure\r\n\r\nbounced\r\n";
+        assert_eq!(parse(raw).unwrap().from.unwrap().email, "mailer-daemon");
+        let nobody = b"From: <>\r\nSubject: x\r\n\r\nb\r\n";
+        assert!(parse(nobody).unwrap().from.is_none());
     }
 
     #[test]
