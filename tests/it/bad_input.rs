@@ -152,3 +152,92 @@ both!(
     quarantine_retry_takes_mail_in_once_a_queue_exists,
     retry_releases
 );
+
+async fn batch_fallback(b: Backend) {
+    let Some(t) = TestDb::new(b).await else {
+        return;
+    };
+    t.add_queue("help", "help@example.com", None).await;
+    let ing = t.ingestor();
+    let m = |i: usize| {
+        crate::support::mail(
+            "a@example.net",
+            "help@example.com",
+            &format!("m{i}"),
+            &format!("fb{i}@x"),
+            "",
+            "b",
+        )
+    };
+    // The same message twice in one batch: the fast round fails on the
+    // second copy; the careful round stores it once and reports a duplicate.
+    let items: Vec<(Vec<u8>, docket::mail::inbound::Source)> = [m(1), m(2), m(1), m(3)]
+        .into_iter()
+        .map(|r| (r, docket::mail::inbound::Source::Bench))
+        .collect();
+    let outcomes = ing
+        .ingest_batch(&items, &Default::default())
+        .await
+        .expect("batch");
+    let kinds: Vec<OutcomeKind> = outcomes.iter().map(|o| o.outcome).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            OutcomeKind::Created,
+            OutcomeKind::Created,
+            OutcomeKind::Duplicate,
+            OutcomeKind::Created
+        ]
+    );
+    assert_eq!(t.count("messages").await, 3);
+    assert_eq!(t.count("tickets").await, 3);
+    if b == Backend::Sqlite {
+        // A message the database refuses is quarantined; its neighbours go in.
+        sqlx::query(
+            "CREATE TRIGGER refuse BEFORE INSERT ON tickets WHEN new.subject = 'poison' \
+             BEGIN SELECT RAISE(ABORT, 'refused by test trigger'); END",
+        )
+        .execute(&t.db.pool)
+        .await
+        .expect("trigger");
+        let items: Vec<(Vec<u8>, docket::mail::inbound::Source)> = [
+            m(4),
+            crate::support::mail(
+                "a@example.net",
+                "help@example.com",
+                "poison",
+                "fb-poison@x",
+                "",
+                "b",
+            ),
+            m(5),
+        ]
+        .into_iter()
+        .map(|r| (r, docket::mail::inbound::Source::Bench))
+        .collect();
+        let outcomes = ing
+            .ingest_batch(&items, &Default::default())
+            .await
+            .expect("batch");
+        let kinds: Vec<OutcomeKind> = outcomes.iter().map(|o| o.outcome).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                OutcomeKind::Created,
+                OutcomeKind::Quarantined,
+                OutcomeKind::Created
+            ]
+        );
+        assert!(
+            outcomes[1].reason.contains("refused by test trigger"),
+            "{}",
+            outcomes[1].reason
+        );
+        assert_eq!(t.count("tickets").await, 5);
+    }
+    t.close().await;
+}
+both!(
+    a_failing_message_falls_back_to_savepoints_and_spoils_nothing,
+    batch_fallback
+);

@@ -179,9 +179,53 @@ impl Ingestor {
         Err(StoreError::DuplicateRace)
     }
 
-    /// Many messages, one transaction, a savepoint each. A message whose
-    /// savepoint fails with a non-transient error is quarantined instead.
+    /// Many messages, one transaction (one fsync). First without savepoints,
+    /// as new mail almost always goes in cleanly; if any message fails or
+    /// turns out to be stored already, that transaction is rolled back whole
+    /// and the batch is redone with a savepoint per message, so one bad
+    /// message never spoils its batch.
     pub async fn ingest_batch(
+        &self,
+        items: &[(Vec<u8>, Source)],
+        hints: &Hints,
+    ) -> Result<Vec<Outcome>, StoreError> {
+        match self.ingest_batch_fast(items, hints).await {
+            Ok(out) => Ok(out),
+            Err(e) if e.is_transient() => Err(e),
+            Err(_) => self.ingest_batch_careful(items, hints).await,
+        }
+    }
+
+    /// The whole batch in one transaction with no savepoints; any error
+    /// (a duplicate included) abandons it.
+    async fn ingest_batch_fast(
+        &self,
+        items: &[(Vec<u8>, Source)],
+        hints: &Hints,
+    ) -> Result<Vec<Outcome>, StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        let ctx = self.context(&mut tx, hints).await?;
+        let mut out = Vec::with_capacity(items.len());
+        for (raw, source) in items {
+            match self
+                .ingest_in(&mut tx, &ctx, raw, source, store::now_ms(), true)
+                .await
+            {
+                Ok(o) => out.push(o),
+                Err(e) => {
+                    // Nothing of this attempt may remain before the careful round.
+                    tx.rollback().await?;
+                    return Err(e);
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// A savepoint per message: a duplicate is looked up, a failing message
+    /// is quarantined, the rest commit together.
+    async fn ingest_batch_careful(
         &self,
         items: &[(Vec<u8>, Source)],
         hints: &Hints,
