@@ -10,29 +10,27 @@ pub async fn catch_up(db: &Db, limit: i64) -> Result<u64> {
     if db.backend != Backend::Sqlite {
         return Ok(0);
     }
+    // One cheap read answers "anything new?" for both indexes.
+    let (t_upto, t_max, k_upto, k_max): (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT upto FROM search_state WHERE name = 'transactions'), \
+         (SELECT COALESCE(MAX(id), 0) FROM transactions), \
+         (SELECT upto FROM search_state WHERE name = 'tickets'), \
+         (SELECT COALESCE(MAX(id), 0) FROM tickets)",
+    )
+    .fetch_one(&db.pool)
+    .await?;
     let mut total = 0;
-    for (name, fts, column) in [
-        ("transactions", "transactions_fts", "body"),
-        ("tickets", "tickets_fts", "subject"),
-    ] {
-        total += catch_up_table(db, name, fts, column, limit).await?;
+    if t_max > t_upto {
+        total += catch_up_table(db, "transactions", "transactions_fts", "body", limit).await?;
+    }
+    if k_max > k_upto {
+        total += catch_up_table(db, "tickets", "tickets_fts", "subject", limit).await?;
     }
     Ok(total)
 }
 
 async fn catch_up_table(db: &Db, table: &str, fts: &str, column: &str, limit: i64) -> Result<u64> {
     let state = "SELECT upto FROM search_state WHERE name = $1";
-    let upto: i64 = sqlx::query_scalar(state)
-        .bind(table)
-        .fetch_one(&db.pool)
-        .await?;
-    let newest: Option<i64> =
-        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT MAX(id) FROM {table}")))
-            .fetch_one(&db.pool)
-            .await?;
-    if newest.unwrap_or(0) <= upto {
-        return Ok(0);
-    }
     let mut tx = db.begin_write().await?;
     // Re-read inside the write transaction: another process may have caught up.
     let upto: i64 = sqlx::query_scalar(state)

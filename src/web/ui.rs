@@ -86,19 +86,29 @@ const OVERVIEW_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 #[derive(Default)]
 pub struct OverviewCache {
     entries: std::sync::Mutex<HashMap<i64, (std::time::Instant, views::QueueOverview)>>,
+    /// One recount at a time: the others wait for it instead of all
+    /// recounting when the entry expires.
+    refresh: tokio::sync::Mutex<()>,
 }
 
 impl OverviewCache {
+    fn cached(&self, queue_id: i64) -> Option<views::QueueOverview> {
+        let map = self.entries.lock().ok()?;
+        let (at, o) = map.get(&queue_id)?;
+        (at.elapsed() < OVERVIEW_TTL).then(|| o.clone())
+    }
+
     async fn get(
         &self,
         db: &store::Db,
         queue_id: i64,
     ) -> Result<Option<views::QueueOverview>, WebError> {
-        if let Ok(map) = self.entries.lock()
-            && let Some((at, o)) = map.get(&queue_id)
-            && at.elapsed() < OVERVIEW_TTL
-        {
-            return Ok(Some(o.clone()));
+        if let Some(o) = self.cached(queue_id) {
+            return Ok(Some(o));
+        }
+        let _one_at_a_time = self.refresh.lock().await;
+        if let Some(o) = self.cached(queue_id) {
+            return Ok(Some(o));
         }
         let mut conn = db.pool.acquire().await?;
         let fresh = views::queue_overview(&mut conn, queue_id).await?;
