@@ -574,3 +574,205 @@ both!(
     admin_adds_queues_and_staff_with_membership,
     admin_manages_queues_and_staff
 );
+
+async fn bulk_and_admin_queues_of_mail(b: Backend) {
+    let Some(app) = App::start(b).await else {
+        return;
+    };
+    let q = app.t.add_queue("help", "help@example.com", None).await;
+    app.staff("alice@example.com", "staff", &[q]).await;
+    app.staff("root@example.com", "admin", &[q]).await;
+    let ing = app.t.ingestor();
+    let a = ingest(
+        &ing,
+        &mail("a@example.net", "help@example.com", "one", "bk1@x", "", "b"),
+        None,
+    )
+    .await
+    .ticket
+    .expect("t");
+    let b2 = ingest(
+        &ing,
+        &mail("b@example.net", "help@example.com", "two", "bk2@x", "", "b"),
+        None,
+    )
+    .await
+    .ticket
+    .expect("t");
+    let (c, _) = app.sign_in("alice@example.com", PASSWORD).await;
+    let csrf = app.csrf(&c, "/queues/help").await;
+    let (ida, idb) = (a.to_string(), b2.to_string());
+    let r = c
+        .post(format!("{}/tickets/bulk", app.base))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("back", "/queues/help"),
+            ("ids", &ida),
+            ("ids", &idb),
+            ("action", "status"),
+            ("status", "stalled"),
+        ])
+        .send()
+        .await
+        .expect("bulk");
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/queues/help?done=bulk");
+    assert_eq!(app.t.show(a).await.ticket.status, "stalled");
+    assert_eq!(app.t.show(b2).await.ticket.status, "stalled");
+    let r = app
+        .post(
+            &c,
+            "/tickets/bulk",
+            &[
+                ("csrf", &csrf),
+                ("back", "/queues/help"),
+                ("action", "take"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        r.headers()["location"],
+        "/queues/help?done=nothing-selected",
+        "nothing selected: a message, not an error"
+    );
+
+    // Admin: a dead outbox row is retried; a quarantined mail is read and retried.
+    sqlx::query("UPDATE outbox SET status = 'dead', last_error = '550 no'")
+        .execute(&app.t.db.pool)
+        .await
+        .expect("dead");
+    let garbage = b"From: x@example.net\r\nTo: nowhere@else.org\r\nSubject: lost\r\nMessage-ID: <lost@x>\r\n\r\nb\r\n";
+    let qid = ingest(&ing, garbage, None)
+        .await
+        .quarantine_id
+        .expect("quarantined");
+    let (admin, _) = app.sign_in("root@example.com", PASSWORD).await;
+    let page = app.get(&admin, "/admin").await.text().await.expect("body");
+    assert!(page.contains("550 no") && page.contains("no queue for recipients"));
+    let acsrf = app.csrf(&admin, "/admin").await;
+    let row: i64 = app.t.scalar_i64("SELECT MIN(id) FROM outbox").await;
+    assert_eq!(
+        app.post(
+            &admin,
+            &format!("/admin/outbox/{row}/retry"),
+            &[("csrf", &acsrf)]
+        )
+        .await
+        .status(),
+        303
+    );
+    let pending = app
+        .t
+        .scalar_i64(&format!(
+            "SELECT COUNT(*) FROM outbox WHERE id = {row} AND status = 'pending'"
+        ))
+        .await;
+    assert_eq!(pending, 1);
+    let raw = app
+        .get(&admin, &format!("/admin/quarantine/{qid}/raw"))
+        .await;
+    assert_eq!(
+        raw.headers()["content-disposition"]
+            .to_str()
+            .expect("ascii"),
+        format!("attachment; filename=\"quarantine-{qid}.eml\"")
+    );
+    assert_eq!(
+        raw.bytes().await.expect("bytes").as_ref(),
+        garbage.as_slice(),
+        "the raw bytes, unchanged"
+    );
+    let mut conn = app.t.db.pool.acquire().await.expect("conn");
+    docket::store::queues::add(&mut conn, "else", "nowhere@else.org", None, None, 0)
+        .await
+        .expect("queue");
+    drop(conn);
+    assert_eq!(
+        app.post(
+            &admin,
+            &format!("/admin/quarantine/{qid}/retry"),
+            &[("csrf", &acsrf)]
+        )
+        .await
+        .status(),
+        303
+    );
+    let released = app
+        .t
+        .scalar_i64(&format!(
+            "SELECT COUNT(*) FROM quarantine WHERE id = {qid} AND status = 'released'"
+        ))
+        .await;
+    assert_eq!(released, 1);
+    app.t.close().await;
+}
+both!(
+    bulk_actions_and_admin_outbox_and_quarantine,
+    bulk_and_admin_queues_of_mail
+);
+
+#[test]
+fn serve_demo_starts_a_working_installation() {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(crate::support::docket_bin())
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .env("DOCKET_LOG", "error")
+        .env_remove("DOCKET_DATABASE_URL")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("serve --demo");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut addr = None;
+    let mut seeded = false;
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        seeded |= line.contains("Sign in as admin@example.com");
+        if let Some(rest) = line.strip_prefix("Docket is listening on ") {
+            addr = Some(rest.trim().trim_end_matches('/').to_string());
+            break;
+        }
+    }
+    let addr = addr.expect("a listening line");
+    assert!(seeded, "the demo says how to sign in");
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    rt.block_on(async {
+        let c = App::client();
+        let login = c
+            .get(format!("{addr}/login"))
+            .send()
+            .await
+            .expect("login")
+            .text()
+            .await
+            .expect("body");
+        let at = login.find("name=\"csrf\" value=\"").expect("csrf") + 19;
+        let csrf = login[at..].split('"').next().expect("token").to_string();
+        let r = c
+            .post(format!("{addr}/login"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("email", "admin@example.com"),
+                ("password", docket::dev::DEMO_PASSWORD),
+            ])
+            .send()
+            .await
+            .expect("sign in");
+        assert_eq!(r.status(), 303);
+        let overview = c
+            .get(format!("{addr}/queues"))
+            .send()
+            .await
+            .expect("queues")
+            .text()
+            .await
+            .expect("body");
+        assert!(
+            overview.contains("helpdesk") && overview.contains("facilities"),
+            "seeded queues are there"
+        );
+    });
+    let _ = std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+}
