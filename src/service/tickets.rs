@@ -45,35 +45,7 @@ pub async fn reply(
     actor: &str,
     body: &str,
 ) -> Result<i64, ServiceError> {
-    if body.trim().is_empty() {
-        return Err(ServiceError::Invalid("a reply needs some text".into()));
-    }
-    let now = store::now_ms();
-    let mut tx = db.begin_write().await?;
-    let ctx = tickets::context(&mut tx, ticket)
-        .await?
-        .ok_or(ServiceError::NoTicket(ticket))?;
-    let creator = users::ensure(&mut tx, actor, "", now).await?;
-    let id = tickets::add_transaction(
-        &mut tx,
-        history(ticket, "correspond", Some(creator), body, now),
-    )
-    .await?;
-    let own = notify::own_addresses(&mut tx).await?;
-    let scope = notify::Scope {
-        cfg,
-        ticket: &ctx,
-        own: &own,
-        now,
-    };
-    notify::staff_replied(&mut tx, &scope, actor, body).await?;
-    if ctx.status == "new" {
-        set_status_in(&mut tx, ticket, creator, "new", "open", None, now).await?;
-    } else {
-        tickets::touch(&mut tx, ticket, now).await?;
-    }
-    tx.commit().await?;
-    Ok(id)
+    post_text(db, cfg, ticket, actor, body, "correspond").await
 }
 
 /// An internal comment: history and a notice to the owner or the staff.
@@ -84,8 +56,25 @@ pub async fn comment(
     actor: &str,
     body: &str,
 ) -> Result<i64, ServiceError> {
+    post_text(db, cfg, ticket, actor, body, "comment").await
+}
+
+/// A reply or comment by `actor`, with the mail it causes, in one transaction.
+async fn post_text(
+    db: &Db,
+    cfg: &Config,
+    ticket: i64,
+    actor: &str,
+    body: &str,
+    kind: &str,
+) -> Result<i64, ServiceError> {
     if body.trim().is_empty() {
-        return Err(ServiceError::Invalid("a comment needs some text".into()));
+        let what = if kind == "comment" {
+            "a comment"
+        } else {
+            "a reply"
+        };
+        return Err(ServiceError::Invalid(format!("{what} needs some text")));
     }
     let now = store::now_ms();
     let mut tx = db.begin_write().await?;
@@ -93,12 +82,8 @@ pub async fn comment(
         .await?
         .ok_or(ServiceError::NoTicket(ticket))?;
     let creator = users::ensure(&mut tx, actor, "", now).await?;
-    let id = tickets::add_transaction(
-        &mut tx,
-        history(ticket, "comment", Some(creator), body, now),
-    )
-    .await?;
-    tickets::touch(&mut tx, ticket, now).await?;
+    let id =
+        tickets::add_transaction(&mut tx, history(ticket, kind, Some(creator), body, now)).await?;
     let own = notify::own_addresses(&mut tx).await?;
     let scope = notify::Scope {
         cfg,
@@ -106,7 +91,17 @@ pub async fn comment(
         own: &own,
         now,
     };
-    notify::commented(&mut tx, &scope, actor, body).await?;
+    if kind == "comment" {
+        notify::commented(&mut tx, &scope, actor, body).await?;
+    } else {
+        notify::staff_replied(&mut tx, &scope, actor, body).await?;
+    }
+    // A staff reply on a new ticket means someone is on it.
+    if kind == "correspond" && ctx.status == "new" {
+        set_status_in(&mut tx, ticket, creator, "new", "open", None, now).await?;
+    } else {
+        tickets::touch(&mut tx, ticket, now).await?;
+    }
     tx.commit().await?;
     Ok(id)
 }
