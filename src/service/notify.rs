@@ -16,11 +16,7 @@ use crate::store::{outbox, queues};
 
 /// Every address of every queue: mail is never sent to one of them.
 pub async fn own_addresses(conn: &mut AnyConnection) -> Result<Vec<String>, ServiceError> {
-    Ok(queues::list(conn)
-        .await?
-        .into_iter()
-        .flat_map(|q| std::iter::once(q.correspond_address).chain(q.comment_address))
-        .collect())
+    Ok(queues::own_addresses(&queues::list(conn).await?))
 }
 
 /// Drops our own addresses, the actor, duplicates; keeps order.

@@ -61,12 +61,3 @@ pub async fn ticket_of(conn: &mut AnyConnection, message_id: &str) -> Result<Opt
     .await?;
     Ok(t)
 }
-
-pub async fn raw(conn: &mut AnyConnection, message_id: &str) -> Result<Option<Vec<u8>>> {
-    Ok(
-        sqlx::query_scalar("SELECT raw FROM messages WHERE message_id = $1")
-            .bind(message_id)
-            .fetch_optional(conn)
-            .await?,
-    )
-}

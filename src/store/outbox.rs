@@ -49,17 +49,6 @@ pub async fn insert(conn: &mut AnyConnection, m: NewMail<'_>) -> Result<i64> {
     .await?)
 }
 
-/// How many acknowledgements went to `to` since `since` (rate limit).
-pub async fn acks_since(conn: &mut AnyConnection, to: &str, since: i64) -> Result<i64> {
-    Ok(sqlx::query_scalar(
-        "SELECT COUNT(*) FROM outbox WHERE kind = 'ack' AND to_addrs = $1 AND created_at > $2",
-    )
-    .bind(to)
-    .bind(since)
-    .fetch_one(conn)
-    .await?)
-}
-
 #[derive(Debug, Serialize)]
 pub struct OutboxItem {
     pub id: i64,

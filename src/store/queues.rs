@@ -43,3 +43,14 @@ pub async fn list(conn: &mut AnyConnection) -> Result<Vec<Queue>> {
     .fetch_all(conn)
     .await?)
 }
+
+/// Every address of the queues: mail from one is our own coming back, mail
+/// to one is never sent.
+pub fn own_addresses(queues: &[Queue]) -> Vec<String> {
+    queues
+        .iter()
+        .flat_map(|q| {
+            std::iter::once(q.correspond_address.clone()).chain(q.comment_address.clone())
+        })
+        .collect()
+}

@@ -4,34 +4,22 @@ use sqlx::AnyConnection;
 
 use super::Result;
 
+/// Creates the user if new, and fills in a display name when we learn one
+/// and had none: one statement, so it is cheap on the ingest path.
+const UPSERT: &str = "INSERT INTO users (email, display_name, created_at) VALUES ($1, $2, $3) \
+     ON CONFLICT (email) DO UPDATE SET display_name = CASE WHEN users.display_name = '' \
+     THEN excluded.display_name ELSE users.display_name END";
+
 /// The id of the user with this (normalised) address, creating a requestor if new.
-/// A display name is filled in when we learn one and had none.
 pub async fn ensure(conn: &mut AnyConnection, email: &str, name: &str, now: i64) -> Result<i64> {
-    let id: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO users (email, display_name, created_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (email) DO NOTHING RETURNING id",
-    )
-    .bind(email)
-    .bind(name)
-    .bind(now)
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(id) = id {
-        return Ok(id);
-    }
-    let (id, existing): (i64, String) =
-        sqlx::query_as("SELECT id, display_name FROM users WHERE email = $1")
+    Ok(
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("{UPSERT} RETURNING id")))
             .bind(email)
-            .fetch_one(&mut *conn)
-            .await?;
-    if existing.is_empty() && !name.is_empty() {
-        sqlx::query("UPDATE users SET display_name = $1 WHERE id = $2")
             .bind(name)
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(id)
+            .bind(now)
+            .fetch_one(conn)
+            .await?,
+    )
 }
 
 /// The sender as ingest needs them, from one statement: created if new, a
@@ -63,27 +51,16 @@ pub async fn ensure_person(
     now: i64,
     acks_since: i64,
 ) -> Result<Person> {
-    Ok(sqlx::query_as(
-        "INSERT INTO users (email, display_name, created_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (email) DO UPDATE SET display_name = CASE WHEN users.display_name = '' \
-         THEN excluded.display_name ELSE users.display_name END \
-         RETURNING id, bouncing, role, (SELECT COUNT(*) FROM outbox WHERE kind = 'ack' \
-         AND to_addrs = $1 AND created_at > $4) AS recent_acks",
-    )
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{UPSERT} RETURNING id, bouncing, role, (SELECT COUNT(*) FROM outbox WHERE kind = 'ack' \
+         AND to_addrs = $1 AND created_at > $4) AS recent_acks"
+    )))
     .bind(email)
     .bind(name)
     .bind(now)
     .bind(acks_since)
     .fetch_one(conn)
     .await?)
-}
-
-pub async fn is_bouncing(conn: &mut AnyConnection, email: &str) -> Result<bool> {
-    let b: Option<i16> = sqlx::query_scalar("SELECT bouncing FROM users WHERE email = $1")
-        .bind(email)
-        .fetch_optional(conn)
-        .await?;
-    Ok(b.unwrap_or(0) != 0)
 }
 
 pub async fn mark_bouncing(conn: &mut AnyConnection, email: &str, now: i64) -> Result<()> {
@@ -142,25 +119,6 @@ pub async fn list_staff(conn: &mut AnyConnection) -> Result<Vec<UserRow>> {
     )
     .fetch_all(conn)
     .await?)
-}
-
-pub async fn bouncing_among(conn: &mut AnyConnection, emails: &[String]) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    for e in emails {
-        if is_bouncing(&mut *conn, e).await? {
-            out.push(e.clone());
-        }
-    }
-    Ok(out)
-}
-
-/// Staff (any role but requestor) with this address?
-pub async fn is_staff(conn: &mut AnyConnection, email: &str) -> Result<bool> {
-    let role: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE email = $1")
-        .bind(email)
-        .fetch_optional(conn)
-        .await?;
-    Ok(role.is_some_and(|r| r != "requestor"))
 }
 
 /// Every address marked as bouncing (a short list: mail to them is held).

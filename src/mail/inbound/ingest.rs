@@ -273,12 +273,7 @@ impl Ingestor {
         hints: &Hints,
     ) -> Result<Context, StoreError> {
         let queues = queues::list(&mut *conn).await?;
-        let own_addresses = queues
-            .iter()
-            .flat_map(|q| {
-                std::iter::once(q.correspond_address.clone()).chain(q.comment_address.clone())
-            })
-            .collect();
+        let own_addresses = queues::own_addresses(&queues);
         let fallback = hints
             .queue
             .as_ref()
