@@ -612,3 +612,56 @@ both!(
     concurrent_senders_never_send_a_row_twice,
     concurrent_senders
 );
+
+/// `docket serve` runs the sender by itself: mail goes out without a cron.
+async fn serve_sends(b: Backend) {
+    let Some((dovecot, smtp)) = peers(&["sam"]).await else {
+        return;
+    };
+    let Some(t) = TestDb::new(b).await else {
+        return;
+    };
+    t.add_queue("help", "help@example.com", None).await;
+    let mut child = std::process::Command::new(crate::support::docket_bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--outbox-interval", "1"])
+        .env("DOCKET_DATABASE_URL", &t.url)
+        .env("DOCKET_SMTP_URL", smtp.url())
+        .env("DOCKET_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("serve");
+    ingest(
+        &t.ingestor(),
+        &mail(
+            "sam@example.com",
+            "help@example.com",
+            "hello",
+            "srv1@x",
+            "",
+            "b",
+        ),
+        None,
+    )
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while dovecot.delivered("sam").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve never sent the acknowledgement"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+    let status: String = sqlx::query_scalar("SELECT status FROM outbox")
+        .fetch_one(&t.db.pool)
+        .await
+        .expect("row");
+    assert_eq!(status, "sent");
+    assert_eq!(dovecot.delivered("sam").len(), 1);
+    t.close().await;
+}
+both!(serve_runs_the_outbox_sender, serve_sends);
