@@ -22,6 +22,9 @@ use crate::telemetry::{self, LogFormat};
 pub const EX_USAGE: u8 = 64;
 /// sysexits.h: temporary failure, the MTA should retry.
 pub const EX_TEMPFAIL: u8 = 75;
+/// sysexits.h: the input was wrong; mailgate says so for an over-size message
+/// (the MTA tells the sender it was too large).
+pub const EX_DATAERR: u8 = 65;
 
 #[derive(Debug, Parser)]
 #[command(name = "docket", version, about = "Email-centric ticket gateway")]
@@ -33,14 +36,9 @@ pub struct Cli {
     #[arg(long, global = true, env = "DOCKET_DATABASE_URL")]
     pub database_url: Option<String>,
     /// Log format on stderr.
-    #[arg(
-        long,
-        global = true,
-        value_enum,
-        env = "DOCKET_LOG_FORMAT",
-        default_value = "text"
-    )]
-    pub log_format: LogFormat,
+    /// Log format on stderr (default: `log_format` in docket.toml, else text).
+    #[arg(long, global = true, value_enum, env = "DOCKET_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
     /// Subject tag text, as in "[Docket #12]".
     #[arg(long, global = true, env = "DOCKET_SUBJECT_TAG")]
     pub subject_tag: Option<String>,
@@ -208,9 +206,10 @@ pub enum OutboxCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Send every due row and exit (for cron and tests).
+    /// Send due mail: with --once what is due now, then exit (cron, tests);
+    /// without, keep sending every few seconds until stopped.
     Send {
-        /// Send what is due now, then exit (the only mode; `docket serve` loops).
+        /// Send what is due now, then exit.
         #[arg(long)]
         once: bool,
         #[arg(long)]
@@ -275,7 +274,8 @@ pub enum MailboxCmd {
 
 #[derive(Debug, Args)]
 pub struct PollArgs {
-    /// Ingest everything waiting now, then exit.
+    /// Ingest everything waiting now, then exit (without it: keep polling
+    /// until stopped).
     #[arg(long)]
     pub once: bool,
     #[arg(long)]
@@ -351,7 +351,14 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    telemetry::init(cli.log_format);
+    // The file's log_format counts too; a broken file is reported by `run`.
+    let format = cli.log_format.unwrap_or_else(|| {
+        FileConfig::load(cli.config.as_deref())
+            .ok()
+            .and_then(|f| f.log_format)
+            .unwrap_or(LogFormat::Text)
+    });
+    telemetry::init(format);
     // One thread is enough (and fastest: fewer wake-ups between threads) for
     // every command but `serve`, which also answers web requests.
     let runtime = if matches!(cli.command, Command::Serve(_)) {
@@ -457,7 +464,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Mailgate(args) => return mailgate(cfg, args).await,
         Command::Import(args) => import(cfg, args).await?,
         Command::Ticket(cmd) => return ticket(&cfg, cmd).await,
-        Command::Outbox(OutboxCmd::Send { once: _, json }) => outbox_send(cfg, json).await?,
+        Command::Outbox(OutboxCmd::Send { once, json }) => outbox_send(cfg, once, json).await?,
         Command::Outbox(OutboxCmd::Retry { id }) => {
             let db = connect_migrated(&cfg).await?;
             let mut conn = db.pool.acquire().await?;
@@ -609,27 +616,77 @@ async fn check_queue(db: &Db, name: Option<&str>) -> Result<()> {
     Ok(())
 }
 
+/// RT's rt-mailgate. Exit 0 once the message is durable (stored, a
+/// duplicate, or quarantined), 65 for a message over the size limit, and 75
+/// for everything an operator can fix — a database that is missing, not
+/// migrated or unreachable, an unknown queue — so the MTA holds the mail
+/// instead of bouncing it to its sender.
 async fn mailgate(cfg: Config, args: MailgateArgs) -> Result<ExitCode> {
-    let mut raw = Vec::new();
-    std::io::stdin()
-        .lock()
-        .read_to_end(&mut raw)
+    use crate::mail::inbound::bounded::{Input, read_bounded};
+    let input = read_bounded(std::io::stdin().lock(), cfg.max_message_bytes)
         .context("reading the message from stdin")?;
-    let db = connect(&cfg).await?;
-    if let Some(name) = args.queue.as_deref()
-        && let Err(e) = check_queue(&db, Some(name)).await
+    let url = redact_url(&cfg.database_url);
+    let db = match Db::connect_existing(
+        &cfg.database_url,
+        Duration::from_secs(cfg.busy_timeout_secs),
+    )
+    .await
     {
-        eprintln!("docket: {e:#}");
-        return Ok(ExitCode::from(EX_USAGE));
+        Ok(db) => db,
+        Err(store::StoreError::Missing(path)) => {
+            return Ok(defer(&format!(
+                "the database {path} does not exist: fix --database-url \
+                 (sqlite:///absolute/path) or create it with `docket migrate`"
+            )));
+        }
+        Err(e) => return Ok(defer(&format!("cannot open the database {url}: {e}"))),
+    };
+    match db.pending_migrations().await {
+        Ok(0) => {}
+        Ok(n) => {
+            return Ok(defer(&format!(
+                "the database {url} is not migrated ({n} migrations pending): run `docket migrate`"
+            )));
+        }
+        Err(e) => return Ok(defer(&format!("cannot read the database {url}: {e}"))),
+    }
+    if let Some(name) = args.queue.as_deref() {
+        match check_queue(&db, Some(name)).await {
+            Ok(()) => {}
+            Err(e) => return Ok(defer(&format!("{e:#}: fix --queue or add the queue"))),
+        }
     }
     let ingestor = Ingestor::new(db.clone(), Arc::new(cfg));
+    let raw = match input {
+        Input::Whole(raw) => raw,
+        Input::TooLarge { header, size } => {
+            let limit = ingestor.config().max_message_bytes;
+            if let Err(e) = ingestor
+                .quarantine_oversize(&header, &size.to_string(), &Source::Mailgate)
+                .await
+            {
+                tracing::warn!(error = %e, "could not keep the over-size message's header");
+            }
+            db.close().await;
+            eprintln!(
+                "docket: message too large: {size} bytes, over the limit of {limit} bytes (max_message_bytes)"
+            );
+            return Ok(ExitCode::from(EX_DATAERR));
+        }
+    };
     let outcome = ingestor
-        .ingest_one(&raw, Source::Mailgate, &hints(args.queue, args.action))
+        .ingest_or_quarantine(&raw, Source::Mailgate, &hints(args.queue, args.action))
         .await
         .context("storing the message")?;
     db.close().await;
     report(&outcome, args.json)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// One line naming the problem and its fix; exit 75 so the MTA keeps the mail.
+fn defer(problem: &str) -> ExitCode {
+    eprintln!("docket: mailgate: {problem} (mail deferred: exit 75, the MTA retries)");
+    ExitCode::from(EX_TEMPFAIL)
 }
 
 fn report(o: &Outcome, json: bool) -> Result<()> {
@@ -945,7 +1002,7 @@ async fn quarantine_cmd(cfg: Config, cmd: QuarantineCmd) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn outbox_send(cfg: Config, json: bool) -> Result<()> {
+async fn outbox_send(cfg: Config, once: bool, json: bool) -> Result<()> {
     let db = connect_migrated(&cfg).await?;
     let sender = crate::mail::outbound::worker::Sender::new(db.clone(), Arc::new(cfg))?;
     if !sender.is_configured() {
@@ -953,24 +1010,36 @@ async fn outbox_send(cfg: Config, json: bool) -> Result<()> {
             "docket: warning: no smtp_url configured (DOCKET_SMTP_URL); outgoing mail waits in the outbox"
         );
     }
-    let report = sender.send_due(store::now_ms()).await?;
-    if json {
-        print_line(&report)?;
-    } else {
-        for a in &report.attempts {
-            println!(
-                "{:>6} #{:<6} {:<6} {} {}",
-                a.id,
-                a.ticket,
-                a.result,
-                a.to.join(","),
-                a.error.as_deref().unwrap_or("")
-            );
+    let mut ticker = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = shutdown_signal() => break,
         }
-        println!(
-            "{} sent, {} to retry, {} dead",
-            report.sent, report.retry, report.dead
-        );
+        let report = sender.send_due(store::now_ms()).await?;
+        if json && (once || !report.attempts.is_empty()) {
+            print_line(&report)?;
+        } else {
+            for a in &report.attempts {
+                println!(
+                    "{:>6} #{:<6} {:<6} {} {}",
+                    a.id,
+                    a.ticket,
+                    a.result,
+                    a.to.join(","),
+                    a.error.as_deref().unwrap_or("")
+                );
+            }
+            if once || !report.attempts.is_empty() {
+                println!(
+                    "{} sent, {} to retry, {} dead",
+                    report.sent, report.retry, report.dead
+                );
+            }
+        }
+        if once {
+            break;
+        }
     }
     db.close().await;
     Ok(())
@@ -1182,7 +1251,6 @@ fn instance_owner() -> String {
 }
 
 async fn poll(cfg: Config, args: PollArgs) -> Result<ExitCode> {
-    let _ = args.once; // the only mode here; `docket serve` keeps polling
     let db = connect_migrated(&cfg).await?;
     let names: Vec<String> = {
         let mut conn = db.pool.acquire().await?;
@@ -1197,6 +1265,21 @@ async fn poll(cfg: Config, args: PollArgs) -> Result<ExitCode> {
     };
     let ingestor = Ingestor::new(db.clone(), Arc::new(cfg));
     let owner = instance_owner();
+    if !args.once {
+        // Keep polling (IDLE where the server has it) until stopped.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut pollers = tokio::task::JoinSet::new();
+        for name in names {
+            let poller = crate::mail::inbound::imap::Poller::new(ingestor.clone(), &name, &owner);
+            let rx = stop_rx.clone();
+            pollers.spawn(async move { poller.run(Duration::from_secs(30), rx).await });
+        }
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+        while pollers.join_next().await.is_some() {}
+        db.close().await;
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut failed = false;
     let mut reports = Vec::new();
     for name in names {

@@ -18,7 +18,8 @@ pub struct FileConfig {
     pub max_message_bytes: Option<usize>,
     pub ack_rate_limit_per_hour: Option<u32>,
     pub instance_name: Option<String>,
-    pub log_format: Option<String>,
+    /// `text` or `json`; `--log-format` / `DOCKET_LOG_FORMAT` win.
+    pub log_format: Option<crate::telemetry::LogFormat>,
     pub busy_timeout_secs: Option<u64>,
     pub smtp_url: Option<String>,
     pub outbox_max_attempts: Option<u32>,

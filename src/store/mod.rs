@@ -31,6 +31,8 @@ pub enum StoreError {
     /// decided; the caller rolls back and tries again (and finds a duplicate).
     #[error("the same message was stored concurrently")]
     DuplicateRace,
+    #[error("the SQLite database {0} does not exist")]
+    Missing(String),
 }
 
 impl StoreError {
@@ -44,18 +46,47 @@ impl StoreError {
                 | sqlx::Error::PoolClosed
                 | sqlx::Error::Tls(_)
                 | sqlx::Error::WorkerCrashed => true,
-                sqlx::Error::Database(db) => {
-                    let msg = db.message().to_ascii_lowercase();
-                    msg.contains("locked")
-                        || msg.contains("busy")
-                        || db
-                            .code()
-                            .is_some_and(|c| c.starts_with("08") || c == "57P01")
-                }
+                sqlx::Error::Database(db) => is_transient_db(db.as_ref()),
                 _ => false,
             },
             _ => false,
         }
+    }
+}
+
+/// Locked, busy, lost connections, and PostgreSQL's lock timeouts, deadlocks
+/// and serialization failures: trying again later succeeds.
+fn is_transient_db(db: &dyn sqlx::error::DatabaseError) -> bool {
+    let msg = db.message().to_ascii_lowercase();
+    msg.contains("locked")
+        || msg.contains("busy")
+        || db.code().is_some_and(|c| {
+            c.starts_with("08") || matches!(c.as_ref(), "57P01" | "55P03" | "40P01" | "40001")
+        })
+}
+
+/// The file path inside a normalised `sqlite://PATH?…` URL.
+fn sqlite_path(url: &str) -> &str {
+    let rest = url.strip_prefix("sqlite://").unwrap_or(url);
+    rest.split('?').next().unwrap_or(rest)
+}
+
+/// A new SQLite database is created readable by its owner only: it holds
+/// everyone's mail. SQLite gives the WAL and shared-memory files the mode
+/// of the database file.
+fn create_private_sqlite_file(url: &str) -> Result<()> {
+    let path = sqlite_path(url);
+    if path.is_empty() || path == ":memory:" || std::path::Path::new(path).exists() {
+        return Ok(());
+    }
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    match open.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Sqlx(sqlx::Error::Io(e))),
     }
 }
 
@@ -79,8 +110,36 @@ impl Db {
     /// Connects (creating a SQLite file if missing) and applies per-connection
     /// settings: WAL and `synchronous=FULL` so a commit is durable, a busy timeout.
     pub async fn connect(url: &str, busy_timeout: Duration) -> Result<Db> {
-        sqlx::any::install_default_drivers();
         let (backend, url) = normalise_url(url)?;
+        if backend == Backend::Sqlite {
+            create_private_sqlite_file(&url)?;
+        }
+        Self::connect_normalised(backend, url, busy_timeout).await
+    }
+
+    /// Connects to a database that must already exist: the mailgate's way,
+    /// so a mistyped path is an error and never a second, empty database.
+    pub async fn connect_existing(url: &str, busy_timeout: Duration) -> Result<Db> {
+        let (backend, url) = normalise_url(url)?;
+        let url = match backend {
+            Backend::Sqlite => {
+                let path = sqlite_path(&url);
+                if !path.is_empty() && path != ":memory:" && !std::path::Path::new(path).exists() {
+                    return Err(StoreError::Missing(path.to_string()));
+                }
+                url.replace("mode=rwc", "mode=rw")
+            }
+            Backend::Postgres => url,
+        };
+        Self::connect_normalised(backend, url, busy_timeout).await
+    }
+
+    async fn connect_normalised(
+        backend: Backend,
+        url: String,
+        busy_timeout: Duration,
+    ) -> Result<Db> {
+        sqlx::any::install_default_drivers();
         let opts = AnyConnectOptions::from_str(&url)?;
         let busy_ms = busy_timeout.as_millis();
         let pool = AnyPoolOptions::new()
@@ -111,15 +170,34 @@ impl Db {
         Ok(Db { pool, backend })
     }
 
-    pub async fn migrate(&self) -> Result<()> {
+    fn migrator(&self) -> sqlx::migrate::Migrator {
         match self.backend {
-            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
-            Backend::Postgres => {
-                sqlx::migrate!("migrations/postgres")
-                    .run(&self.pool)
-                    .await?
-            }
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("migrations/postgres"),
         }
+    }
+
+    /// Migrations this binary knows that the database has not applied
+    /// (all of them for an empty database).
+    pub async fn pending_migrations(&self) -> Result<usize> {
+        let applied: Vec<i64> =
+            match sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&self.pool)
+                .await
+            {
+                Ok(v) => v,
+                Err(sqlx::Error::Database(e)) if !is_transient_db(e.as_ref()) => Vec::new(),
+                Err(e) => return Err(e.into()),
+            };
+        Ok(self
+            .migrator()
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration() && !applied.contains(&m.version))
+            .count())
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        self.migrator().run(&self.pool).await?;
         Ok(())
     }
 

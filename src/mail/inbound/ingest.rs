@@ -179,6 +179,47 @@ impl Ingestor {
         Err(StoreError::DuplicateRace)
     }
 
+    /// [`Self::ingest_one`], and when storing fails for a reason that will not
+    /// pass (a bug, a constraint nobody foresaw), the raw bytes go to
+    /// quarantine with the error as the reason: the MTA is told "stored"
+    /// instead of retrying until it gives up and bounces. Only a transient
+    /// error, or a failure to quarantine, is returned.
+    pub async fn ingest_or_quarantine(
+        &self,
+        raw: &[u8],
+        source: Source,
+        hints: &Hints,
+    ) -> Result<Outcome, StoreError> {
+        let label = source.label();
+        match self.ingest_one(raw, source, hints).await {
+            Err(e) if !e.is_transient() => {
+                warn!(error = %e, "storing the message failed; quarantining it");
+                let mut conn = self.db.pool.acquire().await?;
+                let reason = format!("could not be stored: {e}");
+                quarantine_outcome(&mut conn, raw, reason, &label, store::now_ms()).await
+            }
+            other => other,
+        }
+    }
+
+    /// Keeps the header of a message refused for its size, so an admin sees
+    /// who sent what; the body was never read.
+    pub async fn quarantine_oversize(
+        &self,
+        header: &[u8],
+        size: &str,
+        source: &Source,
+    ) -> Result<Outcome, StoreError> {
+        let mut raw = header.to_vec();
+        raw.extend_from_slice(b"\r\n[body not kept: over the size limit]\r\n");
+        let reason = format!(
+            "message is {size} bytes, over the limit of {} bytes; refused (only its header was kept)",
+            self.cfg.max_message_bytes
+        );
+        let mut conn = self.db.pool.acquire().await?;
+        quarantine_outcome(&mut conn, &raw, reason, &source.label(), store::now_ms()).await
+    }
+
     /// Many messages, one transaction (one fsync). First without savepoints,
     /// as new mail almost always goes in cleanly; if any message fails or
     /// turns out to be stored already, that transaction is rolled back whole

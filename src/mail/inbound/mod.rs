@@ -1,5 +1,6 @@
 //! Inbound mail: every source (mailgate, import, IMAP) goes through [`ingest`].
 
+pub mod bounded;
 pub mod classify;
 pub mod imap;
 pub mod ingest;

@@ -163,11 +163,42 @@ fn fingerprint(msg: &mail_parser::Message, raw: &[u8]) -> String {
     let mut h = Sha256::new();
     for name in ["From", "To", "Cc", "Date", "Subject"] {
         h.update(name.as_bytes());
-        h.update(msg.header_raw(name).unwrap_or("").trim().as_bytes());
+        // Unfolded, whitespace collapsed: a relay may refold a long header.
+        let value = msg.header_raw(name).unwrap_or("");
+        for word in value.split_whitespace() {
+            h.update(word.as_bytes());
+            h.update(b" ");
+        }
+        h.update(b"\n");
     }
     let body_start = (msg.root_part().raw_body_offset() as usize).min(raw.len());
-    h.update(&raw[body_start..]);
+    hash_normalised_body(&mut h, &raw[body_start..]);
     hex::encode(h.finalize())
+}
+
+/// The same mail arrives with LF line endings through an MTA pipe and with
+/// CRLF over IMAP, sometimes with trailing blanks stripped or blank lines
+/// added at the end: hash each line without its ending and trailing
+/// whitespace, and ignore blank lines at the end.
+fn hash_normalised_body(h: &mut Sha256, body: &[u8]) {
+    let mut blank_run = 0usize;
+    for line in body.split(|b| *b == b'\n') {
+        let end = line
+            .iter()
+            .rposition(|b| !matches!(b, b' ' | b'\t' | b'\r'))
+            .map_or(0, |i| i + 1);
+        let line = &line[..end];
+        if line.is_empty() {
+            blank_run += 1;
+            continue;
+        }
+        for _ in 0..blank_run {
+            h.update(b"\n");
+        }
+        blank_run = 0;
+        h.update(line);
+        h.update(b"\n");
+    }
 }
 
 fn first_mailbox(a: Option<&Address>) -> Option<Mailbox> {
@@ -666,6 +697,24 @@ References: <r1@x> <p@x>\r\n\r\nHello\r\n";
         let mut redelivered = b"Received: from x by y; Tue, 1 Jan 2030 00:00:00 +0000\r\n".to_vec();
         redelivered.extend_from_slice(raw);
         assert_eq!(parse(&redelivered).unwrap().message_id, a.message_id);
+    }
+
+    #[test]
+    fn line_endings_and_trailing_blanks_do_not_change_the_fingerprint() {
+        let crlf = b"From: a@b.c\r\nSubject: a long\r\n subject\r\nMessage-ID: <x@y>\r\n\r\nline one  \r\n\r\nline two\r\n\r\n";
+        let lf =
+            b"From: a@b.c\nSubject: a long subject\nMessage-ID: <x@y>\n\nline one\n\nline two\n";
+        assert_eq!(
+            parse(crlf).unwrap().fingerprint,
+            parse(lf).unwrap().fingerprint
+        );
+        let other =
+            b"From: a@b.c\nSubject: a long subject\nMessage-ID: <x@y>\n\nline one\nline two\n";
+        assert_ne!(
+            parse(other).unwrap().fingerprint,
+            parse(lf).unwrap().fingerprint,
+            "a removed blank line inside the body is another text"
+        );
     }
 
     #[test]
