@@ -11,10 +11,22 @@ command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need+=(python3-aiosmtpd)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
+[ -x /usr/sbin/postfix ] || need+=(postfix)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test peers: ${need[*]}" >&2
+  # Postfix unconfigured: the tests run private instances, never the system's.
+  echo "postfix postfix/main_mailer_type select No configuration" | as_root debconf-set-selections
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+for tool in pg_ctlcluster /usr/sbin/dovecot /usr/sbin/postfix /usr/bin/chromium /usr/bin/chromedriver; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "test peer $tool is still missing after installing" >&2; exit 1; }
+done
+/usr/bin/python3 -c 'import aiosmtpd' || { echo "python3-aiosmtpd is still missing" >&2; exit 1; }
+
+# The README's Postfix recipe runs mailgate as a dedicated user.
+if [ "$(id -u)" -eq 0 ] && ! id docket >/dev/null 2>&1; then
+  useradd --system --home-dir /nonexistent --shell /usr/sbin/nologin docket
 fi
 
 # PostgreSQL on 127.0.0.1:5432, with a password login for the tests.

@@ -13,5 +13,6 @@ mod crash;
 mod dedupe;
 mod imap;
 mod outbound;
+mod postfix;
 mod threading;
 mod web;
