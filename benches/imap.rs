@@ -68,6 +68,7 @@ async fn main() {
                     queue_id: 1,
                     after_action: "seen",
                     move_folder: None,
+                    oversize_folder: None,
                     now: store::now_ms(),
                 },
             )

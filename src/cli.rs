@@ -260,6 +260,10 @@ pub enum MailboxCmd {
         /// Read the password from this file instead of the URL.
         #[arg(long)]
         password_file: Option<PathBuf>,
+        /// Move a message over max_message_bytes to this folder (default: it
+        /// stays where it is, unread). Its header is quarantined either way.
+        #[arg(long)]
+        oversize_folder: Option<String>,
     },
     List {
         #[arg(long)]
@@ -535,6 +539,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 }
             );
             println!("listen = {:?}", cfg.listen);
+            println!("imap_lease_secs = {}", cfg.imap_lease_secs);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -1159,6 +1164,7 @@ async fn mailbox(cfg: &Config, cmd: MailboxCmd) -> Result<()> {
             after,
             password_env,
             password_file,
+            oversize_folder,
         } => {
             let (host, port, user, password, folder, implicit_tls) = parse_mailbox_url(&url)?;
             let tls = tls.unwrap_or_else(|| {
@@ -1203,6 +1209,7 @@ async fn mailbox(cfg: &Config, cmd: MailboxCmd) -> Result<()> {
                     queue_id: q.id,
                     after_action,
                     move_folder: move_folder.as_deref(),
+                    oversize_folder: oversize_folder.as_deref(),
                     now: store::now_ms(),
                 },
             )
@@ -1241,10 +1248,9 @@ async fn mailbox(cfg: &Config, cmd: MailboxCmd) -> Result<()> {
 
 /// A name for this process in mailbox leases.
 fn instance_owner() -> String {
-    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
     format!(
         "{}:{}:{:08x}",
-        host.trim(),
+        crate::mail::inbound::imap::host_name(),
         std::process::id(),
         rand::random::<u32>()
     )

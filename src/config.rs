@@ -26,6 +26,7 @@ pub struct FileConfig {
     pub smtp_connections: Option<u32>,
     pub reply_token_secret: Option<String>,
     pub listen: Option<String>,
+    pub imap_lease_secs: Option<u64>,
 }
 
 /// The configuration every command runs with.
@@ -52,6 +53,10 @@ pub struct Config {
     pub reply_token_secret: Option<String>,
     /// Where `docket serve` listens.
     pub listen: String,
+    /// How long a poller's hold on a mailbox lasts without renewal; it is
+    /// renewed every third of that, IDLE included, so a second instance
+    /// takes over only from one that died.
+    pub imap_lease_secs: u64,
 }
 
 impl Default for Config {
@@ -68,6 +73,7 @@ impl Default for Config {
             smtp_connections: 16,
             reply_token_secret: None,
             listen: "127.0.0.1:8080".to_string(),
+            imap_lease_secs: 60,
         }
     }
 }
@@ -133,6 +139,7 @@ impl Config {
                 .filter(|s| !s.is_empty())
                 .or(file.reply_token_secret),
             listen: over.listen.or(file.listen).unwrap_or(d.listen),
+            imap_lease_secs: file.imap_lease_secs.unwrap_or(d.imap_lease_secs).max(1),
         }
     }
 }

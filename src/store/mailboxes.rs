@@ -22,6 +22,8 @@ pub struct Mailbox {
     pub queue_name: String,
     pub after_action: String,
     pub move_folder: Option<String>,
+    /// Where an over-size message is moved (else it stays where it is).
+    pub oversize_folder: Option<String>,
     pub uidvalidity: Option<i64>,
     pub last_uid: i64,
     pub state: String,
@@ -45,14 +47,15 @@ pub struct NewMailbox<'a> {
     pub queue_id: i64,
     pub after_action: &'a str,
     pub move_folder: Option<&'a str>,
+    pub oversize_folder: Option<&'a str>,
     pub now: i64,
 }
 
 pub async fn add(conn: &mut AnyConnection, m: NewMailbox<'_>) -> Result<i64> {
     Ok(sqlx::query_scalar(
         "INSERT INTO mailboxes (name, host, port, tls, username, password, password_env, password_file, \
-         folder, queue_id, after_action, move_folder, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+         folder, queue_id, after_action, move_folder, created_at, oversize_folder) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
     )
     .bind(m.name)
     .bind(m.host)
@@ -67,12 +70,13 @@ pub async fn add(conn: &mut AnyConnection, m: NewMailbox<'_>) -> Result<i64> {
     .bind(m.after_action)
     .bind(m.move_folder)
     .bind(m.now)
+    .bind(m.oversize_folder)
     .fetch_one(conn)
     .await?)
 }
 
 const SELECT: &str = "SELECT m.id, m.name, m.host, m.port, m.tls, m.username, m.password, m.password_env, \
-     m.password_file, m.folder, m.queue_id, q.name AS queue_name, m.after_action, m.move_folder, m.uidvalidity, \
+     m.password_file, m.folder, m.queue_id, q.name AS queue_name, m.after_action, m.move_folder, m.oversize_folder, m.uidvalidity, \
      m.last_uid, m.state, m.last_success_at, m.last_error, m.last_error_at, m.failures, m.backlog \
      FROM mailboxes m JOIN queues q ON q.id = m.queue_id";
 
@@ -110,6 +114,36 @@ pub async fn lease(
     .bind(until)
     .bind(id)
     .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn lease_owner(conn: &mut AnyConnection, id: i64) -> Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT lease_owner FROM mailboxes WHERE id = $1")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?
+            .flatten(),
+    )
+}
+
+/// Takes the lease from `from` (a holder known to be gone), only if it still has it.
+pub async fn take_over(
+    conn: &mut AnyConnection,
+    id: i64,
+    from: &str,
+    owner: &str,
+    until: i64,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE mailboxes SET lease_owner = $1, lease_until = $2 WHERE id = $3 AND lease_owner = $4",
+    )
+    .bind(owner)
+    .bind(until)
+    .bind(id)
+    .bind(from)
     .execute(conn)
     .await?;
     Ok(r.rows_affected() == 1)
@@ -195,6 +229,56 @@ pub async fn record_error(
             .fetch_one(conn)
             .await?,
     )
+}
+
+/// UIDs whose body did not come back, with how often that happened.
+pub async fn missing(
+    conn: &mut AnyConnection,
+    id: i64,
+    uidvalidity: i64,
+) -> Result<Vec<(i64, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT uid, tries FROM imap_missing WHERE mailbox_id = $1 AND uidvalidity = $2 ORDER BY uid",
+    )
+    .bind(id)
+    .bind(uidvalidity)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Counts one more pass in which `uid` came back without a body; returns the count.
+pub async fn count_missing(
+    conn: &mut AnyConnection,
+    id: i64,
+    uidvalidity: i64,
+    uid: i64,
+) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO imap_missing (mailbox_id, uidvalidity, uid, tries) VALUES ($1, $2, $3, 1) \
+         ON CONFLICT (mailbox_id, uidvalidity, uid) DO UPDATE SET tries = imap_missing.tries + 1 \
+         RETURNING tries",
+    )
+    .bind(id)
+    .bind(uidvalidity)
+    .bind(uid)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// The UID was stored, or given up on (quarantined): stop retrying it.
+pub async fn forget_missing(
+    conn: &mut AnyConnection,
+    id: i64,
+    uidvalidity: i64,
+    uid: i64,
+) -> Result<()> {
+    sqlx::query("DELETE FROM imap_missing WHERE mailbox_id = $1 AND uidvalidity = $2 AND uid = $3")
+        .bind(id)
+        .bind(uidvalidity)
+        .bind(uid)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// What `docket mailbox list/status --json` print (never the password).

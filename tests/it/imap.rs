@@ -41,6 +41,7 @@ async fn add_mailbox(
             queue_id: 1,
             after_action: &action,
             move_folder: move_folder.as_deref(),
+            oversize_folder: None,
             now: store::now_ms(),
         },
     )
@@ -418,6 +419,7 @@ async fn mixed_mailboxes(b: Backend) {
                     queue_id: 1,
                     after_action: "seen",
                     move_folder: None,
+                    oversize_folder: None,
                     now: store::now_ms(),
                 },
             )

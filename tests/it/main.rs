@@ -12,6 +12,7 @@ mod corpus;
 mod crash;
 mod dedupe;
 mod imap;
+mod imap_safety;
 mod outbound;
 mod postfix;
 mod threading;

@@ -19,7 +19,11 @@ fn docket(url: &str, args: &[&str]) -> String {
         .args(args)
         .output()
         .expect("run docket");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -40,7 +44,9 @@ async fn send(port: u16, raw: &[u8], from: &str, to: &str) {
         vec![to.parse().expect("to")],
     )
     .expect("envelope");
-    smtp.send_raw(&env, raw).await.expect("Postfix accepts the mail");
+    smtp.send_raw(&env, raw)
+        .await
+        .expect("Postfix accepts the mail");
 }
 
 async fn wait_for(what: &str, pf: &Postfix, mut done: impl FnMut() -> bool) {
@@ -75,10 +81,23 @@ async fn postfix_pipe_delivers_and_defers_while_the_database_is_away() {
         vec!["chmod", "755", dir.path().to_str().expect("p")],
         vec!["chown", "-R", "docket:", db_dir.to_str().expect("p")],
     ] {
-        assert!(Command::new(cmd[0]).args(&cmd[1..]).status().expect("run").success());
+        assert!(
+            Command::new(cmd[0])
+                .args(&cmd[1..])
+                .status()
+                .expect("run")
+                .success()
+        );
     }
 
-    let first = mail("Alice <alice@example.net>", queue_addr, "printer on fire", "pf1@example.net", "", "help");
+    let first = mail(
+        "Alice <alice@example.net>",
+        queue_addr,
+        "printer on fire",
+        "pf1@example.net",
+        "",
+        "help",
+    );
     send(pf.port, &first, "alice@example.net", queue_addr).await;
     wait_for("the first ticket", &pf, || tickets(&url).len() == 1).await;
     assert_eq!(tickets(&url)[0]["subject"], "printer on fire");
@@ -87,13 +106,22 @@ async fn postfix_pipe_delivers_and_defers_while_the_database_is_away() {
     // exits 75 and Postfix keeps the mail in its deferred queue.
     let away = db_dir.join("away.db");
     std::fs::rename(&db_path, &away).expect("move the database away");
-    let second = mail("Bob <bob@example.net>", queue_addr, "second request", "pf2@example.net", "", "more");
+    let second = mail(
+        "Bob <bob@example.net>",
+        queue_addr,
+        "second request",
+        "pf2@example.net",
+        "",
+        "more",
+    );
     send(pf.port, &second, "bob@example.net", queue_addr).await;
     wait_for("the deferral", &pf, || pf.log().contains("status=deferred")).await;
     let queued = pf.queue();
     assert_eq!(queued.len(), 1, "{queued:?}");
     assert_eq!(queued[0]["queue_name"], "deferred");
-    let reason = queued[0]["recipients"][0]["delay_reason"].as_str().expect("reason");
+    let reason = queued[0]["recipients"][0]["delay_reason"]
+        .as_str()
+        .expect("reason");
     assert!(reason.contains("does not exist"), "{reason}");
     assert!(!db_path.exists(), "mailgate must not create a database");
     assert!(!pf.log().contains("status=bounced"), "{}", pf.log());
@@ -107,5 +135,10 @@ async fn postfix_pipe_delivers_and_defers_while_the_database_is_away() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let all = tickets(&url);
     assert_eq!(all.len(), 2);
-    assert_eq!(all.iter().filter(|t| t["subject"] == "second request").count(), 1);
+    assert_eq!(
+        all.iter()
+            .filter(|t| t["subject"] == "second request")
+            .count(),
+        1
+    );
 }

@@ -91,6 +91,15 @@ impl Outcome {
     }
 }
 
+/// One message for a batch: its bytes, where it came from, and its parsed
+/// form when the caller already parsed it (on a blocking thread).
+#[derive(Clone, Copy)]
+struct Item<'a> {
+    raw: &'a [u8],
+    source: &'a Source,
+    parsed: Option<&'a ParsedMail>,
+}
+
 /// Runs ingest against one database with one configuration.
 #[derive(Clone)]
 pub struct Ingestor {
@@ -164,8 +173,13 @@ impl Ingestor {
         for _ in 0..2 {
             let mut tx = self.db.begin_write().await?;
             let ctx = self.context(&mut tx, hints).await?;
+            let item = Item {
+                raw,
+                source: &source,
+                parsed: None,
+            };
             match self
-                .ingest_in(&mut tx, &ctx, raw, &source, store::now_ms(), false)
+                .ingest_in(&mut tx, &ctx, item, store::now_ms(), false)
                 .await
             {
                 Ok(outcome) => {
@@ -230,6 +244,40 @@ impl Ingestor {
         items: &[(Vec<u8>, Source)],
         hints: &Hints,
     ) -> Result<Vec<Outcome>, StoreError> {
+        let items: Vec<Item<'_>> = items
+            .iter()
+            .map(|(raw, source)| Item {
+                raw,
+                source,
+                parsed: None,
+            })
+            .collect();
+        self.ingest_items(&items, hints).await
+    }
+
+    /// A batch the caller has parsed already (the IMAP poller parses on a
+    /// blocking thread, once per message).
+    pub async fn ingest_parsed_batch<R: AsRef<[u8]>>(
+        &self,
+        items: &[(R, Source, ParsedMail)],
+        hints: &Hints,
+    ) -> Result<Vec<Outcome>, StoreError> {
+        let items: Vec<Item<'_>> = items
+            .iter()
+            .map(|(raw, source, parsed)| Item {
+                raw: raw.as_ref(),
+                source,
+                parsed: Some(parsed),
+            })
+            .collect();
+        self.ingest_items(&items, hints).await
+    }
+
+    async fn ingest_items(
+        &self,
+        items: &[Item<'_>],
+        hints: &Hints,
+    ) -> Result<Vec<Outcome>, StoreError> {
         match self.ingest_batch_fast(items, hints).await {
             Ok(out) => Ok(out),
             Err(e) if e.is_transient() => Err(e),
@@ -241,15 +289,15 @@ impl Ingestor {
     /// (a duplicate included) abandons it.
     async fn ingest_batch_fast(
         &self,
-        items: &[(Vec<u8>, Source)],
+        items: &[Item<'_>],
         hints: &Hints,
     ) -> Result<Vec<Outcome>, StoreError> {
         let mut tx = self.db.begin_write().await?;
         let ctx = self.context(&mut tx, hints).await?;
         let mut out = Vec::with_capacity(items.len());
-        for (raw, source) in items {
+        for item in items {
             match self
-                .ingest_in(&mut tx, &ctx, raw, source, store::now_ms(), true)
+                .ingest_in(&mut tx, &ctx, *item, store::now_ms(), true)
                 .await
             {
                 Ok(o) => out.push(o),
@@ -268,13 +316,14 @@ impl Ingestor {
     /// is quarantined, the rest commit together.
     async fn ingest_batch_careful(
         &self,
-        items: &[(Vec<u8>, Source)],
+        items: &[Item<'_>],
         hints: &Hints,
     ) -> Result<Vec<Outcome>, StoreError> {
         let mut tx = self.db.begin_write().await?;
         let ctx = self.context(&mut tx, hints).await?;
         let mut out = Vec::with_capacity(items.len());
-        for (raw, source) in items {
+        for item in items {
+            let Item { raw, source, .. } = *item;
             let now = store::now_ms();
             let mut attempt = 0;
             let outcome = loop {
@@ -283,10 +332,7 @@ impl Ingestor {
                 // Optimistic first: the unique index catches a duplicate, and
                 // the second round looks it up.
                 let optimistic = attempt == 1;
-                match self
-                    .ingest_in(&mut sp, &ctx, raw, source, now, optimistic)
-                    .await
-                {
+                match self.ingest_in(&mut sp, &ctx, *item, now, optimistic).await {
                     Ok(o) => {
                         sp.commit().await?;
                         break o;
@@ -331,16 +377,16 @@ impl Ingestor {
         &self,
         conn: &mut AnyConnection,
         ctx: &Context,
-        raw: &[u8],
-        source: &Source,
+        item: Item<'_>,
         now: i64,
         optimistic: bool,
     ) -> Result<Outcome, StoreError> {
-        let span = info_span!("ingest", source = %source.label(), mail.size = raw.len(),
+        let source = item.source;
+        let span = info_span!("ingest", source = %source.label(), mail.size = item.raw.len(),
             mail.message_id = tracing::field::Empty, ticket.id = tracing::field::Empty);
         async {
             let outcome = self
-                .decide_and_store(conn, ctx, raw, source, now, optimistic)
+                .decide_and_store(conn, ctx, item, now, optimistic)
                 .await?;
             let span = tracing::Span::current();
             if let Some(id) = &outcome.message_id {
@@ -367,11 +413,11 @@ impl Ingestor {
         &self,
         conn: &mut AnyConnection,
         ctx: &Context,
-        raw: &[u8],
-        source: &Source,
+        item: Item<'_>,
         now: i64,
         optimistic: bool,
     ) -> Result<Outcome, StoreError> {
+        let (raw, source) = (item.raw, item.source);
         let label = source.label();
         let quarantine = |conn, reason| quarantine_outcome(conn, raw, reason, &label, now);
 
@@ -383,9 +429,16 @@ impl Ingestor {
             );
             return quarantine(conn, reason).await;
         }
-        let mail = match parse::parse(raw) {
-            Ok(m) => m,
-            Err(e) => return quarantine(conn, e.to_string()).await,
+        let parsed_here;
+        let mail = match item.parsed {
+            Some(m) => m,
+            None => match parse::parse(raw) {
+                Ok(m) => {
+                    parsed_here = m;
+                    &parsed_here
+                }
+                Err(e) => return quarantine(conn, e.to_string()).await,
+            },
         };
         let Some(from) = mail.from.clone() else {
             return quarantine(conn, "no usable sender address (From/Sender)".into()).await;
@@ -397,7 +450,7 @@ impl Ingestor {
         };
         if let Some(ticket) = stored_copy {
             let mut o = Outcome::new(OutcomeKind::Duplicate, ticket, "message already stored");
-            o.message_id = Some(mail.message_id);
+            o.message_id = Some(mail.message_id.clone());
             return Ok(o);
         }
 
@@ -462,7 +515,7 @@ impl Ingestor {
         if class == Class::Bounce {
             self.record_bounce(conn, &mail, now).await?;
         }
-        outcome.message_id = Some(mail.message_id);
+        outcome.message_id = Some(mail.message_id.clone());
         Ok(outcome)
     }
 
@@ -785,8 +838,11 @@ pub async fn retry_quarantined(
         .ingest_in(
             &mut tx,
             &ctx,
-            &raw,
-            &Source::QuarantineRetry(id),
+            Item {
+                raw: &raw,
+                source: &Source::QuarantineRetry(id),
+                parsed: None,
+            },
             store::now_ms(),
             false,
         )

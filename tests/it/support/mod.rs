@@ -68,7 +68,10 @@ pub fn missing_peer(what: &str, why: &str) {
     eprint!("{line}");
     use std::io::Write;
     if let Ok(path) = std::env::var("DOCKET_TEST_SKIP_LOG")
-        && let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path)
+        && let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
     {
         let _ = f.write_all(line.as_bytes());
     }

@@ -32,16 +32,32 @@ impl Postfix {
     /// transport into `database_url` with `--queue queue`.
     pub fn start(recipient: &str, database_url: &str, queue: &str) -> Option<Postfix> {
         if !Path::new("/usr/sbin/postfix").exists() {
-            missing_peer("Postfix", "/usr/sbin/postfix not installed (apt-get install postfix)");
+            missing_peer(
+                "Postfix",
+                "/usr/sbin/postfix not installed (apt-get install postfix)",
+            );
             return None;
         }
-        let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout == b"0\n");
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout == b"0\n");
         if !root {
-            missing_peer("Postfix", "a private Postfix master must be started as root");
+            missing_peer(
+                "Postfix",
+                "a private Postfix master must be started as root",
+            );
             return None;
         }
-        if !Command::new("id").arg("docket").output().is_ok_and(|o| o.status.success()) {
-            missing_peer("Postfix", "no `docket` system user (scripts/test-peers.sh adds it)");
+        if !Command::new("id")
+            .arg("docket")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            missing_peer(
+                "Postfix",
+                "no `docket` system user (scripts/test-peers.sh adds it)",
+            );
             return None;
         }
         let dir = tempfile::tempdir().expect("tempdir");
