@@ -28,6 +28,12 @@ fn cases() -> Vec<(&'static str, Vec<u8>)> {
 Content-Type: multipart/mixed; boundary=\"zz\"\r\n\r\n--zz\r\nContent-Type: text/plain\r\n\r\nhello\r\n--zz\r\n\
 Content-Type: application/pdf; name=\"a.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcfs";
 
+    let mut deep_html =
+        b"From: a@example.net\r\nTo: help@example.com\r\nSubject: deep html\r\nContent-Type: text/html\r\n\r\n"
+            .to_vec();
+    deep_html.extend(b"<div>".repeat(100_000));
+    deep_html.extend(b"</div>".repeat(100_000));
+
     let garbage: Vec<u8> = (0..4096u32)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
         .collect();
@@ -36,6 +42,7 @@ Content-Type: application/pdf; name=\"a.pdf\"\r\nContent-Transfer-Encoding: base
         ("empty input", Vec::new()),
         ("a 1 MB header line", long_header),
         ("300 nested multiparts", nested),
+        ("HTML nested 100,000 levels deep", deep_html),
         ("a truncated message", full.to_vec()),
         (
             "headers only, cut mid-line",
@@ -85,6 +92,15 @@ async fn never_lost(b: Backend) {
         .scalar_i64("SELECT COUNT(*) FROM transactions WHERE body LIKE '%deep inside%'")
         .await;
     assert_eq!(deep, 1);
+    let html = t
+        .scalar_i64(
+            "SELECT COUNT(*) FROM quarantine WHERE reason LIKE '%nested 100000 levels deep%'",
+        )
+        .await;
+    assert_eq!(
+        html, 1,
+        "the 100,000-deep HTML is quarantined with its reason"
+    );
     t.close().await;
 }
 both!(

@@ -66,6 +66,10 @@ pub enum ParseError {
     Unparseable,
     #[error("no headers found: not a mail message")]
     NoHeaders,
+    #[error(
+        "its HTML is nested {0} levels deep (more than {MAX_HTML_DEPTH}): not converted to text"
+    )]
+    HtmlTooDeep(usize),
 }
 
 /// Old Mac mail ends lines with a bare CR; the parser wants LF or CRLF.
@@ -112,7 +116,7 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseError> {
     let from = sender(&msg, raw, hint);
     let signals = signals(&msg);
     let (body, body_from_html, attachments, embedded_message_ids) =
-        body_and_attachments(&msg, raw, hint);
+        body_and_attachments(&msg, raw, hint)?;
 
     Ok(ParsedMail {
         message_id,
@@ -429,7 +433,7 @@ fn body_and_attachments(
     msg: &mail_parser::Message,
     raw: &[u8],
     hint: Option<&'static Encoding>,
-) -> (String, bool, Vec<Attachment>, Vec<String>) {
+) -> Result<(String, bool, Vec<Attachment>, Vec<String>), ParseError> {
     let mut texts = Vec::new();
     for part in msg.text_bodies() {
         if let PartType::Text(t) = &part.body {
@@ -439,6 +443,12 @@ fn body_and_attachments(
     let (body, from_html) = if !texts.is_empty() {
         (texts.join("\n"), false)
     } else if let Some(html) = msg.body_html(0) {
+        // The HTML converter recurses per element: hostile nesting would
+        // overflow the stack. No real mail comes near the limit.
+        let depth = html_depth(&html);
+        if depth > MAX_HTML_DEPTH {
+            return Err(ParseError::HtmlTooDeep(depth));
+        }
         (html_to_text(&html), true)
     } else {
         (String::new(), false)
@@ -481,7 +491,52 @@ fn body_and_attachments(
             content: part.contents().to_vec(),
         });
     }
-    (clean_text(&body), from_html, attachments, embedded)
+    Ok((clean_text(&body), from_html, attachments, embedded))
+}
+
+/// Deepest HTML nesting deeper than any real mail's.
+pub const MAX_HTML_DEPTH: usize = 1000;
+
+/// How deep elements nest, roughly: open tags minus close tags, not counting
+/// void elements, self-closing tags, or those HTML closes implicitly (a
+/// mail full of unclosed `<p>` is not deep).
+fn html_depth(html: &str) -> usize {
+    const NOT_NESTING: [&str; 22] = [
+        "br", "img", "hr", "meta", "input", "link", "area", "base", "col", "embed", "source",
+        "track", "wbr", "p", "li", "td", "tr", "th", "option", "dt", "dd", "!",
+    ];
+    let (mut depth, mut max) = (0usize, 0usize);
+    let bytes = html.as_bytes();
+    let mut i = 0;
+    while let Some(off) = bytes[i..].iter().position(|b| *b == b'<') {
+        let start = i + off + 1;
+        let end = bytes[start..]
+            .iter()
+            .position(|b| *b == b'>')
+            .map_or(bytes.len(), |e| start + e);
+        let tag = &html[start..end];
+        i = (end + 1).min(bytes.len());
+        let closing = tag.starts_with('/');
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '!')
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if name.is_empty() || NOT_NESTING.contains(&name.as_str()) || name.starts_with('!') {
+            continue;
+        }
+        if closing {
+            depth = depth.saturating_sub(1);
+        } else if !tag.ends_with('/') {
+            depth += 1;
+            max = max.max(depth);
+        }
+        if i >= bytes.len() {
+            break;
+        }
+    }
+    max
 }
 
 /// A name for an unnamed part, as mail clients show them: its
@@ -697,6 +752,25 @@ References: <r1@x> <p@x>\r\n\r\nHello\r\n";
         let mut redelivered = b"Received: from x by y; Tue, 1 Jan 2030 00:00:00 +0000\r\n".to_vec();
         redelivered.extend_from_slice(raw);
         assert_eq!(parse(&redelivered).unwrap().message_id, a.message_id);
+    }
+
+    #[test]
+    fn html_nested_100000_levels_is_refused_not_a_stack_overflow() {
+        let mut raw = b"From: a@b.c\r\nSubject: deep\r\nContent-Type: text/html\r\n\r\n".to_vec();
+        raw.extend(b"<div>".repeat(100_000));
+        raw.extend(b"x");
+        raw.extend(b"</div>".repeat(100_000));
+        // A 2 MiB stack, like the runtime's and the blocking pool's threads.
+        let result = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || parse(&raw).map(|m| m.body))
+            .unwrap()
+            .join()
+            .expect("no stack overflow");
+        assert_eq!(result.unwrap_err(), ParseError::HtmlTooDeep(100_000));
+        let normal = b"From: a@b.c\r\nContent-Type: text/html\r\n\r\n<html><body><p>one<p>two<br><table><tr><td>x</table></body></html>";
+        assert!(parse(normal).unwrap().body.contains("two"));
+        assert_eq!(html_depth("<p>a<p>b<p>c<div><span>x</span></div>"), 2);
     }
 
     #[test]
