@@ -54,6 +54,14 @@ pub fn split_plus(addr: &str) -> Option<(String, String)> {
     Some((format!("{base}@{domain}"), detail.to_string()))
 }
 
+/// `local+detail@domain` from `local@domain`.
+pub fn with_detail(addr: &str, detail: &str) -> String {
+    match addr.rsplit_once('@') {
+        Some((local, domain)) => format!("{local}+{detail}@{domain}"),
+        None => addr.to_string(),
+    }
+}
+
 /// The domain part of an address.
 pub fn domain(addr: &str) -> &str {
     addr.rsplit_once('@').map(|(_, d)| d).unwrap_or(addr)

@@ -45,6 +45,16 @@ pub fn reply_address(cfg: &Config, queue_address: &str, ticket: i64) -> String {
     }
 }
 
+/// Where an answer to a comment notice goes: always a comment address, so
+/// a staff member answering by mail stays internal. The queue's comment
+/// address, else `local+comment@domain` of its correspond address (which
+/// ingest routes as a comment).
+pub fn comment_reply_address(ticket: &TicketContext) -> String {
+    ticket.comment_address.clone().unwrap_or_else(|| {
+        crate::domain::address::with_detail(&ticket.correspond_address, "comment")
+    })
+}
+
 /// What every notice needs: the ticket, our own addresses, the clock.
 pub struct Scope<'a> {
     pub cfg: &'a Config,
@@ -139,8 +149,8 @@ pub async fn commented(
     actor: &str,
     body: &str,
 ) -> Result<Option<i64>, ServiceError> {
-    let reply_to = scope.ticket.comment_address.clone();
-    tell_staff(conn, scope, actor, body, "commented", reply_to.as_deref()).await
+    let reply_to = comment_reply_address(scope.ticket);
+    tell_staff(conn, scope, actor, body, "commented", Some(&reply_to)).await
 }
 
 async fn tell_staff(

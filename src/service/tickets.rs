@@ -29,6 +29,7 @@ fn history<'a>(
         body,
         thread_rule: None,
         thread_note: None,
+        flag: None,
         classification: None,
         auto_submitted: false,
         old_value: None,
@@ -189,8 +190,18 @@ pub async fn assign(
         .await?
         .ok_or(ServiceError::NoTicket(ticket))?;
     let creator = users::ensure(&mut tx, actor, "", now).await?;
+    // Owners get comment notices: only staff with rights on the queue.
     let owner_id = match owner {
-        Some(o) => Some(users::ensure(&mut tx, o, "", now).await?),
+        Some(o) => Some(
+            users::staff_on_queue(&mut tx, o, ctx.queue_id)
+                .await?
+                .ok_or_else(|| {
+                    ServiceError::Invalid(format!(
+                        "{o} cannot own this ticket: owners are staff who work queue {}",
+                        ctx.queue_name
+                    ))
+                })?,
+        ),
         None => None,
     };
     tickets::set_owner(&mut tx, ticket, owner_id, now).await?;

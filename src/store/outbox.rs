@@ -249,3 +249,28 @@ pub async fn thread_ids(conn: &mut AnyConnection, ticket: i64) -> Result<Vec<Str
     rows.sort_by_key(|r| r.1);
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
+
+/// True when one of `message_ids` is mail Docket sent to `address` (To or
+/// Cc): a bounce that quotes it may speak for that address.
+pub async fn sent_to(
+    conn: &mut AnyConnection,
+    message_ids: &[String],
+    address: &str,
+) -> Result<bool> {
+    for id in message_ids {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT to_addrs, cc_addrs FROM outbox WHERE message_id = $1")
+                .bind(id)
+                .fetch_all(&mut *conn)
+                .await?;
+        if rows.iter().any(|(to, cc)| {
+            split(to)
+                .iter()
+                .chain(split(cc).iter())
+                .any(|a| a == address)
+        }) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

@@ -112,6 +112,8 @@ pub struct NewTransaction<'a> {
     pub body: &'a str,
     pub thread_rule: Option<&'a str>,
     pub thread_note: Option<&'a str>,
+    /// Why this entry needs a look (e.g. a comment address used by an outsider).
+    pub flag: Option<&'a str>,
     pub classification: Option<&'a str>,
     pub auto_submitted: bool,
     pub old_value: Option<&'a str>,
@@ -122,8 +124,8 @@ pub struct NewTransaction<'a> {
 pub async fn add_transaction(conn: &mut AnyConnection, t: NewTransaction<'_>) -> Result<i64> {
     Ok(sqlx::query_scalar(
         "INSERT INTO transactions (ticket_id, type, creator_id, message_row_id, body, thread_rule, \
-         thread_note, classification, auto_submitted, old_value, new_value, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+         thread_note, classification, auto_submitted, old_value, new_value, created_at, flag) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
     )
     .bind(t.ticket_id)
     .bind(t.kind)
@@ -137,6 +139,7 @@ pub async fn add_transaction(conn: &mut AnyConnection, t: NewTransaction<'_>) ->
     .bind(t.old_value)
     .bind(t.new_value)
     .bind(t.now)
+    .bind(t.flag)
     .fetch_one(conn)
     .await?)
 }
@@ -199,6 +202,8 @@ pub struct TransactionView {
     pub classification: Option<String>,
     pub thread_rule: Option<String>,
     pub thread_note: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flag: Option<String>,
     pub old_value: Option<String>,
     pub new_value: Option<String>,
     pub message_id: Option<String>,
@@ -281,6 +286,7 @@ struct TxRow {
     classification: Option<String>,
     thread_rule: Option<String>,
     thread_note: Option<String>,
+    flag: Option<String>,
     old_value: Option<String>,
     new_value: Option<String>,
     message_id: Option<String>,
@@ -296,7 +302,7 @@ pub async fn show(conn: &mut AnyConnection, id: i64) -> Result<Option<TicketDeta
     let ticket = summary(&mut *conn, row).await?;
     let txs: Vec<TxRow> = sqlx::query_as(
         "SELECT x.id, x.type AS kind, u.email AS from_email, x.created_at, x.body, x.auto_submitted, \
-         x.classification, x.thread_rule, x.thread_note, x.old_value, x.new_value, m.message_id \
+         x.classification, x.thread_rule, x.thread_note, x.flag, x.old_value, x.new_value, m.message_id \
          FROM transactions x LEFT JOIN users u ON u.id = x.creator_id \
          LEFT JOIN messages m ON m.id = x.message_row_id WHERE x.ticket_id = $1 ORDER BY x.id",
     )
@@ -325,6 +331,7 @@ pub async fn show(conn: &mut AnyConnection, id: i64) -> Result<Option<TicketDeta
                 classification: x.classification,
                 thread_rule: x.thread_rule,
                 thread_note: x.thread_note,
+                flag: x.flag,
                 old_value: x.old_value,
                 new_value: x.new_value,
                 message_id: x.message_id,

@@ -103,6 +103,23 @@ pub async fn add_to_queue(conn: &mut AnyConnection, queue_id: i64, user_id: i64)
     Ok(())
 }
 
+/// The id of `email` when it is staff with rights on `queue_id` (a member of
+/// the queue, or an admin); `None` for anyone else.
+pub async fn staff_on_queue(
+    conn: &mut AnyConnection,
+    email: &str,
+    queue_id: i64,
+) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT u.id FROM users u WHERE u.email = $1 AND (u.role = 'admin' OR (u.role = 'staff' \
+         AND EXISTS (SELECT 1 FROM queue_members m WHERE m.user_id = u.id AND m.queue_id = $2)))",
+    )
+    .bind(email)
+    .bind(queue_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
 #[derive(Debug, serde::Serialize, sqlx::FromRow)]
 pub struct UserRow {
     pub id: i64,

@@ -322,6 +322,8 @@ pub struct HistoryItem {
     pub rule: Option<String>,
     pub automatic: bool,
     pub classification: String,
+    /// Why the entry needs a look (outsider on the comment address, …).
+    pub flag: Option<String>,
     pub change: String,
     pub body: String,
     pub attachments: Vec<tickets::AttachmentView>,
@@ -380,6 +382,7 @@ pub async fn ticket_show(
                 created_at: x.created_at,
                 rule: x.thread_rule.filter(|r| r != "new"),
                 automatic: x.auto_submitted,
+                flag: x.flag.clone(),
                 classification: x.classification.unwrap_or_default(),
                 change,
                 body: x.body,

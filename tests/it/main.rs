@@ -13,6 +13,7 @@ mod crash;
 mod dedupe;
 mod imap;
 mod imap_safety;
+mod mail_safety;
 mod outbound;
 mod postfix;
 mod threading;

@@ -458,16 +458,18 @@ async fn paging_sorting_and_fields(b: Backend) {
         bad.text().await.expect("body").contains("2026-12-31"),
         "the message says what a date looks like"
     );
-    app.post(
-        &c,
-        "/tickets/1/action",
-        &[
-            ("csrf", &csrf),
-            ("action", "assign"),
-            ("owner", "bob@example.com"),
-        ],
-    )
-    .await;
+    let assign_bob = [
+        ("csrf", csrf.as_str()),
+        ("action", "assign"),
+        ("owner", "bob@example.com"),
+    ];
+    // Bob does not work this queue: refused, with the reason on the page.
+    let refused = app.post(&c, "/tickets/1/action", &assign_bob).await;
+    assert_eq!(refused.status(), 400);
+    assert!(refused.text().await.expect("body").contains("cannot own"));
+    assert_eq!(app.t.show(1).await.ticket.owner, None);
+    app.staff("bob@example.com", "staff", &[q]).await;
+    app.post(&c, "/tickets/1/action", &assign_bob).await;
     let t = app.t.show(1).await;
     assert_eq!(t.ticket.priority, 7);
     assert_eq!(t.ticket.due_at.as_deref(), Some("2026-12-31T00:00:00Z"));

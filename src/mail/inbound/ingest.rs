@@ -577,11 +577,27 @@ impl Ingestor {
         let Some(tctx) = tickets::context(&mut *conn, ticket).await? else {
             return Err(StoreError::Sqlx(sqlx::Error::RowNotFound));
         };
+        // Only staff of the queue comment. Anyone else who writes to the
+        // comment address is an outsider corresponding: kept, flagged, and
+        // told to staff only (never relayed as an internal note, nor to requestors).
+        let mut flag = None;
+        let action = if action == Action::Comment
+            && users::staff_on_queue(&mut *conn, &s.from.email, tctx.queue_id)
+                .await?
+                .is_none()
+        {
+            flag = Some("comment address used by a non-member");
+            Action::Correspond
+        } else {
+            action
+        };
+        let outsider = flag.is_some();
         let row_id = s.message(conn, Some(ticket)).await?;
         let tx_id = tickets::add_transaction(
             &mut *conn,
             tickets::NewTransaction {
                 ticket_id: ticket,
+                flag,
                 kind: action.as_str(),
                 creator_id: Some(s.sender.id),
                 message_row_id: Some(row_id),
@@ -615,6 +631,7 @@ impl Ingestor {
                     body: "",
                     thread_rule: None,
                     thread_note: Some("reopened by the requestor's reply"),
+                    flag: None,
                     classification: None,
                     auto_submitted: false,
                     old_value: Some(old),
@@ -636,7 +653,7 @@ impl Ingestor {
             let (actor, body) = (s.from.email.as_str(), s.mail.body.as_str());
             // Staff correspondence goes to the requestors (reply by mail);
             // anyone else's reaches the owner or the queue's staff.
-            let told = match (action, s.sender.is_staff()) {
+            let told = match (action, s.sender.is_staff() && !outsider) {
                 (Action::Comment, _) => notify::commented(conn, &scope, actor, body).await,
                 (Action::Correspond, true) => {
                     notify::staff_replied(conn, &scope, actor, body).await
@@ -701,6 +718,7 @@ impl Ingestor {
                 body: &s.mail.body,
                 thread_rule: Some(Rule::New.as_str()),
                 thread_note,
+                flag: None,
                 classification: Some(s.class.as_str()),
                 auto_submitted: s.class.is_automatic(),
                 old_value: None,
@@ -801,8 +819,23 @@ impl Ingestor {
                 continue;
             }
             let text = String::from_utf8_lossy(&att.content);
+            // A DSN is a claim anyone can forge: it counts only for an address
+            // we really mailed, quoted by the Message-ID we sent it.
+            let quoted: Vec<String> = mail
+                .embedded_message_ids
+                .iter()
+                .chain(&mail.in_reply_to)
+                .chain(&mail.references)
+                .cloned()
+                .collect();
             for addr in failed_recipients(&text) {
-                users::mark_bouncing(&mut *conn, &addr, now).await?;
+                if outbox::sent_to(&mut *conn, &quoted, &addr).await? {
+                    users::mark_bouncing(&mut *conn, &addr, now).await?;
+                } else {
+                    warn!(
+                        "a bounce names an address we did not mail with the quoted message; not marked"
+                    );
+                }
             }
         }
         Ok(())
