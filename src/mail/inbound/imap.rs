@@ -207,6 +207,9 @@ impl PollReport {
 /// Called with the UIDs a pass is about to fetch.
 pub type ListedHook = Arc<dyn Fn(Vec<u32>) -> BoxFuture<'static, ()> + Send + Sync>;
 
+/// `(uid, size)` pairs from a size listing.
+type Listed = Vec<(u32, u32)>;
+
 /// How a wait that renews the lease ended.
 enum Woke<T> {
     Done(T),
@@ -564,7 +567,7 @@ impl Poller {
         for batch in batches(&listed, limit) {
             let mut handled = Vec::with_capacity(batch.len());
             let mut missing = std::mem::take(&mut gone);
-            let (big, small): (Vec<(u32, u32)>, Vec<(u32, u32)>) =
+            let (big, small): (Listed, Listed) =
                 batch.iter().partition(|(_, size)| *size as usize > limit);
             for (uid, size) in &big {
                 self.set_aside_oversize(session, m, uidvalidity, *uid, *size)

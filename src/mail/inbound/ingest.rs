@@ -454,7 +454,7 @@ impl Ingestor {
             return Ok(o);
         }
 
-        let class = classify(&mail, &self.cfg.instance_name, &ctx.own_addresses);
+        let class = classify(mail, &self.cfg.instance_name, &ctx.own_addresses);
         let recipients: Vec<String> = mail
             .envelope_to
             .iter()
@@ -473,7 +473,7 @@ impl Ingestor {
             .forced_action
             .or(routed.as_ref().map(|r| r.action))
             .unwrap_or(Action::Correspond);
-        let (thread, thread_note) = self.find_thread(&mut *conn, ctx, &mail).await?;
+        let (thread, thread_note) = self.find_thread(&mut *conn, ctx, mail).await?;
 
         if thread.is_none() && routed.is_none() && class != Class::Loop {
             let reason = format!(
@@ -486,7 +486,7 @@ impl Ingestor {
         let sender =
             users::ensure_person(&mut *conn, &from.email, &from.name, now, now - 3_600_000).await?;
         let stored = Stored {
-            mail: &mail,
+            mail,
             raw,
             label: &label,
             sender: &sender,
@@ -513,7 +513,7 @@ impl Ingestor {
             }
         };
         if class == Class::Bounce {
-            self.record_bounce(conn, &mail, now).await?;
+            self.record_bounce(conn, mail, now).await?;
         }
         outcome.message_id = Some(mail.message_id.clone());
         Ok(outcome)
