@@ -53,7 +53,7 @@ pub fn classify(mail: &ParsedMail, x_loop_id: &str, own_addresses: &[String]) ->
     }
     if s.auto_submitted.as_deref().is_some_and(|v| v != "no")
         || s.x_autoreply
-        || auto_reply_subject(&mail.subject)
+        || (auto_reply_subject(&mail.subject) && !says_person(mail))
         || from_no_reply(mail)
     {
         return Class::AutoReply;
@@ -111,6 +111,19 @@ fn from_no_reply(mail: &ParsedMail) -> bool {
     })
 }
 
+/// Something says a person wrote this, so words in the subject do not make
+/// it automatic: `Auto-Submitted: no`, or a reply or forward by subject
+/// ("Re: [Docket #5] auto-reply broken").
+fn says_person(mail: &ParsedMail) -> bool {
+    if mail.signals.auto_submitted.as_deref() == Some("no") {
+        return true;
+    }
+    let s = mail.subject.trim_start().to_ascii_lowercase();
+    ["re:", "aw:", "sv:", "antw:", "fwd:", "fw:", "wg:", "tr:"]
+        .iter()
+        .any(|p| s.starts_with(p))
+}
+
 fn auto_reply_subject(subject: &str) -> bool {
     let s = subject.to_lowercase();
     const MARKERS: [&str; 9] = [
@@ -158,6 +171,25 @@ mod tests {
         assert_eq!(
             class_of("Content-Type: multipart/report; report-type=delivery-status; boundary=x\r\n"),
             Class::Bounce
+        );
+    }
+
+    #[test]
+    fn subject_words_do_not_outweigh_a_person() {
+        let subject = |s: &str, extra: &str| {
+            let raw = format!("From: Sam <sam@example.net>\r\nSubject: {s}\r\n{extra}\r\nbody\r\n");
+            classify(&parse(raw.as_bytes()).unwrap(), "docket.test", &[])
+        };
+        assert_eq!(subject("Automatic reply: VPN down", ""), Class::AutoReply);
+        assert_eq!(subject("Out of Office: back Monday", ""), Class::AutoReply);
+        assert_eq!(
+            subject("Re: [Docket #5] auto-reply broken", ""),
+            Class::Human
+        );
+        assert_eq!(subject("Fwd: out of office policy", ""), Class::Human);
+        assert_eq!(
+            subject("auto reply is broken", "Auto-Submitted: no\r\n"),
+            Class::Human
         );
     }
 

@@ -473,7 +473,7 @@ impl Ingestor {
             .forced_action
             .or(routed.as_ref().map(|r| r.action))
             .unwrap_or(Action::Correspond);
-        let (thread, thread_note) = self.find_thread(&mut *conn, ctx, mail).await?;
+        let (thread, thread_note) = self.find_thread(&mut *conn, ctx, mail, class).await?;
 
         if thread.is_none() && routed.is_none() && class != Class::Loop {
             let reason = format!(
@@ -526,11 +526,17 @@ impl Ingestor {
         conn: &mut AnyConnection,
         ctx: &Context,
         mail: &ParsedMail,
+        class: Class,
     ) -> Result<(Option<(i64, Rule)>, Option<String>), StoreError> {
         for (id, rule) in candidates(mail) {
             if let Some(t) = messages::ticket_of(&mut *conn, &id).await? {
                 return Ok((Some((t, rule)), None));
             }
+        }
+        if class == Class::Bounce
+            && let Some(found) = self.find_bounced(conn, ctx, mail).await?
+        {
+            return Ok((Some(found), None));
         }
         if let Some(secret) = &self.cfg.reply_token_secret {
             let addresses = mail
@@ -549,8 +555,7 @@ impl Ingestor {
                 }
             }
         }
-        let mut tags: Vec<&str> = vec![self.cfg.subject_tag.as_str()];
-        tags.extend(ctx.queues.iter().filter_map(|q| q.subject_tag.as_deref()));
+        let tags = self.tags(ctx);
         if let Some(id) = find_ticket_id(&mail.subject, &tags) {
             if tickets::exists(&mut *conn, id).await? {
                 return Ok((Some((id, Rule::SubjectTag)), None));
@@ -563,6 +568,36 @@ impl Ingestor {
             ));
         }
         Ok((None, None))
+    }
+
+    /// A bounce whose returned headers lost the Message-ID of our mail: what
+    /// that mail answered, or the subject tag it carried.
+    async fn find_bounced(
+        &self,
+        conn: &mut AnyConnection,
+        ctx: &Context,
+        mail: &ParsedMail,
+    ) -> Result<Option<(i64, Rule)>, StoreError> {
+        for id in &mail.embedded_in_reply_to {
+            if let Some(t) = messages::ticket_of(&mut *conn, id).await? {
+                return Ok(Some((t, Rule::Embedded)));
+            }
+        }
+        let tags = self.tags(ctx);
+        for subject in &mail.embedded_subjects {
+            if let Some(id) = find_ticket_id(subject, &tags)
+                && tickets::exists(&mut *conn, id).await?
+            {
+                return Ok(Some((id, Rule::SubjectTag)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn tags<'a>(&'a self, ctx: &'a Context) -> Vec<&'a str> {
+        let mut tags: Vec<&str> = vec![self.cfg.subject_tag.as_str()];
+        tags.extend(ctx.queues.iter().filter_map(|q| q.subject_tag.as_deref()));
+        tags
     }
 
     async fn add_to_ticket(
@@ -751,6 +786,9 @@ impl Ingestor {
         let (mail, from, now) = (s.mail, s.from, s.now);
         if s.class.is_automatic() {
             return Ok(format!("no acknowledgement: {} mail", s.class.as_str()));
+        }
+        if mail.forwarded_bounce {
+            return Ok("no acknowledgement: a forwarded bounce".into());
         }
         if ctx.own_addresses.contains(&from.email) {
             return Ok("no acknowledgement: sender is a queue address".into());

@@ -53,6 +53,13 @@ pub struct ParsedMail {
     pub references: Vec<String>,
     /// Message-IDs of mail quoted inside (a bounce's returned message).
     pub embedded_message_ids: Vec<String>,
+    /// In-Reply-To of mail quoted inside: a bounce of our mail whose
+    /// returned headers lost the Message-ID still names what it answered.
+    pub embedded_in_reply_to: Vec<String>,
+    /// Subjects of mail quoted inside (our subject tag, in a bounce).
+    pub embedded_subjects: Vec<String>,
+    /// A person forwarding a bounce: no acknowledgement for that.
+    pub forwarded_bounce: bool,
     pub body: String,
     /// The body was converted from HTML (no text/plain part).
     pub body_from_html: bool,
@@ -115,8 +122,8 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseError> {
 
     let from = sender(&msg, raw, hint);
     let signals = signals(&msg);
-    let (body, body_from_html, attachments, embedded_message_ids) =
-        body_and_attachments(&msg, raw, hint)?;
+    let (body, body_from_html, attachments, embedded) = body_and_attachments(&msg, raw, hint)?;
+    let forwarded_bounce = embedded.bounce || forwarded_bounce_subject(&subject);
 
     Ok(ParsedMail {
         message_id,
@@ -135,12 +142,37 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseError> {
             .collect(),
         in_reply_to: id_list(msg.in_reply_to()),
         references: id_list(msg.references()),
-        embedded_message_ids,
+        embedded_message_ids: embedded.ids,
+        embedded_in_reply_to: embedded.in_reply_to,
+        embedded_subjects: embedded.subjects,
+        forwarded_bounce,
         body,
         body_from_html,
         attachments,
         signals,
     })
+}
+
+/// "Fwd: Returned mail: …": a person forwarding a bounce inline.
+fn forwarded_bounce_subject(subject: &str) -> bool {
+    let s = subject.to_ascii_lowercase();
+    let Some(rest) = ["fwd:", "fw:", "wg:", "tr:"]
+        .iter()
+        .find_map(|p| s.strip_prefix(p))
+    else {
+        return false;
+    };
+    const BOUNCES: [&str; 8] = [
+        "returned mail",
+        "undelivered mail",
+        "undeliverable",
+        "delivery status notification",
+        "mail delivery failed",
+        "delivery failure",
+        "failure notice",
+        "mail delivery system",
+    ];
+    BOUNCES.iter().any(|b| rest.trim_start().starts_with(b))
 }
 
 /// Trims angle brackets and whitespace; `None` for an empty id.
@@ -433,7 +465,7 @@ fn body_and_attachments(
     msg: &mail_parser::Message,
     raw: &[u8],
     hint: Option<&'static Encoding>,
-) -> Result<(String, bool, Vec<Attachment>, Vec<String>), ParseError> {
+) -> Result<(String, bool, Vec<Attachment>, Embedded), ParseError> {
     let mut texts = Vec::new();
     for part in msg.text_bodies() {
         if let PartType::Text(t) = &part.body {
@@ -455,7 +487,7 @@ fn body_and_attachments(
     };
 
     let mut attachments = Vec::new();
-    let mut embedded = Vec::new();
+    let mut embedded = Embedded::default();
     for part in msg.attachments() {
         let content_type = part
             .content_type()
@@ -465,16 +497,26 @@ fn body_and_attachments(
             })
             .unwrap_or_else(|| "application/octet-stream".to_string())
             .to_ascii_lowercase();
-        if let PartType::Message(inner) = &part.body
-            && let Some(id) = inner.message_id().and_then(clean_id)
-        {
-            embedded.push(id);
-        }
-        if content_type == "text/rfc822-headers"
-            && let Some(inner) = MessageParser::default().parse_headers(part.contents())
-            && let Some(id) = inner.message_id().and_then(clean_id)
-        {
-            embedded.push(id);
+        let headers_only;
+        let inner = match &part.body {
+            PartType::Message(inner) => Some(inner),
+            _ if content_type == "text/rfc822-headers" => {
+                headers_only = MessageParser::default().parse_headers(part.contents());
+                headers_only.as_ref()
+            }
+            _ => None,
+        };
+        if let Some(inner) = inner {
+            if let Some(id) = inner.message_id().and_then(clean_id) {
+                embedded.ids.push(id);
+            }
+            // A bounce of our mail that lost its Message-ID still carries
+            // what it answered and its subject with our tag.
+            embedded.in_reply_to.extend(id_list(inner.in_reply_to()));
+            if let Some(subject) = inner.subject() {
+                embedded.subjects.push(subject.to_string());
+            }
+            embedded.bounce |= is_bounce_message(inner);
         }
         let mut name = part
             .attachment_name()
@@ -492,6 +534,30 @@ fn body_and_attachments(
         });
     }
     Ok((clean_text(&body), from_html, attachments, embedded))
+}
+
+/// What mail quoted inside this one (a bounce's returned message, a
+/// forwarded message) says about itself.
+#[derive(Debug, Clone, Default)]
+pub struct Embedded {
+    pub ids: Vec<String>,
+    pub in_reply_to: Vec<String>,
+    pub subjects: Vec<String>,
+    /// An attached message is itself a bounce (a person forwarding one).
+    pub bounce: bool,
+}
+
+fn is_bounce_message(m: &mail_parser::Message) -> bool {
+    let from = m.header_raw("From").unwrap_or("").to_ascii_lowercase();
+    from.contains("mailer-daemon")
+        || from.contains("mail delivery")
+        || m.root_part().content_type().is_some_and(|ct| {
+            ct.subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+                && ct
+                    .attribute("report-type")
+                    .is_some_and(|r| r.eq_ignore_ascii_case("delivery-status"))
+        })
 }
 
 /// Deepest HTML nesting deeper than any real mail's.
