@@ -1382,11 +1382,14 @@ async fn serve(mut cfg: Config, args: ServeArgs) -> Result<()> {
     let app = crate::web::router(crate::web::AppState::new(db.clone(), cfg.clone()));
     let mut web_stop = stop_rx.clone();
     let web = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = web_stop.changed().await;
-            })
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = web_stop.changed().await;
+        })
+        .await
     });
 
     let interval = Duration::from_secs(args.outbox_interval.max(1));

@@ -25,6 +25,7 @@ pub struct FileConfig {
     pub outbox_max_attempts: Option<u32>,
     pub smtp_connections: Option<u32>,
     pub reply_token_secret: Option<String>,
+    pub trusted_authserv_id: Option<String>,
     pub listen: Option<String>,
     pub imap_lease_secs: Option<u64>,
 }
@@ -49,8 +50,15 @@ pub struct Config {
     /// SMTP connections (and messages in flight) at once.
     pub smtp_connections: u32,
     /// When set, requestors get a per-ticket reply address
-    /// (`queue+t42-…@domain`), signed with this secret.
+    /// (`queue+t42-…@domain`), signed with this secret. Staff always get
+    /// personal reply addresses, signed with this secret or, when unset, one
+    /// generated into the database on first use.
     pub reply_token_secret: Option<String>,
+    /// The authserv-id of our own mail server's `Authentication-Results`:
+    /// a DKIM or SPF pass from it for a staff member's address makes their
+    /// mail from their own client count as theirs. Unset: only personal
+    /// reply addresses authenticate staff by mail.
+    pub trusted_authserv_id: Option<String>,
     /// Where `docket serve` listens.
     pub listen: String,
     /// How long a poller's hold on a mailbox lasts without renewal; it is
@@ -72,6 +80,7 @@ impl Default for Config {
             outbox_max_attempts: 10,
             smtp_connections: 16,
             reply_token_secret: None,
+            trusted_authserv_id: None,
             listen: "127.0.0.1:8080".to_string(),
             imap_lease_secs: 60,
         }
@@ -138,6 +147,11 @@ impl Config {
                 .ok()
                 .filter(|s| !s.is_empty())
                 .or(file.reply_token_secret),
+            trusted_authserv_id: std::env::var("DOCKET_TRUSTED_AUTHSERV_ID")
+                .ok()
+                .filter(|s| !s.is_empty())
+                .or(file.trusted_authserv_id)
+                .map(|s| s.trim().to_ascii_lowercase()),
             listen: over.listen.or(file.listen).unwrap_or(d.listen),
             imap_lease_secs: file.imap_lease_secs.unwrap_or(d.imap_lease_secs).max(1),
         }

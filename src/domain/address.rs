@@ -62,6 +62,12 @@ pub fn with_detail(addr: &str, detail: &str) -> String {
     }
 }
 
+/// Whether `addr` is one of `own`, or a `+detail` form of one (a personal
+/// or per-ticket reply address).
+pub fn is_ours(addr: &str, own: &[String]) -> bool {
+    own.iter().any(|o| o == addr) || split_plus(addr).is_some_and(|(base, _)| own.contains(&base))
+}
+
 /// The domain part of an address.
 pub fn domain(addr: &str) -> &str {
     addr.rsplit_once('@').map(|(_, d)| d).unwrap_or(addr)
@@ -102,5 +108,9 @@ mod tests {
             Some(("help@example.com".into(), "comment".into()))
         );
         assert_eq!(split_plus("help@example.com"), None);
+        let own = vec!["help@example.com".to_string()];
+        assert!(is_ours("help+u7-abc@example.com", &own));
+        assert!(is_ours("help@example.com", &own));
+        assert!(!is_ours("sam+help@example.com", &own));
     }
 }

@@ -23,6 +23,23 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         .is_ok()
 }
 
+/// Like `verify_password`, but with no hash (an unknown address) it checks
+/// against a throwaway hash and fails, spending the same time.
+pub fn verify_or_dummy(password: &str, hash: Option<&str>) -> bool {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    match hash {
+        Some(h) => verify_password(password, h),
+        None => {
+            let dummy = DUMMY.get_or_init(|| {
+                let noise: [u8; 16] = rand::random();
+                hash_password(&hex::encode(noise)).unwrap_or_default()
+            });
+            verify_password(password, dummy);
+            false
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,5 +54,7 @@ mod tests {
         assert!(!verify_password("wrong horse!", &a));
         assert!(!verify_password("x", "not a hash"));
         assert!(hash_password("short").is_err());
+        assert!(verify_or_dummy("correct horse", Some(&a)));
+        assert!(!verify_or_dummy("correct horse", None));
     }
 }

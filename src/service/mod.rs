@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod notify;
+pub mod sign_in_limit;
 pub mod tickets;
 
 /// Errors of the use-case layer.

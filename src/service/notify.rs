@@ -10,9 +10,11 @@ use sqlx::AnyConnection;
 
 use super::ServiceError;
 use crate::config::Config;
+use crate::domain::address::is_ours;
+use crate::domain::reply_token::{self, Personal};
 use crate::mail::outbound::compose::{self, Composed};
 use crate::store::tickets::{self, TicketContext};
-use crate::store::{outbox, queues};
+use crate::store::{outbox, queues, settings, users};
 
 /// Every address of every queue: mail is never sent to one of them.
 pub async fn own_addresses(conn: &mut AnyConnection) -> Result<Vec<String>, ServiceError> {
@@ -28,7 +30,7 @@ fn recipients(
     let mut out: Vec<String> = Vec::new();
     for a in list {
         let a = a.to_lowercase();
-        if own.contains(&a) || Some(a.as_str()) == actor || out.contains(&a) {
+        if is_ours(&a, own) || Some(a.as_str()) == actor || out.contains(&a) {
             continue;
         }
         out.push(a);
@@ -40,7 +42,7 @@ fn recipients(
 /// when configured, else the queue's.
 pub fn reply_address(cfg: &Config, queue_address: &str, ticket: i64) -> String {
     match &cfg.reply_token_secret {
-        Some(secret) => crate::domain::reply_token::address(queue_address, secret, ticket),
+        Some(secret) => reply_token::address(queue_address, secret, ticket),
         None => queue_address.to_string(),
     }
 }
@@ -138,56 +140,128 @@ pub async fn requestor_replied(
     actor: &str,
     body: &str,
 ) -> Result<Option<i64>, ServiceError> {
-    tell_staff(conn, scope, actor, body, "replied", None).await
+    tell_staff(
+        conn,
+        scope,
+        actor,
+        body,
+        "replied",
+        Personal::Correspond,
+        false,
+    )
+    .await
+}
+
+/// Mail from a staff address that nothing authenticated: kept on the
+/// ticket, never relayed to the requestors; the staff, the address's owner
+/// included, are told so a forgery does not go unseen.
+pub async fn unauthenticated_staff_mail(
+    conn: &mut AnyConnection,
+    scope: &Scope<'_>,
+    claimed: &str,
+    body: &str,
+) -> Result<Option<i64>, ServiceError> {
+    tell_staff(
+        conn,
+        scope,
+        claimed,
+        body,
+        "wrote from a staff address without authentication (not sent to the requestors)",
+        Personal::Correspond,
+        true,
+    )
+    .await
 }
 
 /// Someone commented: tell the owner or the staff, never the requestors.
-/// Their answers go to the comment address, so they stay internal.
+/// Their answers go to a comment address, so they stay internal.
 pub async fn commented(
     conn: &mut AnyConnection,
     scope: &Scope<'_>,
     actor: &str,
     body: &str,
 ) -> Result<Option<i64>, ServiceError> {
-    let reply_to = comment_reply_address(scope.ticket);
-    tell_staff(conn, scope, actor, body, "commented", Some(&reply_to)).await
+    tell_staff(
+        conn,
+        scope,
+        actor,
+        body,
+        "commented",
+        Personal::Comment,
+        false,
+    )
+    .await
 }
 
+/// One notice per staff member, each with a personal Reply-To
+/// (`+u<ID>-…` for correspondence, `+c<ID>-…` after a comment), so an
+/// answer by mail is authenticated as them whatever their `From:` says.
+/// Returns the first row written.
 async fn tell_staff(
     conn: &mut AnyConnection,
     scope: &Scope<'_>,
     actor: &str,
     body: &str,
     what: &str,
-    reply_to: Option<&str>,
+    voice: Personal,
+    tell_actor: bool,
 ) -> Result<Option<i64>, ServiceError> {
     let (cfg, ctx) = (scope.cfg, scope.ticket);
-    let to = staff_to_tell(&mut *conn, ctx).await?;
-    if to.iter().all(|t| t == actor) {
+    // The actor is not told of their own words, except that mail claiming
+    // to be from them which nothing authenticated reaches them too.
+    let exclude = (!tell_actor).then_some(actor);
+    let to = recipients(staff_to_tell(&mut *conn, ctx).await?, scope.own, exclude);
+    if to.is_empty() {
         return Ok(None);
     }
-    let composed = compose::staff_notice(&compose::NotifyInput {
-        tag: tag_of(cfg, ctx),
-        ticket_id: ctx.id,
-        subject: &ctx.subject,
-        queue_name: &ctx.queue_name,
-        actor,
-        what,
-        body,
-        instance_name: &cfg.instance_name,
-    })?;
-    enqueue(
-        conn,
-        scope,
-        "notify",
-        to,
-        vec![],
-        composed,
-        true,
-        reply_to,
-        Some(actor),
-    )
-    .await
+    let secret = reply_secret(&mut *conn, cfg).await?;
+    let mut first = None;
+    for who in to {
+        let composed = compose::staff_notice(&compose::NotifyInput {
+            tag: tag_of(cfg, ctx),
+            ticket_id: ctx.id,
+            subject: &ctx.subject,
+            queue_name: &ctx.queue_name,
+            actor,
+            what,
+            body,
+            instance_name: &cfg.instance_name,
+        })?;
+        let reply_to = match users::staff_on_queue(&mut *conn, &who, ctx.queue_id).await? {
+            Some(uid) => {
+                reply_token::personal_address(&ctx.correspond_address, &secret, voice, uid)
+            }
+            // Not (or no longer) staff here: no personal voice; a comment
+            // still answers to a comment address.
+            None => match voice {
+                Personal::Comment => comment_reply_address(ctx),
+                Personal::Correspond => reply_address(cfg, &ctx.correspond_address, ctx.id),
+            },
+        };
+        let id = enqueue(
+            conn,
+            scope,
+            "notify",
+            vec![who],
+            vec![],
+            composed,
+            true,
+            Some(&reply_to),
+            exclude,
+        )
+        .await?;
+        first = first.or(id);
+    }
+    Ok(first)
+}
+
+/// The secret that signs reply addresses: the configured one, else one
+/// generated into the database on first use.
+pub async fn reply_secret(conn: &mut AnyConnection, cfg: &Config) -> crate::store::Result<String> {
+    if let Some(s) = &cfg.reply_token_secret {
+        return Ok(s.clone());
+    }
+    settings::get_or_create(conn, "reply_token_secret", reply_token::generate_secret).await
 }
 
 /// A staff member replied: the requestors and Cc get it, as a person's mail.

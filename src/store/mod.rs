@@ -8,6 +8,7 @@ pub mod quarantine;
 pub mod queues;
 pub mod search_index;
 pub mod sessions;
+pub mod settings;
 pub mod tickets;
 pub mod users;
 pub mod views;

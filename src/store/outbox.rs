@@ -62,6 +62,9 @@ pub struct OutboxItem {
     pub status: String,
     pub attempts: i64,
     pub last_error: Option<String>,
+    /// Recipients the server refused for good, with its words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
     pub created_at: String,
     pub sent_at: Option<String>,
 }
@@ -79,6 +82,7 @@ struct Row {
     status: String,
     attempts: i64,
     last_error: Option<String>,
+    refused: Option<String>,
     created_at: i64,
     sent_at: Option<i64>,
 }
@@ -93,7 +97,7 @@ fn split(list: &str) -> Vec<String> {
 pub async fn list(conn: &mut AnyConnection, status: Option<&str>) -> Result<Vec<OutboxItem>> {
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, ticket_id, kind, to_addrs, cc_addrs, subject, message_id, in_reply_to, status, \
-         attempts, last_error, created_at, sent_at FROM outbox WHERE ($1 IS NULL OR status = $1) ORDER BY id",
+         attempts, last_error, refused, created_at, sent_at FROM outbox WHERE ($1 IS NULL OR status = $1) ORDER BY id",
     )
     .bind(status)
     .fetch_all(conn)
@@ -112,6 +116,7 @@ pub async fn list(conn: &mut AnyConnection, status: Option<&str>) -> Result<Vec<
             status: r.status,
             attempts: r.attempts,
             last_error: r.last_error,
+            refused: r.refused,
             created_at: rfc3339(r.created_at),
             sent_at: r.sent_at.map(rfc3339),
         })
@@ -136,9 +141,14 @@ pub struct Claimed {
     pub in_reply_to: Option<String>,
     pub references_ids: String,
     pub attempts: i64,
+    pub done_addrs: String,
 }
 
 impl Claimed {
+    /// Recipients already delivered to (or refused for good) by earlier tries.
+    pub fn done(&self) -> Vec<String> {
+        split(&self.done_addrs)
+    }
     pub fn to(&self) -> Vec<String> {
         split(&self.to_addrs)
     }
@@ -174,7 +184,7 @@ pub async fn claim(
                       AND (locked_until IS NULL OR locked_until < $2) ORDER BY id LIMIT $3 {lock}) \
            AND status = 'pending' AND (locked_until IS NULL OR locked_until < $2) \
          RETURNING id, ticket_id, from_addr, from_name, reply_to, to_addrs, cc_addrs, subject, body, \
-                   html_body, auto_submitted, message_id, in_reply_to, references_ids, attempts"
+                   html_body, auto_submitted, message_id, in_reply_to, references_ids, attempts, done_addrs"
     );
     let mut rows: Vec<Claimed> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(now + lease_ms)
@@ -184,6 +194,22 @@ pub async fn claim(
         .await?;
     rows.sort_by_key(|r| r.id);
     Ok(rows)
+}
+
+/// Who is done with (delivered, or refused for good) and who was refused.
+pub async fn record_recipients(
+    conn: &mut AnyConnection,
+    id: i64,
+    done: &[String],
+    refused: Option<&str>,
+) -> Result<()> {
+    sqlx::query("UPDATE outbox SET done_addrs = $1, refused = COALESCE($2, refused) WHERE id = $3")
+        .bind(done.join(","))
+        .bind(refused)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 pub async fn mark_sent(conn: &mut AnyConnection, id: i64, now: i64) -> Result<()> {
@@ -224,8 +250,8 @@ pub async fn mark_dead(conn: &mut AnyConnection, id: i64, error: &str) -> Result
 /// or it was already sent.
 pub async fn requeue(conn: &mut AnyConnection, id: i64, now: i64) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $1, locked_until = NULL \
-         WHERE id = $2 AND status <> 'sent'",
+        "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $1, locked_until = NULL, \
+         done_addrs = '' WHERE id = $2 AND status <> 'sent'",
     )
     .bind(now)
     .bind(id)

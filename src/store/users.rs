@@ -120,6 +120,22 @@ pub async fn staff_on_queue(
     .await?)
 }
 
+/// The address of user `id` when they are staff of `queue_id` (or admin).
+pub async fn staff_member(
+    conn: &mut AnyConnection,
+    id: i64,
+    queue_id: i64,
+) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT u.email FROM users u WHERE u.id = $1 AND (u.role = 'admin' OR (u.role = 'staff' \
+         AND EXISTS (SELECT 1 FROM queue_members m WHERE m.user_id = u.id AND m.queue_id = $2)))",
+    )
+    .bind(id)
+    .bind(queue_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
 #[derive(Debug, serde::Serialize, sqlx::FromRow)]
 pub struct UserRow {
     pub id: i64,

@@ -2,13 +2,12 @@
 //! SameSite=Lax, Secure behind TLS, expiring), CSRF tokens on every form, a
 //! limit on failed sign-ins.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -25,8 +24,6 @@ pub const SESSION_COOKIE: &str = "docket_session";
 /// Double-submit token for the sign-in form, before there is a session.
 pub const LOGIN_CSRF_COOKIE: &str = "docket_csrf";
 const SESSION_HOURS: i64 = 12;
-const MAX_FAILURES: usize = 5;
-const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 pub fn random_token() -> String {
     let bytes: [u8; 32] = rand::rng().random();
@@ -143,35 +140,34 @@ impl FromRequestParts<AppState> for CurrentUser {
     }
 }
 
-/// Failed sign-ins per address within a window.
-#[derive(Default)]
-pub struct LoginLimiter {
-    failures: Mutex<HashMap<String, Vec<Instant>>>,
-}
+/// The client's IP address: the peer, or, when the peer is a reverse
+/// proxy on this host, the last hop it put in `X-Forwarded-For`.
+pub struct ClientAddr(pub Option<IpAddr>);
 
-impl LoginLimiter {
-    fn blocked(&self, key: &str) -> bool {
-        let mut map = match self.failures.lock() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let forwarded = || {
+            parts
+                .headers
+                .get("x-forwarded-for")?
+                .to_str()
+                .ok()?
+                .rsplit(',')
+                .next()?
+                .trim()
+                .parse::<IpAddr>()
+                .ok()
         };
-        let list = map.entry(key.to_string()).or_default();
-        list.retain(|t| t.elapsed() < FAILURE_WINDOW);
-        list.len() >= MAX_FAILURES
-    }
-
-    fn fail(&self, key: &str) {
-        let mut map = match self.failures.lock() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        map.entry(key.to_string()).or_default().push(Instant::now());
-    }
-
-    fn clear(&self, key: &str) {
-        if let Ok(mut map) = self.failures.lock() {
-            map.remove(key);
-        }
+        Ok(ClientAddr(match peer {
+            Some(ip) if ip.is_loopback() => forwarded().or(Some(ip)),
+            other => other,
+        }))
     }
 }
 
@@ -226,6 +222,7 @@ pub async fn login_form(headers: HeaderMap) -> Response {
 
 pub async fn login(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, WebError> {
@@ -246,13 +243,13 @@ pub async fn login(
             secure,
         ));
     }
-    if state.limiter.blocked(&email) {
+    if state.limiter.blocked(&email, client, Instant::now()) {
         return Ok(login_page(
             StatusCode::TOO_MANY_REQUESTS,
             fresh,
             email,
             Some(
-                "Too many failed sign-ins for this address. Wait 15 minutes and try again.".into(),
+                "Too many failed sign-ins for this address from here. Wait 15 minutes and try again.".into(),
             ),
             secure,
         ));
@@ -260,21 +257,22 @@ pub async fn login(
     let password = form.get("password").unwrap_or("");
     let mut conn = state.db.pool.acquire().await?;
     let creds = sessions::credentials(&mut conn, &email).await?;
-    let user = match creds {
-        Some((id, role, Some(hash))) if role != "requestor" => {
-            let (password, hash) = (password.to_string(), hash.clone());
-            // argon2 is deliberately slow: keep it off the async threads.
-            let ok = tokio::task::spawn_blocking(move || {
-                crate::service::auth::verify_password(&password, &hash)
-            })
-            .await
-            .unwrap_or(false);
-            ok.then_some(id)
-        }
-        _ => None,
+    // Unknown addresses and requestors cost an argon2 run too, so the
+    // answer's timing does not tell which addresses are staff.
+    let (user_id, hash) = match creds {
+        Some((id, role, Some(hash))) if role != "requestor" => (Some(id), Some(hash)),
+        _ => (None, None),
     };
+    let password = password.to_string();
+    // argon2 is deliberately slow: keep it off the async threads.
+    let ok = tokio::task::spawn_blocking(move || {
+        crate::service::auth::verify_or_dummy(&password, hash.as_deref())
+    })
+    .await
+    .unwrap_or(false);
+    let user = user_id.filter(|_| ok);
     let Some(user_id) = user else {
-        state.limiter.fail(&email);
+        state.limiter.fail(&email, client, Instant::now());
         tracing::warn!("failed sign-in");
         return Ok(login_page(
             StatusCode::UNAUTHORIZED,
@@ -284,7 +282,7 @@ pub async fn login(
             secure,
         ));
     };
-    state.limiter.clear(&email);
+    state.limiter.clear(&email, client);
     let token = random_token();
     let now = store::now_ms();
     sessions::create(

@@ -21,7 +21,7 @@ use crate::store::Db;
 pub struct AppState {
     pub db: Db,
     pub cfg: Arc<Config>,
-    pub limiter: Arc<auth::LoginLimiter>,
+    pub limiter: Arc<crate::service::sign_in_limit::SignInLimiter>,
     /// Queue counts for the overview, a few seconds old at most: a wall
     /// screen and a team refreshing it must not recount a million tickets
     /// each time.
@@ -33,7 +33,7 @@ impl AppState {
         AppState {
             db,
             cfg,
-            limiter: Arc::new(auth::LoginLimiter::default()),
+            limiter: Arc::new(crate::service::sign_in_limit::SignInLimiter::default()),
             overview_cache: Arc::new(ui::OverviewCache::default()),
         }
     }

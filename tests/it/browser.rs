@@ -162,7 +162,13 @@ async fn app(t: &TestDb) -> String {
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let router = docket::web::router(state);
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+    });
     base
 }
 

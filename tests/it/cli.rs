@@ -496,7 +496,17 @@ fn import_maildir_and_mailgate_comment_action() {
         "new/ and cur/ both read: {last}"
     );
 
-    // RT's --action comment: the mail becomes an internal comment.
+    // RT's --action comment: the mail from staff of the queue becomes an
+    // internal comment.
+    assert!(
+        docket(
+            &url,
+            &["user", "add", "staff@example.com", "--queue", "help"],
+            b""
+        )
+        .status
+        .success()
+    );
     let raw = mail(
         "staff@example.com",
         "help@example.com",

@@ -60,17 +60,21 @@ async fn comment_round_trip(b: Backend) {
             .fetch_one(&t.db.pool)
             .await
             .expect("bob is told");
-    // The queue has no comment address: the notice answers to help+comment@.
-    assert_eq!(reply_to.as_deref(), Some("help+comment@example.com"));
+    // Bob's personal comment address: an answer there is Bob commenting.
+    let reply_to = reply_to.expect("reply-to");
+    assert!(
+        reply_to.starts_with("help+c") && reply_to.ends_with("@example.com"),
+        "{reply_to}"
+    );
     assert_eq!(
         mail_to(&t, "rita@example.net").await,
         1,
         "only the acknowledgement"
     );
-    // Bob answers the notice by mail, quoting the internal note.
+    // Bob answers the notice by mail from his phone, quoting the internal note.
     let answer = mail(
-        "Bob <bob@example.com>",
-        reply_to.as_deref().expect("reply-to"),
+        "Bob <bob.phone@mobile.example>",
+        &reply_to,
         "Re: [Docket #1] VPN down",
         "bob1@example.com",
         &format!("In-Reply-To: <{notice_id}>\r\n"),
@@ -82,6 +86,12 @@ async fn comment_round_trip(b: Backend) {
         mail_to(&t, "rita@example.net").await,
         1,
         "nothing internal reaches Rita"
+    );
+    let last = t.show(1).await.transactions.pop().expect("history");
+    assert_eq!(
+        (last.kind.as_str(), last.from.as_deref()),
+        ("comment", Some("bob@example.com")),
+        "the personal address speaks for Bob"
     );
     t.close().await;
 }
@@ -208,4 +218,181 @@ async fn forged_dsn(b: Backend) {
 both!(
     a_bounce_marks_only_an_address_we_mailed_the_quoted_message,
     forged_dsn
+);
+
+/// The personal Reply-To on the notice a staff member got, by kind.
+async fn personal_reply_to(t: &TestDb, who: &str) -> String {
+    sqlx::query_scalar::<_, Option<String>>(
+        "SELECT reply_to FROM outbox WHERE kind = 'notify' AND to_addrs = $1 ORDER BY id DESC",
+    )
+    .bind(who)
+    .fetch_all(&t.db.pool)
+    .await
+    .expect("notices")
+    .into_iter()
+    .flatten()
+    .next()
+    .expect("a notice with a Reply-To")
+}
+
+async fn rita_replies(t: &TestDb) {
+    let o = ingest(
+        &t.ingestor(),
+        &mail(
+            "Rita <rita@example.net>",
+            HELP,
+            "Re: [Docket #1] VPN down",
+            "rita3@example.net",
+            "",
+            "Still down.",
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(o.outcome, OutcomeKind::Replied);
+}
+
+async fn personal_reply_address(b: Backend) {
+    let Some(t) = setup(b).await else { return };
+    rita_replies(&t).await;
+    // One notice per staff member, each with its own signed address.
+    let alice = personal_reply_to(&t, "alice@example.com").await;
+    let bob = personal_reply_to(&t, "bob@example.com").await;
+    assert!(
+        alice.starts_with("help+u") && bob.starts_with("help+u"),
+        "{alice} {bob}"
+    );
+    assert_ne!(alice, bob);
+    // Alice answers from another client: it is her reply, and Rita gets it.
+    let o = ingest(
+        &t.ingestor(),
+        &mail(
+            "Alice <alice.home@home.example>",
+            &alice,
+            "Re: [Docket #1] VPN down",
+            "alice1@home.example",
+            "",
+            "Restarting the concentrator now.",
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(o.outcome, OutcomeKind::Replied, "{}", o.reason);
+    let last = t.show(1).await.transactions.pop().expect("history");
+    assert_eq!(last.from.as_deref(), Some("alice@example.com"));
+    assert_eq!(last.flag, None);
+    assert_eq!(
+        mail_to(&t, "rita@example.net").await,
+        2,
+        "ack and Alice's reply"
+    );
+    // A tampered signature is worth nothing: the mail is Rita-level.
+    let forged = alice.replacen("help+u", "help+u9", 1);
+    let o = ingest(
+        &t.ingestor(),
+        &mail(
+            "Mallory <mallory@evil.example>",
+            &forged,
+            "Re: [Docket #1] VPN down",
+            "mal1@evil.example",
+            "",
+            "Please wire money.",
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(o.outcome, OutcomeKind::Replied);
+    assert_eq!(mail_to(&t, "rita@example.net").await, 2, "not relayed");
+    t.close().await;
+}
+both!(
+    a_personal_reply_address_authenticates_staff_by_mail,
+    personal_reply_address
+);
+
+fn from_alice(id: &str, extra: &str) -> Vec<u8> {
+    mail(
+        "Alice <alice@example.com>",
+        HELP,
+        "Re: [Docket #1] VPN down",
+        id,
+        extra,
+        "Send me your password and I will fix it.",
+    )
+}
+
+async fn forged_staff_from(b: Backend) {
+    let Some(t) = setup(b).await else { return };
+    let notices_before = mail_to(&t, "alice@example.com").await;
+    let o = ingest(&t.ingestor(), &from_alice("forged1@evil.example", ""), None).await;
+    assert_eq!(o.outcome, OutcomeKind::Replied);
+    let last = t.show(1).await.transactions.pop().expect("history");
+    assert_eq!(last.kind, "correspond");
+    assert_eq!(
+        last.flag.as_deref(),
+        Some("staff address not authenticated: not sent to the requestors")
+    );
+    assert_eq!(mail_to(&t, "rita@example.net").await, 1, "only the ack");
+    assert_eq!(
+        mail_to(&t, "alice@example.com").await,
+        notices_before + 1,
+        "Alice hears that her address was used"
+    );
+    assert!(mail_to(&t, "bob@example.com").await >= 1, "and so does Bob");
+    t.close().await;
+}
+both!(
+    a_forged_staff_from_is_kept_flagged_and_not_relayed,
+    forged_staff_from
+);
+
+async fn trusted_authentication_results(b: Backend) {
+    let Some(t) = setup(b).await else { return };
+    let cfg = docket::config::Config {
+        trusted_authserv_id: Some("mx.example.com".into()),
+        ..t.config()
+    };
+    let ing = docket::mail::inbound::Ingestor::new(t.db.clone(), std::sync::Arc::new(cfg));
+    // Another server's verdict, or a pass for another domain: not enough.
+    for (id, ar) in [
+        (
+            "ar1@x",
+            "Authentication-Results: evil.example; dkim=pass header.d=example.com\r\n",
+        ),
+        (
+            "ar2@x",
+            "Authentication-Results: mx.example.com; dkim=pass header.d=evil.example; spf=fail smtp.mailfrom=alice@example.com\r\n",
+        ),
+    ] {
+        ingest(&ing, &from_alice(id, ar), None).await;
+        assert!(
+            t.show(1)
+                .await
+                .transactions
+                .pop()
+                .expect("h")
+                .flag
+                .is_some(),
+            "{ar}"
+        );
+    }
+    assert_eq!(mail_to(&t, "rita@example.net").await, 1);
+    // Our server vouches by DKIM for Alice's domain: her reply goes out.
+    ingest(
+        &ing,
+        &from_alice(
+            "ar3@x",
+            "Authentication-Results: mx.example.com;\r\n\tdkim=pass (2048-bit key) header.d=example.com header.s=s1\r\n",
+        ),
+        None,
+    )
+    .await;
+    let last = t.show(1).await.transactions.pop().expect("history");
+    assert_eq!(last.flag, None);
+    assert_eq!(mail_to(&t, "rita@example.net").await, 2);
+    t.close().await;
+}
+both!(
+    staff_mail_vouched_for_by_the_trusted_server_is_relayed,
+    trusted_authentication_results
 );

@@ -665,3 +665,84 @@ async fn serve_sends(b: Backend) {
     t.close().await;
 }
 both!(serve_runs_the_outbox_sender, serve_sends);
+
+/// One refused recipient never costs the others their mail: a missing
+/// mailbox (5.1.1) is recorded and marked as bouncing, a spam refusal
+/// (5.7.1) only recorded, a temporary failure retried alone.
+async fn refused_recipient_among_several(b: Backend) {
+    let Some((dovecot, smtp)) = peers(&["sam", "boss"]).await else {
+        return;
+    };
+    let Some(t) = TestDb::new(b).await else {
+        return;
+    };
+    t.add_queue("help", "help@example.com", None).await;
+    let cfg = t.config();
+    let o = ingest(
+        &t.ingestor(),
+        &mail(
+            "sam@example.com",
+            "help@example.com",
+            "VPN down",
+            "multi@x",
+            "Cc: reject-me@example.com, policy-me@example.com, boss@example.com, tempfail-me@example.com\r\n",
+            "b",
+        ),
+        None,
+    )
+    .await;
+    let id = o.ticket.expect("ticket");
+    // The acknowledgement goes to Sam alone; send it out of the way.
+    sender(&t, &smtp.url())
+        .send_due(store::now_ms())
+        .await
+        .expect("ack");
+    docket::service::tickets::reply(&t.db, &cfg, id, "alice@example.com", "On it.")
+        .await
+        .expect("reply");
+    let r = sender(&t, &smtp.url())
+        .send_due(store::now_ms())
+        .await
+        .expect("send");
+    let a = r
+        .attempts
+        .iter()
+        .find(|a| !a.refused.is_empty())
+        .expect("the reply's attempt, with refusals");
+    assert_eq!(a.result, "retry", "tempfail-me waits: {a:?}");
+    assert_eq!(a.refused.len(), 2, "{a:?}");
+    assert_eq!(dovecot.delivered("sam").len(), 2, "ack and reply");
+    assert_eq!(dovecot.delivered("boss").len(), 1, "boss got the reply");
+    let bouncing: Vec<String> =
+        sqlx::query_scalar("SELECT email FROM users WHERE bouncing = 1 ORDER BY email")
+            .fetch_all(&t.db.pool)
+            .await
+            .expect("bouncing");
+    assert_eq!(
+        bouncing,
+        vec!["reject-me@example.com"],
+        "only the missing mailbox"
+    );
+    let refused: String = sqlx::query_scalar("SELECT refused FROM outbox WHERE kind = 'reply'")
+        .fetch_one(&t.db.pool)
+        .await
+        .expect("refused");
+    assert!(
+        refused.contains("reject-me@example.com") && refused.contains("5.7.1"),
+        "{refused}"
+    );
+    // The retry goes to tempfail-me alone: nobody gets the reply twice.
+    let later = store::now_ms() + 10 * 3_600_000;
+    let r = sender(&t, &smtp.url())
+        .send_due(later)
+        .await
+        .expect("retry");
+    assert_eq!(r.attempts.len(), 1);
+    assert_eq!(dovecot.delivered("sam").len(), 2);
+    assert_eq!(dovecot.delivered("boss").len(), 1);
+    t.close().await;
+}
+both!(
+    a_refused_rcpt_among_several_recipients_costs_the_others_nothing,
+    refused_recipient_among_several
+);

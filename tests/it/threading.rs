@@ -246,6 +246,26 @@ async fn comment_address_makes_comment(b: Backend) {
     let Some((t, ing, id)) = setup(b).await else {
         return;
     };
+    // Only staff of the queue may comment by mail; anyone else is flagged
+    // correspondence (see mail_safety.rs).
+    let mut c = t.db.pool.acquire().await.expect("conn");
+    let staff = docket::store::users::upsert_staff(
+        &mut c,
+        "staff@example.com",
+        "staff",
+        None,
+        docket::store::now_ms(),
+    )
+    .await
+    .expect("staff");
+    let q: i64 = sqlx::query_scalar("SELECT id FROM queues WHERE name = 'help'")
+        .fetch_one(&mut *c)
+        .await
+        .expect("queue");
+    docket::store::users::add_to_queue(&mut c, q, staff)
+        .await
+        .expect("member");
+    drop(c);
     let raw = mail(
         "Staff <staff@example.com>",
         "help+comment@example.com",

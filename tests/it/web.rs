@@ -23,7 +23,13 @@ impl App {
             .await
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+        });
         Some(App { base, t })
     }
 
@@ -75,8 +81,28 @@ impl App {
         html[at..].split('"').next().expect("token").to_string()
     }
 
+    /// A client whose requests come, through a proxy on this host, from `ip`.
+    fn client_from(ip: &str) -> reqwest::Client {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("x-forwarded-for", ip.parse().expect("header value"));
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .default_headers(h)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
     async fn sign_in(&self, email: &str, password: &str) -> (reqwest::Client, reqwest::StatusCode) {
-        let c = Self::client();
+        self.sign_in_with(Self::client(), email, password).await
+    }
+
+    async fn sign_in_with(
+        &self,
+        c: reqwest::Client,
+        email: &str,
+        password: &str,
+    ) -> (reqwest::Client, reqwest::StatusCode) {
         let csrf = self.csrf(&c, "/login").await;
         let r = self
             .post(
@@ -357,6 +383,44 @@ async fn failed_sign_ins_are_limited() {
         app.sign_in("alice@example.com", PASSWORD).await.1,
         429,
         "even the right password waits"
+    );
+    // The lock is on that address from that client only: Alice at her desk
+    // still signs in, and the stranger may still try other addresses.
+    let desk = App::client_from("198.51.100.7");
+    assert_eq!(
+        app.sign_in_with(desk, "alice@example.com", PASSWORD)
+            .await
+            .1,
+        303,
+        "a stranger cannot lock Alice out"
+    );
+    app.staff("bob@example.com", "staff", &[]).await;
+    assert_eq!(app.sign_in("bob@example.com", PASSWORD).await.1, 303);
+    let stranger = App::client_from("192.0.2.9");
+    for _ in 0..5 {
+        assert_eq!(
+            app.sign_in_with(stranger.clone(), "alice@example.com", "nope")
+                .await
+                .1,
+            401
+        );
+    }
+    assert_eq!(
+        app.sign_in_with(stranger, "alice@example.com", PASSWORD)
+            .await
+            .1,
+        429,
+        "a forwarded client is limited on its own"
+    );
+    assert_eq!(
+        app.sign_in_with(
+            App::client_from("198.51.100.7"),
+            "alice@example.com",
+            PASSWORD
+        )
+        .await
+        .1,
+        303
     );
     let health = app.get(&App::client(), "/healthz").await;
     assert_eq!(health.status(), 200);

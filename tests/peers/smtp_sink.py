@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A real SMTP server for Docket's tests: delivers every accepted message into
 ROOT/<local part of the recipient>/ as a Maildir, which the test Dovecot serves
-over IMAP. Recipients starting with "reject" get 550, "tempfail" get 451.
+over IMAP. Recipients starting with "reject" get 550 5.1.1 (no such user),
+"policy" 554 5.7.1 (spam), "tempfail" 451.
 
 usage: smtp_sink.py PORT ROOT [UID GID]   (prints "ready" once listening)"""
 import mailbox
@@ -21,6 +22,8 @@ class Handler:
         local = address.split("@")[0].lower()
         if local.startswith("reject"):
             return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
+        if local.startswith("policy"):
+            return "554 5.7.1 <%s>: Message rejected as spam" % address
         if local.startswith("tempfail"):
             return "451 4.3.0 <%s>: Temporary failure, try again later" % address
         envelope.rcpt_tos.append(address)

@@ -14,7 +14,9 @@ use super::parse::{self, ParsedMail};
 use super::route::{Action, Route, route};
 use super::thread::{Rule, candidates};
 use crate::config::Config;
+use crate::domain::reply_token::{self, Personal};
 use crate::domain::subject_tag::find_ticket_id;
+use crate::domain::{address, auth_results};
 use crate::mail::outbound::compose;
 use crate::service::notify;
 use crate::store::{self, Db, StoreError, messages, outbox, quarantine, queues, tickets, users};
@@ -113,6 +115,39 @@ struct Context {
     own_addresses: Vec<String>,
     fallback: Option<queues::Queue>,
     forced_action: Option<Action>,
+    /// Signs and checks personal reply addresses.
+    reply_secret: String,
+}
+
+/// Where the MTA delivered the mail, then its To and Cc.
+fn recipient_addresses(mail: &ParsedMail) -> impl Iterator<Item = &String> {
+    mail.envelope_to
+        .iter()
+        .chain(mail.to.iter().map(|m| &m.email))
+        .chain(mail.cc.iter().map(|m| &m.email))
+}
+
+const FLAG_OUTSIDER_COMMENT: &str = "comment address used by a non-member";
+const FLAG_UNAUTHENTICATED: &str = "staff address not authenticated: not sent to the requestors";
+
+/// How far a mail's author is trusted on a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Voice {
+    /// Staff of the queue, authenticated (or commenting, which stays internal).
+    Staff,
+    /// `From:` names staff of the queue but nothing proves it.
+    UnauthenticatedStaff,
+    /// A requestor, a Cc, anyone else.
+    Outsider,
+}
+
+/// Who speaks on a ticket and what their mail becomes.
+struct Speaker {
+    user_id: i64,
+    email: String,
+    action: Action,
+    voice: Voice,
+    flag: Option<&'static str>,
 }
 
 /// One message on its way into the database, with what was decided about it.
@@ -365,11 +400,13 @@ impl Ingestor {
             .queue
             .as_ref()
             .and_then(|name| queues.iter().find(|q| &q.name == name).cloned());
+        let reply_secret = notify::reply_secret(&mut *conn, &self.cfg).await?;
         Ok(Context {
             queues,
             own_addresses,
             fallback,
             forced_action: hints.action,
+            reply_secret,
         })
     }
 
@@ -539,16 +576,11 @@ impl Ingestor {
             return Ok((Some(found), None));
         }
         if let Some(secret) = &self.cfg.reply_token_secret {
-            let addresses = mail
-                .envelope_to
-                .iter()
-                .chain(mail.to.iter().map(|m| &m.email))
-                .chain(mail.cc.iter().map(|m| &m.email));
-            for addr in addresses {
-                let Some((_, detail)) = crate::domain::address::split_plus(addr) else {
+            for addr in recipient_addresses(mail) {
+                let Some((_, detail)) = address::split_plus(addr) else {
                     continue;
                 };
-                if let Some(id) = crate::domain::reply_token::ticket_of(&detail, secret)
+                if let Some(id) = reply_token::ticket_of(&detail, secret)
                     && tickets::exists(&mut *conn, id).await?
                 {
                     return Ok((Some((id, Rule::ReplyAddress)), None));
@@ -612,21 +644,8 @@ impl Ingestor {
         let Some(tctx) = tickets::context(&mut *conn, ticket).await? else {
             return Err(StoreError::Sqlx(sqlx::Error::RowNotFound));
         };
-        // Only staff of the queue comment. Anyone else who writes to the
-        // comment address is an outsider corresponding: kept, flagged, and
-        // told to staff only (never relayed as an internal note, nor to requestors).
-        let mut flag = None;
-        let action = if action == Action::Comment
-            && users::staff_on_queue(&mut *conn, &s.from.email, tctx.queue_id)
-                .await?
-                .is_none()
-        {
-            flag = Some("comment address used by a non-member");
-            Action::Correspond
-        } else {
-            action
-        };
-        let outsider = flag.is_some();
+        let speaker = self.speaker(conn, ctx, s, tctx.queue_id, action).await?;
+        let (action, flag) = (speaker.action, speaker.flag);
         let row_id = s.message(conn, Some(ticket)).await?;
         let tx_id = tickets::add_transaction(
             &mut *conn,
@@ -634,7 +653,7 @@ impl Ingestor {
                 ticket_id: ticket,
                 flag,
                 kind: action.as_str(),
-                creator_id: Some(s.sender.id),
+                creator_id: Some(speaker.user_id),
                 message_row_id: Some(row_id),
                 body: &s.mail.body,
                 thread_rule: Some(rule.as_str()),
@@ -685,15 +704,18 @@ impl Ingestor {
                 own: &ctx.own_addresses,
                 now: s.now,
             };
-            let (actor, body) = (s.from.email.as_str(), s.mail.body.as_str());
-            // Staff correspondence goes to the requestors (reply by mail);
-            // anyone else's reaches the owner or the queue's staff.
-            let told = match (action, s.sender.is_staff() && !outsider) {
+            let (actor, body) = (speaker.email.as_str(), s.mail.body.as_str());
+            // Authenticated staff correspondence goes to the requestors
+            // (reply by mail); anyone else's reaches the owner or the staff.
+            let told = match (action, speaker.voice) {
                 (Action::Comment, _) => notify::commented(conn, &scope, actor, body).await,
-                (Action::Correspond, true) => {
+                (Action::Correspond, Voice::Staff) => {
                     notify::staff_replied(conn, &scope, actor, body).await
                 }
-                (Action::Correspond, false) => {
+                (Action::Correspond, Voice::UnauthenticatedStaff) => {
+                    notify::unauthenticated_staff_mail(conn, &scope, actor, body).await
+                }
+                (Action::Correspond, Voice::Outsider) => {
                     notify::requestor_replied(conn, &scope, actor, body).await
                 }
             };
@@ -708,6 +730,77 @@ impl Ingestor {
             Some(ticket),
             format!("threaded by {} ({})", rule.as_str(), s.class.as_str()),
         ))
+    }
+
+    /// Who speaks on a ticket, and with what right. A signed personal
+    /// reply address names a staff member of the queue and their voice
+    /// (correspondence or comment) whatever `From:` says. Otherwise `From:`
+    /// is a claim: staff of the queue may comment (it stays internal), but
+    /// their correspondence reaches requestors only when our trusted server's
+    /// `Authentication-Results` vouches for the address. Anyone else on the
+    /// comment address is an outsider corresponding, flagged.
+    async fn speaker(
+        &self,
+        conn: &mut AnyConnection,
+        ctx: &Context,
+        s: &Stored<'_>,
+        queue_id: i64,
+        action: Action,
+    ) -> Result<Speaker, StoreError> {
+        for addr in recipient_addresses(s.mail) {
+            let Some((_, detail)) = address::split_plus(addr) else {
+                continue;
+            };
+            let Some((voice, uid)) = reply_token::personal_of(&detail, &ctx.reply_secret) else {
+                continue;
+            };
+            if let Some(email) = users::staff_member(&mut *conn, uid, queue_id).await? {
+                return Ok(Speaker {
+                    user_id: uid,
+                    email,
+                    action: match voice {
+                        Personal::Correspond => Action::Correspond,
+                        Personal::Comment => Action::Comment,
+                    },
+                    voice: Voice::Staff,
+                    flag: None,
+                });
+            }
+        }
+        let claimed = &s.from.email;
+        let staff_here = users::staff_on_queue(&mut *conn, claimed, queue_id)
+            .await?
+            .is_some();
+        let from_claim = |action, voice, flag| Speaker {
+            user_id: s.sender.id,
+            email: claimed.clone(),
+            action,
+            voice,
+            flag,
+        };
+        Ok(match (action, staff_here) {
+            (Action::Comment, true) => from_claim(Action::Comment, Voice::Staff, None),
+            (Action::Comment, false) => from_claim(
+                Action::Correspond,
+                Voice::Outsider,
+                Some(FLAG_OUTSIDER_COMMENT),
+            ),
+            (Action::Correspond, false) => from_claim(Action::Correspond, Voice::Outsider, None),
+            (Action::Correspond, true) => {
+                let vouched = self.cfg.trusted_authserv_id.as_deref().is_some_and(|id| {
+                    auth_results::vouches_for(&s.mail.signals.auth_results, id, claimed)
+                });
+                if vouched {
+                    from_claim(Action::Correspond, Voice::Staff, None)
+                } else {
+                    from_claim(
+                        Action::Correspond,
+                        Voice::UnauthenticatedStaff,
+                        Some(FLAG_UNAUTHENTICATED),
+                    )
+                }
+            }
+        })
     }
 
     async fn create_ticket(
@@ -734,7 +827,7 @@ impl Ingestor {
         .await?;
         tickets::add_requestor(&mut *conn, ticket, s.sender.id).await?;
         for cc in s.mail.cc.iter().chain(s.mail.to.iter()) {
-            if cc.email == s.from.email || ctx.own_addresses.contains(&cc.email) {
+            if cc.email == s.from.email || address::is_ours(&cc.email, &ctx.own_addresses) {
                 continue;
             }
             // To: lines name the queue and perhaps colleagues; the colleagues
@@ -790,7 +883,7 @@ impl Ingestor {
         if mail.forwarded_bounce {
             return Ok("no acknowledgement: a forwarded bounce".into());
         }
-        if ctx.own_addresses.contains(&from.email) {
+        if address::is_ours(&from.email, &ctx.own_addresses) {
             return Ok("no acknowledgement: sender is a queue address".into());
         }
         if s.sender.is_bouncing() {

@@ -32,6 +32,8 @@ pub struct Signals {
     pub delivery_status_part: bool,
     /// The raw From header, lower-cased.
     pub from_header: String,
+    /// Every `Authentication-Results` value, topmost first.
+    pub auth_results: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -456,6 +458,20 @@ fn signals(msg: &mail_parser::Message) -> Signals {
         report_type,
         delivery_status_part,
         from_header: msg.header_raw("From").unwrap_or("").to_lowercase(),
+        auth_results: msg
+            .headers()
+            .iter()
+            .filter(|h| {
+                h.name
+                    .as_str()
+                    .eq_ignore_ascii_case("Authentication-Results")
+            })
+            .filter_map(|h| {
+                msg.raw_message()
+                    .get(h.offset_start() as usize..h.offset_end() as usize)
+            })
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .collect(),
     }
 }
 

@@ -37,29 +37,43 @@ pub struct Attempt {
     pub result: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Recipients the server refused for good, with its words; the others
+    /// still got the mail.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<Refusal>,
     #[serde(skip)]
     retry_at: i64,
-    /// The server refused for good (5xx), as opposed to other reasons to give up.
+    /// Every recipient done with so far (delivered or refused for good), so a
+    /// retry sends only to the rest.
     #[serde(skip)]
-    permanent: bool,
+    done: Vec<String>,
 }
 
-/// The recipients a permanent SMTP failure is about: those the server's
-/// text names, or the only recipient. They are marked as bouncing.
-fn rejected_addresses(to: &[String], error: &str, permanent: bool) -> Vec<String> {
-    if !permanent {
-        return Vec::new();
-    }
-    let text = error.to_lowercase();
-    let named: Vec<String> = to
+#[derive(Debug, Clone, Serialize)]
+pub struct Refusal {
+    pub address: String,
+    pub reason: String,
+}
+
+/// Only "this mailbox does not exist" (5.1.x, 5.2.1, or such words without
+/// an enhanced code) marks an address as bouncing; a policy or content
+/// rejection (5.7.x, 554 spam) says nothing about the mailbox.
+pub fn mailbox_does_not_exist(reason: &str) -> bool {
+    let text = reason.to_ascii_lowercase();
+    let enhanced = text
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .find(|w| w.len() >= 5 && w.starts_with("5.") && w.matches('.').count() == 2);
+    match enhanced {
+        Some(code) => code.starts_with("5.1.") || code == "5.2.1",
+        None => [
+            "user unknown",
+            "no such user",
+            "does not exist",
+            "unknown user",
+            "mailbox unavailable",
+        ]
         .iter()
-        .filter(|a| text.contains(a.as_str()))
-        .cloned()
-        .collect();
-    if named.is_empty() && to.len() == 1 {
-        to.to_vec()
-    } else {
-        named
+        .any(|w| text.contains(w)),
     }
 }
 
@@ -140,6 +154,8 @@ impl Sender {
             let mut tx = self.db.begin_write().await?;
             let sent_at = store::now_ms();
             for a in &results {
+                let refused = refused_text(&a.refused);
+                outbox::record_recipients(&mut tx, a.id, &a.done, refused.as_deref()).await?;
                 match a.result {
                     "sent" => outbox::mark_sent(&mut tx, a.id, sent_at).await?,
                     "retry" => {
@@ -149,9 +165,11 @@ impl Sender {
                     _ => {
                         let why = a.error.as_deref().unwrap_or("");
                         outbox::mark_dead(&mut tx, a.id, why).await?;
-                        for addr in rejected_addresses(&a.to, why, a.permanent) {
-                            users::mark_bouncing(&mut tx, &addr, sent_at).await?;
-                        }
+                    }
+                }
+                for r in &a.refused {
+                    if mailbox_does_not_exist(&r.reason) {
+                        users::mark_bouncing(&mut tx, &r.address, sent_at).await?;
                     }
                 }
             }
@@ -201,51 +219,109 @@ impl Sender {
                 references: row.references(),
                 auto_submitted: row.auto_submitted != 0,
             };
-            let attempt = |result: &'static str, error: Option<String>, retry_at: i64| Attempt {
+            let already: Vec<String> = row.done();
+            let pending: Vec<String> = outgoing
+                .to
+                .iter()
+                .chain(&outgoing.cc)
+                .filter(|a| !already.contains(a))
+                .cloned()
+                .collect();
+            let mut attempt = Attempt {
                 id: row.id,
                 ticket: row.ticket_id,
                 to: to.clone(),
-                result,
-                error,
-                retry_at,
-                permanent: false,
+                result: "dead",
+                error: None,
+                refused: Vec::new(),
+                retry_at: 0,
+                done: already.clone(),
             };
             if outgoing.to.is_empty() && outgoing.cc.is_empty() {
                 let why = "every recipient is marked as bouncing".to_string();
                 warn!(reason = %why, "outbox row parked as dead");
-                return attempt("dead", Some(why), 0);
+                attempt.error = Some(why);
+                return attempt;
             }
             let message = match compose::to_message(&outgoing, &self.cfg.instance_name) {
                 Ok(m) => m,
                 Err(e) => {
                     let why = format!("cannot compose: {e}");
                     warn!(reason = %why, "outbox row parked as dead");
-                    return attempt("dead", Some(why), 0);
+                    attempt.error = Some(why);
+                    return attempt;
                 }
             };
-            match transport.send(message).await {
-                Ok(_) => {
-                    info!("mail sent");
-                    attempt("sent", None, 0)
-                }
-                Err(e) => {
-                    let why = e.to_string();
-                    if e.is_permanent() || row.attempts >= i64::from(self.cfg.outbox_max_attempts) {
-                        warn!(error = %why, attempts = row.attempts, "outbox row parked as dead");
-                        Attempt {
-                            permanent: e.is_permanent(),
-                            ..attempt("dead", Some(why), 0)
-                        }
-                    } else {
-                        warn!(error = %why, attempts = row.attempts, "sending failed; will retry");
-                        attempt("retry", Some(why), now + backoff_ms(row.attempts))
+            let raw = message.formatted();
+            let from = message.envelope().from().cloned();
+            // One SMTP transaction per recipient: a refused RCPT fails only
+            // that recipient, never the mail for all (lettre gives up the
+            // whole transaction on the first refusal).
+            let mut delivered = already.len();
+            let mut waiting: Vec<String> = Vec::new();
+            for rcpt in &pending {
+                let result = match (rcpt.parse(), from.clone()) {
+                    (Ok(addr), from) => match lettre::address::Envelope::new(from, vec![addr]) {
+                        Ok(env) => transport.send_raw(&env, &raw).await.map_err(|e| {
+                            (e.is_permanent(), e.to_string())
+                        }),
+                        Err(e) => Err((true, e.to_string())),
+                    },
+                    (Err(e), _) => Err((true, format!("not an address: {e}"))),
+                };
+                match result {
+                    Ok(_) => {
+                        delivered += 1;
+                        attempt.done.push(rcpt.clone());
+                    }
+                    Err((true, why)) => {
+                        // The server's words name the address: not logged.
+                        warn!("a recipient was refused for good");
+                        attempt.done.push(rcpt.clone());
+                        attempt.refused.push(Refusal {
+                            address: rcpt.clone(),
+                            reason: why,
+                        });
+                    }
+                    Err((false, why)) => {
+                        attempt.error = Some(why);
+                        waiting.push(rcpt.clone());
                     }
                 }
             }
+            if waiting.is_empty() {
+                if delivered > 0 || attempt.refused.is_empty() {
+                    info!(refused = attempt.refused.len(), "mail sent");
+                    attempt.result = "sent";
+                    attempt.error = None;
+                } else {
+                    let why = refused_text(&attempt.refused).unwrap_or_default();
+                    warn!(error = %why, "every recipient refused; outbox row parked as dead");
+                    attempt.error = Some(why);
+                }
+            } else if row.attempts >= i64::from(self.cfg.outbox_max_attempts) {
+                warn!(attempts = row.attempts, "outbox row parked as dead");
+            } else {
+                warn!(error = ?attempt.error, attempts = row.attempts, "sending failed; will retry");
+                attempt.result = "retry";
+                attempt.retry_at = now + backoff_ms(row.attempts);
+            }
+            attempt
         }
         .instrument(span)
         .await
     }
+}
+
+/// "a@x: reason; b@x: reason" for the row and the admin page.
+fn refused_text(refused: &[Refusal]) -> Option<String> {
+    (!refused.is_empty()).then(|| {
+        refused
+            .iter()
+            .map(|r| format!("{}: {}", r.address, r.reason))
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
 }
 
 #[cfg(test)]
@@ -253,21 +329,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_rejection_marks_the_named_or_only_recipient() {
-        let to = vec!["a@x.org".to_string(), "b@x.org".to_string()];
-        assert_eq!(
-            rejected_addresses(&to, "550 5.1.1 <B@x.org>: User unknown", true),
-            vec!["b@x.org"]
-        );
-        assert!(
-            rejected_addresses(&to, "550 mailbox full", true).is_empty(),
-            "ambiguous: nobody marked"
-        );
-        assert_eq!(
-            rejected_addresses(&to[..1], "550 no", true),
-            vec!["a@x.org"]
-        );
-        assert!(rejected_addresses(&to[..1], "timed out", false).is_empty());
+    fn only_a_missing_mailbox_marks_an_address_as_bouncing() {
+        for yes in [
+            "permanent error (550): 5.1.1 <b@x.org>: Recipient address rejected: User unknown",
+            "550 5.2.1 mailbox disabled",
+            "550 5.1.10 recipient not found",
+            "550 User unknown in local recipient table",
+        ] {
+            assert!(mailbox_does_not_exist(yes), "{yes}");
+        }
+        for no in [
+            "554 5.7.1 Message rejected as spam",
+            "550 5.7.26 unauthenticated mail is prohibited",
+            "552 5.3.4 message too big",
+            "554 transaction failed",
+        ] {
+            assert!(!mailbox_does_not_exist(no), "{no}");
+        }
     }
 
     #[test]
