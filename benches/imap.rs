@@ -1,7 +1,9 @@
 //! IMAP benchmark (not a test): `cargo bench --bench imap` (scripts/bench.sh).
 //! Starts a private Dovecot, then measures
 //! - IMAP → committed tickets, messages per second over 10,000 messages (SQLite);
-//! - IDLE latency from APPEND to commit (median and p95 of 30).
+//! - IDLE latency from APPEND to commit (median and p95 of 30);
+//! - with `IMAP_BENCH_MEMORY=1` instead: the peak RSS of `docket poll
+//!   --once` (the binary in `DOCKET_BIN`) taking 200 messages of 5 MB.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -33,6 +35,7 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
+    let memory = std::env::var("IMAP_BENCH_MEMORY").is_ok_and(|v| v == "1");
     let d = Dovecot::start(&["support"]).await.expect("dovecot");
     let dir = tempfile::tempdir().expect("tmp");
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
@@ -81,6 +84,10 @@ async fn main() {
         ..Config::default()
     };
     let ingestor = Ingestor::new(db.clone(), Arc::new(cfg));
+    if memory {
+        db.close().await;
+        return poll_memory(&d, &url);
+    }
 
     d.load(
         "support",
@@ -137,5 +144,57 @@ async fn main() {
     println!(
         "{}",
         serde_json::json!({"what": "IDLE latency, APPEND to commit (ms)", "samples": latencies.len(), "median_ms": pct(0.5), "p95_ms": pct(0.95), "max_ms": pct(1.0)})
+    );
+}
+
+/// 200 messages of 5 MB (a base64 attachment each) polled by a separate
+/// `docket poll --once` under `/usr/bin/time -v`: its peak RSS.
+fn poll_memory(d: &Dovecot, url: &str) {
+    let count = 200;
+    let chunk = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\r\n";
+    let attachment = chunk.repeat(5 * 1024 * 1024 / chunk.len());
+    let messages: Vec<Vec<u8>> = (0..count)
+        .map(|i| {
+            format!(
+                "From: Sam <sam{i}@example.net>\r\nTo: help@example.com\r\nSubject: big {i}\r\n\
+                 Message-ID: <big-{i}@example.net>\r\nMIME-Version: 1.0\r\n\
+                 Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\
+                 see attached\r\n--b\r\nContent-Type: application/octet-stream\r\n\
+                 Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=dump.bin\r\n\r\n\
+                 {attachment}--b--\r\n"
+            )
+            .into_bytes()
+        })
+        .collect();
+    let total: usize = messages.iter().map(Vec::len).sum();
+    d.load("support", "Bulk", &messages);
+    drop(messages);
+    let bin = std::env::var("DOCKET_BIN").unwrap_or_else(|_| "target/release/docket".into());
+    let out = std::process::Command::new("/usr/bin/time")
+        .args([
+            "-v",
+            &bin,
+            "--database-url",
+            url,
+            "poll",
+            "--once",
+            "--mailbox",
+            "bulk",
+        ])
+        .env("DOCKET_LOG", "warn")
+        .output()
+        .expect("run docket poll under /usr/bin/time");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let field = |name: &str| {
+        stderr
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .map(|v| v.trim_start_matches(':').trim().to_string())
+            .unwrap_or_default()
+    };
+    assert!(out.status.success(), "{stderr}");
+    println!(
+        "{}",
+        serde_json::json!({"what": "imap poll --once, 200 x 5 MB", "messages": count, "mail_mb": total / (1024 * 1024), "max_rss_kb": field("Maximum resident set size (kbytes)").parse::<u64>().unwrap_or(0), "wall": field("Elapsed (wall clock) time (h:mm:ss or m:ss)")})
     );
 }

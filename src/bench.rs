@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::cli::import_path;
 use crate::config::Config;
 use crate::mail::generate;
 use crate::mail::inbound::Ingestor;
+use crate::mail::inbound::import::import_path;
 use crate::mail::inbound::ingest::Hints;
 use crate::store::{self, Db, queues};
 

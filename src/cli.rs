@@ -5,16 +5,17 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
 use crate::config::{Config, FileConfig, Overrides};
+use crate::mail::inbound::import::import_path;
 use crate::mail::inbound::ingest::Hints;
 use crate::mail::inbound::route::Action;
-use crate::mail::inbound::{Ingestor, Outcome, OutcomeKind, Source, mbox};
+use crate::mail::inbound::{Ingestor, Outcome, Source};
 use crate::store::{self, Db, outbox, quarantine, queues, tickets};
 use crate::telemetry::{self, LogFormat};
 
@@ -705,102 +706,6 @@ fn report(o: &Outcome, json: bool) -> Result<()> {
         println!("{:?}{}: {}", o.outcome, ticket, o.reason);
         Ok(())
     }
-}
-
-#[derive(Debug, Default, Serialize)]
-pub struct ImportSummary {
-    pub messages: usize,
-    pub created: usize,
-    pub replied: usize,
-    pub commented: usize,
-    pub duplicate: usize,
-    pub ignored: usize,
-    pub quarantined: usize,
-    pub seconds: f64,
-    pub per_second: f64,
-}
-
-impl ImportSummary {
-    pub fn count(&mut self, o: &Outcome) {
-        self.messages += 1;
-        match o.outcome {
-            OutcomeKind::Created => self.created += 1,
-            OutcomeKind::Replied => self.replied += 1,
-            OutcomeKind::Commented => self.commented += 1,
-            OutcomeKind::Duplicate => self.duplicate += 1,
-            OutcomeKind::Ignored => self.ignored += 1,
-            OutcomeKind::Quarantined => self.quarantined += 1,
-        }
-    }
-}
-
-/// Imports a collection in batches; returns the summary.
-pub async fn import_path(
-    ingestor: &Ingestor,
-    path: &std::path::Path,
-    hints: &Hints,
-    batch_size: usize,
-    mut each: impl FnMut(&str, &Outcome) -> Result<()>,
-) -> Result<ImportSummary> {
-    let started = Instant::now();
-    let mut summary = ImportSummary::default();
-    let batch_size = batch_size.max(1);
-    let label = path.display().to_string();
-    let mut flush = async |batch: Vec<(Vec<u8>, Source)>,
-                           labels: Vec<String>,
-                           summary: &mut ImportSummary|
-           -> Result<()> {
-        let outcomes = ingestor
-            .ingest_batch(&batch, hints)
-            .await
-            .context("storing a batch")?;
-        for (o, l) in outcomes.iter().zip(&labels) {
-            summary.count(o);
-            each(l, o)?;
-        }
-        Ok(())
-    };
-    if path.is_dir() {
-        let files = mbox::directory_files(path)?;
-        for chunk in files.chunks(batch_size) {
-            let mut batch = Vec::with_capacity(chunk.len());
-            let mut labels = Vec::with_capacity(chunk.len());
-            for f in chunk {
-                let raw = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
-                let l = f.display().to_string();
-                batch.push((raw, Source::Import(l.clone())));
-                labels.push(l);
-            }
-            flush(batch, labels, &mut summary).await?;
-        }
-    } else {
-        let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let messages = if mbox::is_mbox(path)? {
-            mbox::split_mbox(&data)
-        } else {
-            vec![data]
-        };
-        let mut n = 0usize;
-        let mut it = messages.into_iter().peekable();
-        while it.peek().is_some() {
-            let mut batch = Vec::with_capacity(batch_size);
-            let mut labels = Vec::with_capacity(batch_size);
-            for raw in it.by_ref().take(batch_size) {
-                n += 1;
-                let l = format!("{label}#{n}");
-                batch.push((raw, Source::Import(l.clone())));
-                labels.push(l);
-            }
-            flush(batch, labels, &mut summary).await?;
-        }
-    }
-    summary.seconds = started.elapsed().as_secs_f64();
-    summary.per_second = if summary.seconds > 0.0 {
-        summary.messages as f64 / summary.seconds
-    } else {
-        0.0
-    };
-    Ok(summary)
 }
 
 async fn import(cfg: Config, args: ImportArgs) -> Result<()> {

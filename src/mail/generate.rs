@@ -157,12 +157,19 @@ pub fn to_mbox(messages: &[Vec<u8>]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mail::inbound::mbox::split_mbox;
+    use crate::mail::inbound::bounded::Input;
+    use crate::mail::inbound::mbox::MboxReader;
 
     #[test]
     fn mbox_round_trip() {
         let msgs = messages(50, "help@example.com", 1);
-        let back = split_mbox(&to_mbox(&msgs));
+        let data = to_mbox(&msgs);
+        let back: Vec<Vec<u8>> = MboxReader::new(&data[..], usize::MAX - 1)
+            .map(|m| match m.unwrap() {
+                Input::Whole(raw) => raw,
+                other => panic!("{other:?}"),
+            })
+            .collect();
         assert_eq!(back.len(), 50);
         assert_eq!(back[7], msgs[7]);
     }

@@ -94,17 +94,12 @@ fn split(list: &str) -> Vec<String> {
         .collect()
 }
 
-pub async fn list(conn: &mut AnyConnection, status: Option<&str>) -> Result<Vec<OutboxItem>> {
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, ticket_id, kind, to_addrs, cc_addrs, subject, message_id, in_reply_to, status, \
-         attempts, last_error, refused, created_at, sent_at FROM outbox WHERE ($1 IS NULL OR status = $1) ORDER BY id",
-    )
-    .bind(status)
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| OutboxItem {
+const ITEM_COLUMNS: &str = "id, ticket_id, kind, to_addrs, cc_addrs, subject, message_id, in_reply_to, \
+     status, attempts, last_error, refused, created_at, sent_at";
+
+impl From<Row> for OutboxItem {
+    fn from(r: Row) -> Self {
+        OutboxItem {
             id: r.id,
             ticket: r.ticket_id,
             kind: r.kind,
@@ -119,8 +114,45 @@ pub async fn list(conn: &mut AnyConnection, status: Option<&str>) -> Result<Vec<
             refused: r.refused,
             created_at: rfc3339(r.created_at),
             sent_at: r.sent_at.map(rfc3339),
-        })
-        .collect())
+        }
+    }
+}
+
+pub async fn list(conn: &mut AnyConnection, status: Option<&str>) -> Result<Vec<OutboxItem>> {
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ITEM_COLUMNS} FROM outbox WHERE ($1 IS NULL OR status = $1) ORDER BY id"
+    )))
+    .bind(status)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(OutboxItem::from).collect())
+}
+
+/// One page of mail not yet sent (pending or dead), newest first, older
+/// than the row `before` when given.
+pub async fn unsent_page(
+    conn: &mut AnyConnection,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<OutboxItem>> {
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ITEM_COLUMNS} FROM outbox WHERE status <> 'sent' AND ($1 IS NULL OR id < $1) \
+         ORDER BY id DESC LIMIT $2"
+    )))
+    .bind(before)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(OutboxItem::from).collect())
+}
+
+/// Rows per status, for the admin page's headline.
+pub async fn count_by_status(conn: &mut AnyConnection) -> Result<Vec<(String, i64)>> {
+    Ok(
+        sqlx::query_as("SELECT status, COUNT(*) FROM outbox GROUP BY status ORDER BY status")
+            .fetch_all(conn)
+            .await?,
+    )
 }
 
 /// A row claimed for sending.

@@ -60,16 +60,9 @@ pub async fn put(
     }
 }
 
-pub async fn list(conn: &mut AnyConnection) -> Result<Vec<Entry>> {
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, reason, source, status, CAST(LENGTH(raw) AS BIGINT) AS size, ticket_id, created_at \
-         FROM quarantine ORDER BY id",
-    )
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Entry {
+impl From<Row> for Entry {
+    fn from(r: Row) -> Self {
+        Entry {
             id: r.id,
             reason: r.reason,
             source: r.source,
@@ -77,8 +70,41 @@ pub async fn list(conn: &mut AnyConnection) -> Result<Vec<Entry>> {
             size: r.size,
             ticket: r.ticket_id,
             created_at: rfc3339(r.created_at),
-        })
-        .collect())
+        }
+    }
+}
+
+const ENTRY_COLUMNS: &str =
+    "id, reason, source, status, CAST(LENGTH(raw) AS BIGINT) AS size, ticket_id, created_at";
+
+pub async fn list(conn: &mut AnyConnection) -> Result<Vec<Entry>> {
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ENTRY_COLUMNS} FROM quarantine ORDER BY id"
+    )))
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(Entry::from).collect())
+}
+
+/// One page of entries, newest first, older than `before` when given.
+pub async fn page(conn: &mut AnyConnection, before: Option<i64>, limit: i64) -> Result<Vec<Entry>> {
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ENTRY_COLUMNS} FROM quarantine WHERE ($1 IS NULL OR id < $1) ORDER BY id DESC LIMIT $2"
+    )))
+    .bind(before)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(Entry::from).collect())
+}
+
+/// Entries per status, for the admin page's headline.
+pub async fn count_by_status(conn: &mut AnyConnection) -> Result<Vec<(String, i64)>> {
+    Ok(
+        sqlx::query_as("SELECT status, COUNT(*) FROM quarantine GROUP BY status ORDER BY status")
+            .fetch_all(conn)
+            .await?,
+    )
 }
 
 /// The raw bytes and status of an entry.

@@ -664,6 +664,37 @@ pub struct AdminPage {
     users: Vec<UserLine>,
     outbox: Vec<OutboxLine>,
     quarantine: Vec<quarantine::Entry>,
+    /// "3 pending, 1 dead" and "2 held": the totals behind the pages.
+    outbox_counts: String,
+    quarantine_counts: String,
+    /// Links to the next (older) page of each, and whether we are past the first.
+    outbox_older: Option<String>,
+    quarantine_older: Option<String>,
+    paged: bool,
+}
+
+/// Rows per page of the admin outbox and quarantine.
+const ADMIN_PAGE: usize = 50;
+
+/// `Some(last id)` when there is a page after `rows` (one extra was fetched).
+fn older<T>(rows: &mut Vec<T>, id: impl Fn(&T) -> i64) -> Option<i64> {
+    if rows.len() > ADMIN_PAGE {
+        rows.truncate(ADMIN_PAGE);
+        rows.last().map(id)
+    } else {
+        None
+    }
+}
+
+fn counts_text(counts: &[(String, i64)]) -> String {
+    if counts.is_empty() {
+        return "none".into();
+    }
+    counts
+        .iter()
+        .map(|(status, n)| format!("{n} {status}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn require_admin(user: &CurrentUser) -> Result<(), WebError> {
@@ -681,10 +712,12 @@ pub async fn admin(
 ) -> Result<AdminPage, WebError> {
     require_admin(&user)?;
     let mut conn = state.db.pool.acquire().await?;
-    let outbox = outbox::list(&mut conn, None)
-        .await?
+    let before = |key: &str| q.get(key).and_then(|v| v.parse::<i64>().ok());
+    let (outbox_before, quarantine_before) = (before("outbox_before"), before("quarantine_before"));
+    let mut unsent = outbox::unsent_page(&mut conn, outbox_before, ADMIN_PAGE as i64 + 1).await?;
+    let outbox_next = older(&mut unsent, |o| o.id);
+    let outbox = unsent
         .into_iter()
-        .filter(|o| o.status != "sent")
         .map(|o| OutboxLine {
             id: o.id,
             ticket: o.ticket,
@@ -692,10 +725,34 @@ pub async fn admin(
             subject: o.subject,
             status: o.status,
             attempts: o.attempts,
-            error: o.last_error.unwrap_or_default(),
+            error: match (o.last_error, o.refused) {
+                (Some(e), Some(r)) => format!("{e}; refused: {r}"),
+                (e, r) => e.or(r.map(|r| format!("refused: {r}"))).unwrap_or_default(),
+            },
         })
         .collect();
-    let quarantine = quarantine::list(&mut conn).await?;
+    let mut quarantine =
+        quarantine::page(&mut conn, quarantine_before, ADMIN_PAGE as i64 + 1).await?;
+    let quarantine_next = older(&mut quarantine, |e| e.id);
+    // Each list pages on its own; the other keeps its place.
+    let link = |key: &str, id: i64, other: (&str, Option<i64>)| {
+        let mut l = format!("/admin?{key}={id}");
+        if let (k, Some(v)) = other {
+            l.push_str(&format!("&{k}={v}"));
+        }
+        l
+    };
+    let outbox_older = outbox_next.map(|id| {
+        link(
+            "outbox_before",
+            id,
+            ("quarantine_before", quarantine_before),
+        )
+    });
+    let quarantine_older =
+        quarantine_next.map(|id| link("quarantine_before", id, ("outbox_before", outbox_before)));
+    let outbox_counts = counts_text(&outbox::count_by_status(&mut conn).await?);
+    let quarantine_counts = counts_text(&quarantine::count_by_status(&mut conn).await?);
     let queues = store::queues::list(&mut conn)
         .await?
         .into_iter()
@@ -723,6 +780,11 @@ pub async fn admin(
         users,
         outbox,
         quarantine,
+        outbox_counts,
+        quarantine_counts,
+        outbox_older,
+        quarantine_older,
+        paged: outbox_before.is_some() || quarantine_before.is_some(),
     })
 }
 

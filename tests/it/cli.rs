@@ -526,3 +526,72 @@ fn import_maildir_and_mailgate_comment_action() {
     assert_eq!(t["transactions"][1]["type"], "comment");
     assert_eq!(t["transactions"][1]["thread_rule"], "subject-tag");
 }
+
+/// An over-size message inside an mbox is quarantined with its header only
+/// and the messages after it are imported as usual.
+#[test]
+fn import_quarantines_an_oversize_message_and_goes_on() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let url = format!("sqlite://{}", dir.path().join("d.db").display());
+    assert!(
+        docket(
+            &url,
+            &["queue", "add", "help", "--address", "help@example.com"],
+            b""
+        )
+        .status
+        .success()
+    );
+    let mut msgs = docket::mail::generate::messages(3, "help@example.com", 0);
+    let mut big = mail(
+        "big@example.net",
+        "help@example.com",
+        "huge attachment",
+        "big@x",
+        "",
+        "",
+    );
+    big.extend(std::iter::repeat_n(b'x', 300_000));
+    big.extend_from_slice(b"\r\n");
+    msgs.insert(1, big);
+    let mbox = dir.path().join("in.mbox");
+    std::fs::write(&mbox, docket::mail::generate::to_mbox(&msgs)).expect("write");
+    let out = Command::new(docket_bin())
+        .args(["import", mbox.to_str().expect("path"), "--json"])
+        .env("DOCKET_DATABASE_URL", &url)
+        .env("DOCKET_MAX_MESSAGE_BYTES", "100000")
+        .env("DOCKET_LOG", "error")
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last: serde_json::Value = serde_json::from_str(
+        String::from_utf8(out.stdout)
+            .expect("utf8")
+            .lines()
+            .last()
+            .expect("line"),
+    )
+    .expect("json");
+    assert_eq!(
+        (
+            last["summary"]["messages"].as_u64(),
+            last["summary"]["quarantined"].as_u64()
+        ),
+        (Some(4), Some(1)),
+        "{last}"
+    );
+    let q = docket(&url, &["quarantine", "list", "--json"], b"");
+    let q: serde_json::Value = serde_json::from_slice(&q.stdout).expect("json");
+    let entry = &q.as_array().expect("array")[0];
+    assert!(
+        entry["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("over the limit"),
+        "{entry}"
+    );
+}

@@ -842,3 +842,92 @@ fn serve_demo_starts_a_working_installation() {
         .status();
     let _ = child.wait();
 }
+
+/// The admin page shows the outbox and the quarantine a page at a time,
+/// newest first, with totals, so a long-dead SMTP relay or a spam wave does
+/// not make it load every row ever written.
+async fn admin_lists_are_paged(b: Backend) {
+    let Some(app) = App::start(b).await else {
+        return;
+    };
+    app.t.add_queue("help", "help@example.com", None).await;
+    app.staff("root@example.com", "admin", &[]).await;
+    let items: Vec<(Vec<u8>, docket::mail::inbound::Source)> = (0..60)
+        .map(|i| {
+            (
+                mail(
+                    &format!("user{i}@example.net"),
+                    "help@example.com",
+                    &format!("page {i}"),
+                    &format!("page{i}@x"),
+                    "",
+                    "b",
+                ),
+                docket::mail::inbound::Source::Bench,
+            )
+        })
+        .collect();
+    app.t
+        .ingestor()
+        .ingest_batch(&items, &Default::default())
+        .await
+        .expect("batch");
+    let mut c = app.t.db.pool.acquire().await.expect("conn");
+    for i in 0..120 {
+        docket::store::quarantine::put(
+            &mut c,
+            format!("junk {i}").as_bytes(),
+            &format!("junk number {i}."),
+            "test",
+            0,
+        )
+        .await
+        .expect("quarantine");
+    }
+    drop(c);
+    let (admin, _) = app.sign_in("root@example.com", PASSWORD).await;
+    let page = app.get(&admin, "/admin").await.text().await.expect("body");
+    assert!(page.contains("60 pending"), "outbox totals");
+    assert!(page.contains("120 held"), "quarantine totals");
+    assert!(
+        page.contains("junk number 119.") && !page.contains("junk number 69."),
+        "newest 50 only"
+    );
+    let at = page
+        .find("href=\"/admin?quarantine_before=")
+        .expect("an older-page link")
+        + 6;
+    let link = page[at..]
+        .split('"')
+        .next()
+        .expect("link")
+        .replace("&amp;", "&");
+    let older = app.get(&admin, &link).await.text().await.expect("body");
+    assert!(
+        older.contains("junk number 69.") && !older.contains("junk number 70."),
+        "the next 50"
+    );
+    assert!(
+        older.contains("href=\"/admin\""),
+        "a way back to the newest"
+    );
+    // Outbox: 60 rows make a second page of 10.
+    let at = page
+        .find("href=\"/admin?outbox_before=")
+        .expect("an older outbox link")
+        + 6;
+    let link = page[at..]
+        .split('"')
+        .next()
+        .expect("link")
+        .replace("&amp;", "&");
+    let older = app.get(&admin, &link).await.text().await.expect("body");
+    assert_eq!(
+        older.matches("href=\"/tickets/").count(),
+        10,
+        "the last 10 rows"
+    );
+    assert_eq!(page.matches("href=\"/tickets/").count(), 50);
+    app.t.close().await;
+}
+both!(admin_outbox_and_quarantine_are_paged, admin_lists_are_paged);

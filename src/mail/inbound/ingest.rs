@@ -251,6 +251,11 @@ impl Ingestor {
         }
     }
 
+    /// The size over which a message is refused.
+    pub fn max_message_bytes(&self) -> usize {
+        self.cfg.max_message_bytes
+    }
+
     /// Keeps the header of a message refused for its size, so an admin sees
     /// who sent what; the body was never read.
     pub async fn quarantine_oversize(

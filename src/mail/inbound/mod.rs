@@ -3,6 +3,7 @@
 pub mod bounded;
 pub mod classify;
 pub mod imap;
+pub mod import;
 pub mod ingest;
 pub mod mbox;
 pub mod parse;
