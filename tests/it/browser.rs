@@ -295,6 +295,32 @@ async fn daily_work(b: Backend) {
         .expect("text");
     assert_eq!(owner, "alice@example.com", "taken");
     br.screenshot(&format!("ticket-{suffix}")).await;
+
+    // The admin's view of mail that needs a look: a dead outbox row with the
+    // server's words and refusals, and a quarantined message.
+    sqlx::query("UPDATE users SET role = 'admin' WHERE email = 'alice@example.com'")
+        .execute(&t.db.pool)
+        .await
+        .expect("admin");
+    sqlx::query(
+        "UPDATE outbox SET status = 'dead', attempts = 10, last_error = '451 4.3.0 try again later', \
+         refused = 'kim@example.net: 550 5.1.1 <kim@example.net>: User unknown' WHERE id = (SELECT MIN(id) FROM outbox)",
+    )
+    .execute(&t.db.pool)
+    .await
+    .expect("dead row");
+    ingest(
+        &ing,
+        b"From: x@example.net\r\nTo: nowhere@else.org\r\nSubject: lost\r\nMessage-ID: <lost@x>\r\n\r\nb\r\n",
+        None,
+    )
+    .await;
+    br.client
+        .goto(&format!("{base}/admin"))
+        .await
+        .expect("goto");
+    br.wait_text("no queue for recipients").await;
+    br.screenshot(&format!("admin-{suffix}")).await;
     br.stop().await;
     t.close().await;
 }
