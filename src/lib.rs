@@ -1,9 +1,7 @@
 //! Docket: an email-centric ticket gateway in the tradition of Request Tracker.
 
-pub mod bench;
 pub mod cli;
 pub mod config;
-pub mod dev;
 pub mod domain;
 pub mod mail;
 pub mod service;

@@ -2,6 +2,7 @@
 //! change, its history entry and the mail it causes commit together.
 
 pub mod auth;
+pub mod demo;
 pub mod notify;
 pub mod sign_in_limit;
 pub mod tickets;

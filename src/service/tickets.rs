@@ -223,7 +223,7 @@ pub async fn set_field(
     value: Option<&str>,
 ) -> Result<(), ServiceError> {
     let now = store::now_ms();
-    let (column, stored, shown): (&str, Option<i64>, Option<String>) = match field {
+    let (column, stored, shown): (tickets::Field, Option<i64>, Option<String>) = match field {
         "priority" => {
             let p: i64 = value
                 .unwrap_or("0")
@@ -232,10 +232,10 @@ pub async fn set_field(
                 .ok()
                 .filter(|p| (0..=9).contains(p))
                 .ok_or_else(|| ServiceError::Invalid("Priority is a number from 0 to 9.".into()))?;
-            ("priority", Some(p), Some(p.to_string()))
+            (tickets::Field::Priority, Some(p), Some(p.to_string()))
         }
         "due" => match value.map(str::trim).filter(|v| !v.is_empty()) {
-            None => ("due_at", None, None),
+            None => (tickets::Field::Due, None, None),
             Some(v) => {
                 let date = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
                     ServiceError::Invalid("A due date looks like 2026-12-31.".into())
@@ -243,7 +243,7 @@ pub async fn set_field(
                 let ms = date
                     .and_hms_opt(0, 0, 0)
                     .map(|d| d.and_utc().timestamp_millis());
-                ("due_at", ms, Some(v.to_string()))
+                (tickets::Field::Due, ms, Some(v.to_string()))
             }
         },
         other => return Err(ServiceError::Invalid(format!("unknown field {other:?}"))),
@@ -253,14 +253,7 @@ pub async fn set_field(
         .await?
         .ok_or(ServiceError::NoTicket(ticket))?;
     let creator = users::ensure(&mut tx, actor, "", now).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE tickets SET {column} = $1, updated_at = $2 WHERE id = $3"
-    )))
-    .bind(stored)
-    .bind(now)
-    .bind(ticket)
-    .execute(&mut *tx)
-    .await?;
+    tickets::set_field(&mut tx, ticket, column, stored, now).await?;
     let mut h = history(
         ticket,
         if field == "due" { "due" } else { "priority" },

@@ -1,6 +1,7 @@
 //! All SQL lives under `store/`. One code path for SQLite and PostgreSQL via
 //! sqlx's `Any` driver; the few per-backend statements branch on [`Backend`].
 
+pub mod demo;
 pub mod mailboxes;
 pub mod messages;
 pub mod outbox;
@@ -107,6 +108,17 @@ pub struct Db {
     pub backend: Backend,
 }
 
+/// A database name goes into SQL unquoted: letters, digits and `_` only.
+fn check_db_name(name: &str) -> Result<()> {
+    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        Ok(())
+    } else {
+        Err(StoreError::Sqlx(sqlx::Error::Configuration(
+            format!("{name:?} is not a plain database name").into(),
+        )))
+    }
+}
+
 impl Db {
     /// Connects (creating a SQLite file if missing) and applies per-connection
     /// settings: WAL and `synchronous=FULL` so a commit is durable, a busy timeout.
@@ -197,6 +209,32 @@ impl Db {
             .count())
     }
 
+    /// Whether the database answers (for `/healthz`).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// PostgreSQL: creates database `name` on this server (tests, benchmarks).
+    pub async fn create_database(&self, name: &str) -> Result<()> {
+        check_db_name(name)?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// PostgreSQL: drops database `name`, closing its connections.
+    pub async fn drop_database(&self, name: &str) -> Result<()> {
+        check_db_name(name)?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     pub async fn migrate(&self) -> Result<()> {
         self.migrator().run(&self.pool).await?;
         Ok(())
@@ -244,6 +282,41 @@ pub fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Creates a uniquely named database on the server at `server_url` and returns
+/// its URL and a future that drops it.
+pub async fn fresh_postgres(
+    server_url: &str,
+    prefix: &str,
+) -> Result<(String, impl std::future::Future<Output = Result<()>>)> {
+    let name = format!("{prefix}_{}_{}", std::process::id(), rand::random::<u32>());
+    let admin = Db::connect(server_url, Duration::from_secs(10)).await?;
+    admin.create_database(&name).await?;
+    let url = replace_db_name(server_url, &name);
+    let drop = async move {
+        admin.drop_database(&name).await?;
+        admin.close().await;
+        Ok(())
+    };
+    Ok((url, drop))
+}
+
+/// `postgres://host:5432/test?x=y` with the database name replaced.
+pub fn replace_db_name(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{host_part}/{name}?{q}"),
+        None => format!("{host_part}/{name}"),
+    }
 }
 
 #[cfg(test)]

@@ -396,3 +396,37 @@ pub async fn set_owner(
         .await?;
     Ok(())
 }
+
+/// A ticket field set directly by staff.
+#[derive(Debug, Clone, Copy)]
+pub enum Field {
+    Priority,
+    Due,
+}
+
+pub async fn set_field(
+    conn: &mut AnyConnection,
+    id: i64,
+    field: Field,
+    value: Option<i64>,
+    now: i64,
+) -> Result<()> {
+    let sql = match field {
+        Field::Priority => "UPDATE tickets SET priority = $1, updated_at = $2 WHERE id = $3",
+        Field::Due => "UPDATE tickets SET due_at = $1, updated_at = $2 WHERE id = $3",
+    };
+    sqlx::query(sql)
+        .bind(value)
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// How many tickets there are.
+pub async fn count(conn: &mut AnyConnection) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM tickets")
+        .fetch_one(conn)
+        .await?)
+}

@@ -74,7 +74,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn healthz(axum::extract::State(s): axum::extract::State<AppState>) -> impl IntoResponse {
-    match sqlx::query("SELECT 1").execute(&s.db.pool).await {
+    match s.db.ping().await {
         Ok(_) => (axum::http::StatusCode::OK, "ok"),
         Err(_) => (
             axum::http::StatusCode::SERVICE_UNAVAILABLE,

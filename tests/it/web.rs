@@ -818,7 +818,7 @@ fn serve_demo_starts_a_working_installation() {
             .form(&[
                 ("csrf", csrf.as_str()),
                 ("email", "admin@example.com"),
-                ("password", docket::dev::DEMO_PASSWORD),
+                ("password", docket::service::demo::DEMO_PASSWORD),
             ])
             .send()
             .await

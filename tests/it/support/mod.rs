@@ -114,7 +114,7 @@ impl TestDb {
                     .await
                     .expect("create database");
                 admin.close().await;
-                let url = docket::bench::replace_db_name(&server, &name);
+                let url = docket::store::replace_db_name(&server, &name);
                 let db = Db::connect(&url, Duration::from_secs(30))
                     .await
                     .expect("pg connect");

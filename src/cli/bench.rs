@@ -134,7 +134,7 @@ pub async fn ingest(cfg: &Config, args: IngestBenchArgs) -> Result<()> {
     figures.push(import_into(cfg, &sqlite_url, &mbox, "import sqlite").await?);
 
     if let Some(server) = &args.postgres_url {
-        let (url, drop) = fresh_postgres(server, "docket_bench").await?;
+        let (url, drop) = crate::store::fresh_postgres(server, "docket_bench").await?;
         let f = import_into(cfg, &url, &mbox, "import postgres").await;
         drop.await?;
         figures.push(f?);
@@ -232,46 +232,4 @@ async fn run_mailgate(exe: &Path, url: &str, raw: &[u8]) -> Result<()> {
     let status = child.wait().await?;
     anyhow::ensure!(status.success(), "mailgate exited with {status}");
     Ok(())
-}
-
-/// Creates a uniquely named database on the server at `server_url` and returns
-/// its URL and a future that drops it.
-pub async fn fresh_postgres(
-    server_url: &str,
-    prefix: &str,
-) -> Result<(String, impl std::future::Future<Output = Result<()>>)> {
-    let name = format!("{prefix}_{}_{}", std::process::id(), rand::random::<u32>());
-    let admin = Db::connect(server_url, Duration::from_secs(10)).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin.pool)
-        .await
-        .with_context(|| format!("creating database {name}"))?;
-    let url = replace_db_name(server_url, &name);
-    let drop = async move {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(&admin.pool)
-        .await?;
-        admin.close().await;
-        Ok(())
-    };
-    Ok((url, drop))
-}
-
-/// `postgres://host:5432/test?x=y` with the database name replaced.
-pub fn replace_db_name(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let host_part = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{host_part}/{name}?{q}"),
-        None => format!("{host_part}/{name}"),
-    }
 }

@@ -76,35 +76,11 @@ pub async fn seed(db: &Db, cfg: &Config, tickets: usize) -> Result<Seeded> {
     }
     // Spread statuses, owners and ages.
     let mut tx = db.begin_write().await?;
-    for sql in [
-        "UPDATE tickets SET status = 'open' WHERE id % 5 = 1",
-        "UPDATE tickets SET status = 'stalled' WHERE id % 11 = 2",
-        "UPDATE tickets SET status = 'needs-info' WHERE id % 13 = 3",
-        "UPDATE tickets SET status = 'resolved', resolved_at = updated_at WHERE id % 3 = 0",
-        "UPDATE tickets SET priority = id % 4",
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
-            .execute(&mut *tx)
-            .await?;
-    }
-    for (i, id) in staff.iter().enumerate() {
-        sqlx::query("UPDATE tickets SET owner_id = $1 WHERE id % 7 = $2 AND status <> 'new'")
-            .bind(id)
-            .bind(i as i64)
-            .execute(&mut *tx)
-            .await?;
-    }
-    // Tickets arrived over the last 60 days, not all this second.
-    sqlx::query(
-        "UPDATE tickets SET created_at = created_at - (id % 60) * 86400000 - (id % 1440) * 60000",
-    )
-    .execute(&mut *tx)
-    .await?;
+    store::demo::spread(&mut tx, &staff).await?;
     tx.commit().await?;
     store::search_index::catch_up_all(db).await?;
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tickets")
-        .fetch_one(&db.pool)
-        .await?;
+    let mut conn = db.pool.acquire().await?;
+    let count = store::tickets::count(&mut conn).await?;
     Ok(Seeded {
         tickets: count,
         admin,

@@ -1,0 +1,324 @@
+//! The command line as clap sees it: every command, flag and environment
+//! variable. Names here are a contract: add, never rename.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::telemetry::LogFormat;
+
+#[derive(Debug, Parser)]
+#[command(name = "docket", version, about = "Email-centric ticket gateway")]
+pub struct Cli {
+    /// Configuration file (default: ./docket.toml when present).
+    #[arg(long, global = true, env = "DOCKET_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH (default sqlite://docket.db) or postgres://…
+    #[arg(long, global = true, env = "DOCKET_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Log format on stderr.
+    /// Log format on stderr (default: `log_format` in docket.toml, else text).
+    #[arg(long, global = true, value_enum, env = "DOCKET_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Subject tag text, as in "[Docket #12]".
+    #[arg(long, global = true, env = "DOCKET_SUBJECT_TAG")]
+    pub subject_tag: Option<String>,
+    /// Largest accepted message in bytes; larger ones are quarantined.
+    #[arg(long, global = true, env = "DOCKET_MAX_MESSAGE_BYTES")]
+    pub max_message_bytes: Option<usize>,
+    /// Acknowledgements per sender per hour.
+    #[arg(long, global = true, env = "DOCKET_ACK_RATE_LIMIT_PER_HOUR")]
+    pub ack_rate_limit_per_hour: Option<u32>,
+    /// Name of this installation, used in X-Loop and Message-IDs.
+    #[arg(long, global = true, env = "DOCKET_INSTANCE_NAME")]
+    pub instance_name: Option<String>,
+    /// Outgoing mail server: smtp://host:port, smtp://user:pass@host:587?tls=required, smtps://…
+    #[arg(long, global = true, env = "DOCKET_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or update the database schema.
+    Migrate,
+    /// Manage queues.
+    #[command(subcommand)]
+    Queue(QueueCmd),
+    /// Read one message on stdin and store it (like RT's rt-mailgate).
+    Mailgate(MailgateArgs),
+    /// Import an mbox file or a Maildir.
+    Import(ImportArgs),
+    /// Look at tickets.
+    #[command(subcommand)]
+    Ticket(TicketCmd),
+    /// Look at the outbox of mail to send.
+    #[command(subcommand)]
+    Outbox(OutboxCmd),
+    /// Mail that could not be taken in.
+    #[command(subcommand)]
+    Quarantine(QuarantineCmd),
+    /// Staff users.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// IMAP mailboxes polled into queues.
+    #[command(subcommand)]
+    Mailbox(MailboxCmd),
+    /// Fetch mail from the IMAP mailboxes.
+    Poll(PollArgs),
+    /// Run Docket: the outbox sender (and, as they land, the web UI and IMAP pollers).
+    Serve(ServeArgs),
+    /// Measure throughput.
+    #[command(subcommand)]
+    Bench(BenchCmd),
+    /// Development helpers.
+    #[command(subcommand)]
+    Dev(DevCmd),
+    /// Configuration.
+    #[command(subcommand)]
+    Config(ConfigCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueueCmd {
+    /// Add a queue.
+    Add {
+        name: String,
+        #[arg(long)]
+        address: String,
+        #[arg(long)]
+        comment_address: Option<String>,
+        /// Subject tag for this queue (default: the global tag).
+        #[arg(long)]
+        tag: Option<String>,
+    },
+    /// List queues.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ActionArg {
+    Correspond,
+    Comment,
+}
+
+#[derive(Debug, Args)]
+pub struct MailgateArgs {
+    /// Queue for mail whose recipients match no queue address.
+    #[arg(long)]
+    pub queue: Option<String>,
+    /// Force correspond or comment regardless of the recipient address.
+    #[arg(long, value_enum)]
+    pub action: Option<ActionArg>,
+    /// Print one JSON line with the outcome.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// An mbox file, a Maildir, or a directory of message files.
+    pub path: PathBuf,
+    #[arg(long)]
+    pub queue: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+    /// Messages per database transaction.
+    #[arg(long, default_value_t = 500)]
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TicketCmd {
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        queue: Option<String>,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reply to the requestors (text on stdin) as a staff member.
+    Reply {
+        id: i64,
+        #[arg(long = "as")]
+        actor: String,
+    },
+    /// Add an internal comment (text on stdin).
+    Comment {
+        id: i64,
+        #[arg(long = "as")]
+        actor: String,
+    },
+    /// Change the status; the requestors are told, with the reason and ETA.
+    Status {
+        id: i64,
+        status: String,
+        #[arg(long = "as")]
+        actor: String,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        eta: Option<String>,
+    },
+    /// Give the ticket to OWNER (none: back to the queue).
+    Assign {
+        id: i64,
+        owner: Option<String>,
+        #[arg(long = "as")]
+        actor: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCmd {
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send due mail: with --once what is due now, then exit (cron, tests);
+    /// without, keep sending every few seconds until stopped.
+    Send {
+        /// Send what is due now, then exit.
+        #[arg(long)]
+        once: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a dead or waiting row back in the queue, due now.
+    Retry { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Add or update a staff user; the password is read from stdin (empty: none).
+    Add {
+        email: String,
+        #[arg(long, value_parser = ["admin", "staff"], default_value = "staff")]
+        role: String,
+        /// Queues this user works (repeatable).
+        #[arg(long = "queue")]
+        queues: Vec<String>,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Clear the bouncing mark on an address so it is mailed again.
+    ClearBounce { email: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailboxCmd {
+    /// Add a mailbox: imap://USER:PASS@HOST:PORT/FOLDER (imaps:// for implicit TLS).
+    Add {
+        name: String,
+        #[arg(long)]
+        url: String,
+        /// Queue for mail whose recipients match no queue address.
+        #[arg(long)]
+        queue: String,
+        /// none, starttls or tls (default: tls for imaps://, starttls for imap://).
+        #[arg(long, value_parser = ["none", "starttls", "tls"])]
+        tls: Option<String>,
+        /// After a message is stored: seen (flag \Seen and $Docket), move=FOLDER, or delete.
+        #[arg(long, default_value = "seen")]
+        after: String,
+        /// Read the password from this environment variable instead of the URL.
+        #[arg(long)]
+        password_env: Option<String>,
+        /// Read the password from this file instead of the URL.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// Move a message over max_message_bytes to this folder (default: it
+        /// stays where it is, unread). Its header is quarantined either way.
+        #[arg(long)]
+        oversize_folder: Option<String>,
+    },
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Health of each mailbox: last success, last error, backlog.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PollArgs {
+    /// Ingest everything waiting now, then exit (without it: keep polling
+    /// until stopped).
+    #[arg(long)]
+    pub once: bool,
+    #[arg(long)]
+    pub mailbox: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long, env = "DOCKET_LISTEN")]
+    pub listen: Option<String>,
+    /// Seconds between outbox runs.
+    #[arg(long, default_value_t = 5)]
+    pub outbox_interval: u64,
+    /// Start on a seeded throw-away SQLite database (sign in as admin@example.com).
+    #[arg(long)]
+    pub demo: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuarantineCmd {
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a quarantined message through ingest again.
+    Retry {
+        id: i64,
+        #[arg(long)]
+        queue: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a quarantined message's raw bytes.
+    Show { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCmd {
+    /// Ingest throughput: import into SQLite (and PostgreSQL when given), and sequential mailgate runs.
+    Ingest(super::bench::IngestBenchArgs),
+    /// Outbox drain rate to an SMTP server.
+    Outbox(super::bench::OutboxBenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevCmd {
+    /// Fill the database with realistic queues, staff and tickets.
+    Seed {
+        #[arg(long, default_value_t = 1000)]
+        tickets: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCmd {
+    /// Print the effective configuration.
+    Check,
+}

@@ -1,0 +1,213 @@
+//! `mailbox …` (IMAP mailboxes feeding queues) and `poll`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use super::args::*;
+use super::serve::shutdown_signal;
+use super::{connect_migrated, print_json};
+use crate::config::Config;
+use crate::mail::inbound::Ingestor;
+use crate::store::{self, queues};
+
+/// Parses `imap[s]://user:pass@host:port/folder`.
+pub(super) fn parse_mailbox_url(
+    raw: &str,
+) -> Result<(String, u16, String, Option<String>, String, bool)> {
+    let u = url::Url::parse(raw).with_context(|| format!("{raw:?} is not a URL"))?;
+    let implicit_tls = match u.scheme() {
+        "imaps" => true,
+        "imap" => false,
+        other => bail!("unsupported scheme {other:?}: use imap:// or imaps://"),
+    };
+    let host = u.host_str().context("the URL names no host")?.to_string();
+    let port = u.port().unwrap_or(if implicit_tls { 993 } else { 143 });
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let user = decode(u.username());
+    anyhow::ensure!(!user.is_empty(), "the URL names no user");
+    let password = u.password().map(decode);
+    let folder = decode(u.path().trim_start_matches('/'));
+    let folder = if folder.is_empty() {
+        "INBOX".to_string()
+    } else {
+        folder
+    };
+    Ok((host, port, user, password, folder, implicit_tls))
+}
+
+pub(super) async fn mailbox(cfg: &Config, cmd: MailboxCmd) -> Result<()> {
+    let db = connect_migrated(cfg).await?;
+    let mut conn = db.pool.acquire().await?;
+    match cmd {
+        MailboxCmd::Add {
+            name,
+            url,
+            queue,
+            tls,
+            after,
+            password_env,
+            password_file,
+            oversize_folder,
+        } => {
+            let (host, port, user, password, folder, implicit_tls) = parse_mailbox_url(&url)?;
+            let tls = tls.unwrap_or_else(|| {
+                if implicit_tls {
+                    "tls".into()
+                } else {
+                    "starttls".into()
+                }
+            });
+            let (after_action, move_folder) = match after.split_once('=') {
+                Some(("move", f)) if !f.is_empty() => ("move", Some(f.to_string())),
+                None if after == "seen" || after == "delete" => (after.as_str(), None),
+                _ => bail!("--after must be seen, move=FOLDER or delete"),
+            };
+            let sources = [
+                password.is_some(),
+                password_env.is_some(),
+                password_file.is_some(),
+            ];
+            anyhow::ensure!(
+                sources.iter().filter(|s| **s).count() == 1,
+                "give the password exactly one way: in the URL, --password-env or --password-file"
+            );
+            let q = queues::list(&mut conn)
+                .await?
+                .into_iter()
+                .find(|q| q.name == queue)
+                .with_context(|| format!("no queue named {queue:?}"))?;
+            let password_file = password_file.map(|p| p.display().to_string());
+            crate::store::mailboxes::add(
+                &mut conn,
+                crate::store::mailboxes::NewMailbox {
+                    name: &name,
+                    host: &host,
+                    port: i64::from(port),
+                    tls: &tls,
+                    username: &user,
+                    password: password.as_deref(),
+                    password_env: password_env.as_deref(),
+                    password_file: password_file.as_deref(),
+                    folder: &folder,
+                    queue_id: q.id,
+                    after_action,
+                    move_folder: move_folder.as_deref(),
+                    oversize_folder: oversize_folder.as_deref(),
+                    now: store::now_ms(),
+                },
+            )
+            .await
+            .with_context(|| format!("adding mailbox {name:?} (names must be unused)"))?;
+            println!(
+                "mailbox {name} added: {user}@{host}:{port}/{folder} ({tls}) into queue {queue}"
+            );
+        }
+        MailboxCmd::List { json } | MailboxCmd::Status { json } => {
+            let list: Vec<crate::store::mailboxes::MailboxView> =
+                crate::store::mailboxes::list(&mut conn)
+                    .await?
+                    .iter()
+                    .map(Into::into)
+                    .collect();
+            if json {
+                print_json(&list)?;
+            } else {
+                for m in list {
+                    println!(
+                        "{:<16} {:<40} {:<14} last ok {:<22} backlog {:<5} {}",
+                        m.name,
+                        m.url,
+                        m.state,
+                        m.last_success.as_deref().unwrap_or("never"),
+                        m.backlog,
+                        m.last_error.as_deref().unwrap_or("")
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A name for this process in mailbox leases.
+pub(super) fn instance_owner() -> String {
+    format!(
+        "{}:{}:{:08x}",
+        crate::mail::inbound::imap::host_name(),
+        std::process::id(),
+        rand::random::<u32>()
+    )
+}
+
+pub(super) async fn poll(cfg: Config, args: PollArgs) -> Result<ExitCode> {
+    let db = connect_migrated(&cfg).await?;
+    let names: Vec<String> = {
+        let mut conn = db.pool.acquire().await?;
+        let all = crate::store::mailboxes::list(&mut conn).await?;
+        match &args.mailbox {
+            Some(n) => {
+                anyhow::ensure!(all.iter().any(|m| &m.name == n), "no mailbox named {n:?}");
+                vec![n.clone()]
+            }
+            None => all.into_iter().map(|m| m.name).collect(),
+        }
+    };
+    let ingestor = Ingestor::new(db.clone(), Arc::new(cfg));
+    let owner = instance_owner();
+    if !args.once {
+        // Keep polling (IDLE where the server has it) until stopped.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut pollers = tokio::task::JoinSet::new();
+        for name in names {
+            let poller = crate::mail::inbound::imap::Poller::new(ingestor.clone(), &name, &owner);
+            let rx = stop_rx.clone();
+            pollers.spawn(async move { poller.run(Duration::from_secs(30), rx).await });
+        }
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+        while pollers.join_next().await.is_some() {}
+        db.close().await;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut failed = false;
+    let mut reports = Vec::new();
+    for name in names {
+        let r = crate::mail::inbound::imap::Poller::new(ingestor.clone(), &name, &owner)
+            .poll_once()
+            .await;
+        failed |= r.error.is_some();
+        reports.push(r);
+    }
+    if args.json {
+        print_json(&reports)?;
+    } else {
+        for r in &reports {
+            println!(
+                "{}: {} fetched ({} created, {} replied, {} duplicate, {} quarantined){}",
+                r.mailbox,
+                r.fetched,
+                r.created,
+                r.replied,
+                r.duplicate,
+                r.quarantined,
+                r.error
+                    .as_deref()
+                    .map(|e| format!("; error: {e}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    db.close().await;
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,109 @@
+//! `ticket …`: show, list, reply, comment, status, assign.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use super::args::*;
+use super::{connect_migrated, print_json, read_stdin_text};
+use crate::config::Config;
+use crate::store::tickets;
+
+pub(super) async fn ticket(cfg: &Config, cmd: TicketCmd) -> Result<ExitCode> {
+    let db = connect_migrated(cfg).await?;
+    let mut conn = db.pool.acquire().await?;
+    let actor_of = |a: &str| {
+        crate::domain::address::normalise(a)
+            .with_context(|| format!("{a:?} is not an e-mail address"))
+    };
+    match cmd {
+        TicketCmd::Reply { id, actor } => {
+            let body = read_stdin_text()?;
+            let tx =
+                crate::service::tickets::reply(&db, cfg, id, &actor_of(&actor)?, &body).await?;
+            println!("reply recorded on ticket #{id} (transaction {tx}); mail queued");
+        }
+        TicketCmd::Comment { id, actor } => {
+            let body = read_stdin_text()?;
+            let tx =
+                crate::service::tickets::comment(&db, cfg, id, &actor_of(&actor)?, &body).await?;
+            println!("comment recorded on ticket #{id} (transaction {tx})");
+        }
+        TicketCmd::Status {
+            id,
+            status,
+            actor,
+            reason,
+            eta,
+        } => {
+            crate::service::tickets::change_status(
+                &db,
+                cfg,
+                id,
+                &actor_of(&actor)?,
+                &status,
+                reason.as_deref(),
+                eta.as_deref(),
+            )
+            .await?;
+            println!("ticket #{id} is {status}");
+        }
+        TicketCmd::Assign { id, owner, actor } => {
+            let owner = owner.map(|o| actor_of(&o)).transpose()?;
+            crate::service::tickets::assign(&db, id, &actor_of(&actor)?, owner.as_deref()).await?;
+            println!(
+                "ticket #{id} owner: {}",
+                owner.as_deref().unwrap_or("nobody")
+            );
+        }
+        TicketCmd::Show { id, json } => {
+            let Some(t) = tickets::show(&mut conn, id).await? else {
+                eprintln!("docket: no ticket #{id}");
+                return Ok(ExitCode::FAILURE);
+            };
+            if json {
+                print_json(&t)?;
+            } else {
+                let s = &t.ticket;
+                println!("#{} [{}] {} ({})", s.id, s.queue, s.subject, s.status);
+                println!(
+                    "requestors: {}  cc: {}",
+                    s.requestors.join(", "),
+                    s.cc.join(", ")
+                );
+                for x in &t.transactions {
+                    println!(
+                        "--- {} {} by {} ({}){}",
+                        x.created_at,
+                        x.kind,
+                        x.from.as_deref().unwrap_or("-"),
+                        x.thread_rule.as_deref().unwrap_or("-"),
+                        if x.auto_submitted { " [automatic]" } else { "" }
+                    );
+                    println!("{}", x.body.trim_end());
+                    for a in &x.attachments {
+                        println!(
+                            "  [attachment] {} ({}, {} bytes)",
+                            a.filename, a.content_type, a.size
+                        );
+                    }
+                }
+            }
+        }
+        TicketCmd::List {
+            queue,
+            status,
+            json,
+        } => {
+            let list = tickets::list(&mut conn, queue.as_deref(), status.as_deref()).await?;
+            if json {
+                print_json(&list)?;
+            } else {
+                for t in list {
+                    println!("{:>6} {:<12} {:<10} {}", t.id, t.queue, t.status, t.subject);
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
