@@ -1,11 +1,11 @@
 //! `queue …`: add and list queues.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use super::args::*;
 use super::{connect_migrated, print_json};
 use crate::config::Config;
-use crate::store::{self, queues};
+use crate::store::queues;
 
 pub(super) async fn queue(cfg: &Config, cmd: QueueCmd) -> Result<()> {
     let db = connect_migrated(cfg).await?;
@@ -17,27 +17,16 @@ pub(super) async fn queue(cfg: &Config, cmd: QueueCmd) -> Result<()> {
             comment_address,
             tag,
         } => {
-            let addr = crate::domain::address::normalise(&address)
-                .with_context(|| format!("{address:?} is not an e-mail address"))?;
-            let comment = match comment_address {
-                Some(c) => Some(
-                    crate::domain::address::normalise(&c)
-                        .with_context(|| format!("{c:?} is not an e-mail address"))?,
-                ),
-                None => None,
-            };
-            let id = queues::add(
-                &mut conn,
-                &name,
-                &addr,
-                comment.as_deref(),
-                tag.as_deref(),
-                store::now_ms(),
+            let (id, addr) = crate::service::admin::add_queue(
+                &db,
+                crate::service::admin::NewQueue {
+                    name: &name,
+                    address: &address,
+                    comment_address: comment_address.as_deref(),
+                    tag: tag.as_deref(),
+                },
             )
-            .await
-            .with_context(|| {
-                format!("adding queue {name:?} (name and addresses must be unused)")
-            })?;
+            .await?;
             println!("queue {name} added (id {id}) for {addr}");
         }
         QueueCmd::List { json } => {

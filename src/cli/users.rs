@@ -5,7 +5,6 @@ use anyhow::{Context, Result};
 use super::args::*;
 use super::{connect_migrated, print_json, read_stdin_text};
 use crate::config::Config;
-use crate::store::{self, queues};
 
 pub(super) async fn user(cfg: &Config, cmd: UserCmd) -> Result<()> {
     let db = connect_migrated(cfg).await?;
@@ -15,36 +14,21 @@ pub(super) async fn user(cfg: &Config, cmd: UserCmd) -> Result<()> {
             role,
             queues: member_of,
         } => {
-            let email = crate::domain::address::normalise(&email)
-                .with_context(|| format!("{email:?} is not an e-mail address"))?;
             let password = read_stdin_text()?;
             let password = password.trim_end_matches(['\r', '\n']);
-            let hash = if password.is_empty() {
-                None
-            } else {
-                Some(crate::service::auth::hash_password(password)?)
-            };
-            let mut tx = db.begin_write().await?;
-            let all = queues::list(&mut tx).await?;
-            let id = crate::store::users::upsert_staff(
-                &mut tx,
-                &email,
-                &role,
-                hash.as_deref(),
-                store::now_ms(),
+            let email = crate::service::admin::save_staff(
+                &db,
+                crate::service::admin::StaffUser {
+                    email: &email,
+                    role: &role,
+                    password: Some(password),
+                    queues: &member_of,
+                },
             )
             .await?;
-            for name in &member_of {
-                let q = all
-                    .iter()
-                    .find(|q| &q.name == name)
-                    .with_context(|| format!("no queue named {name:?}"))?;
-                crate::store::users::add_to_queue(&mut tx, q.id, id).await?;
-            }
-            tx.commit().await?;
             println!(
                 "user {email} ({role}) saved{}",
-                if hash.is_some() {
+                if !password.is_empty() {
                     " with a password"
                 } else {
                     ""

@@ -1,6 +1,7 @@
 //! Use cases: one function each, one database transaction each, so a ticket
 //! change, its history entry and the mail it causes commit together.
 
+pub mod admin;
 pub mod auth;
 pub mod demo;
 pub mod notify;

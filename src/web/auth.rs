@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use super::AppState;
 use super::error::WebError;
 use super::form::FormData;
-use super::ui::Page;
+use super::pages::Page;
 use crate::store::{self, sessions};
 
 pub const SESSION_COOKIE: &str = "docket_session";

@@ -5,7 +5,7 @@ use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
-use super::ui::Page;
+use super::pages::Page;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {

@@ -5,7 +5,8 @@
 pub mod auth;
 pub mod error;
 pub mod form;
-pub mod ui;
+pub mod pages;
+pub mod rights;
 
 use std::sync::Arc;
 
@@ -25,7 +26,7 @@ pub struct AppState {
     /// Queue counts for the overview, a few seconds old at most: a wall
     /// screen and a team refreshing it must not recount a million tickets
     /// each time.
-    pub overview_cache: Arc<ui::OverviewCache>,
+    pub overview_cache: Arc<pages::queues::OverviewCache>,
 }
 
 impl AppState {
@@ -34,7 +35,7 @@ impl AppState {
             db,
             cfg,
             limiter: Arc::new(crate::service::sign_in_limit::SignInLimiter::default()),
-            overview_cache: Arc::new(ui::OverviewCache::default()),
+            overview_cache: Arc::new(pages::queues::OverviewCache::default()),
         }
     }
 }
@@ -49,24 +50,30 @@ pub fn router(state: AppState) -> Router {
         .route("/static/app.css", get(stylesheet))
         .route("/login", get(auth::login_form).post(auth::login))
         .route("/logout", post(auth::logout))
-        .route("/queues", get(ui::queues_index))
-        .route("/queues/{name}", get(ui::queue_show))
-        .route("/tickets/bulk", post(ui::bulk))
-        .route("/tickets/{id}", get(ui::ticket_show))
-        .route("/tickets/{id}/reply", post(ui::reply))
-        .route("/tickets/{id}/comment", post(ui::comment))
-        .route("/tickets/{id}/action", post(ui::action))
-        .route("/attachments/{id}", get(ui::attachment))
-        .route("/search", get(ui::search))
-        .route("/admin", get(ui::admin))
-        .route("/admin/queues", post(ui::admin_add_queue))
-        .route("/admin/users", post(ui::admin_save_user))
-        .route("/admin/outbox/{id}/retry", post(ui::admin_outbox_retry))
+        .route("/queues", get(pages::queues::queues_index))
+        .route("/queues/{name}", get(pages::queues::queue_show))
+        .route("/tickets/bulk", post(pages::tickets::bulk))
+        .route("/tickets/{id}", get(pages::tickets::ticket_show))
+        .route("/tickets/{id}/reply", post(pages::tickets::reply))
+        .route("/tickets/{id}/comment", post(pages::tickets::comment))
+        .route("/tickets/{id}/action", post(pages::tickets::action))
+        .route("/attachments/{id}", get(pages::tickets::attachment))
+        .route("/search", get(pages::search::search))
+        .route("/admin", get(pages::admin::admin))
+        .route("/admin/queues", post(pages::admin::admin_add_queue))
+        .route("/admin/users", post(pages::admin::admin_save_user))
+        .route(
+            "/admin/outbox/{id}/retry",
+            post(pages::admin::admin_outbox_retry),
+        )
         .route(
             "/admin/quarantine/{id}/retry",
-            post(ui::admin_quarantine_retry),
+            post(pages::admin::admin_quarantine_retry),
         )
-        .route("/admin/quarantine/{id}/raw", get(ui::admin_quarantine_raw))
+        .route(
+            "/admin/quarantine/{id}/raw",
+            get(pages::admin::admin_quarantine_raw),
+        )
         .fallback(|| async { error::WebError::NotFound })
         .layer(axum::middleware::from_fn(security_headers))
         .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -1,0 +1,101 @@
+//! Setting up the installation: queues and staff. The web admin page and the
+//! CLI both come here, so a rule (a queue name is one word, an address is
+//! used once, a member's queue exists) holds whichever door is used.
+
+use super::ServiceError;
+use crate::domain::address;
+use crate::store::{self, Db, queues, users};
+
+/// A queue as an admin describes it; addresses as typed.
+pub struct NewQueue<'a> {
+    pub name: &'a str,
+    pub address: &'a str,
+    pub comment_address: Option<&'a str>,
+    pub tag: Option<&'a str>,
+}
+
+fn email(raw: &str, what: &str) -> Result<String, ServiceError> {
+    address::normalise(raw)
+        .ok_or_else(|| ServiceError::Invalid(format!("{what} {raw:?} is not an e-mail address.")))
+}
+
+/// Adds a queue; returns its id and its normalised address.
+pub async fn add_queue(db: &Db, q: NewQueue<'_>) -> Result<(i64, String), ServiceError> {
+    let name = q.name.trim();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(ServiceError::Invalid(
+            "A queue name is one word: letters, digits, - _ or .".into(),
+        ));
+    }
+    let addr = email(q.address, "The address")?;
+    let comment = q
+        .comment_address
+        .filter(|c| !c.trim().is_empty())
+        .map(|c| email(c, "The comment address"))
+        .transpose()?;
+    let mut tx = db.begin_write().await?;
+    let taken = queues::list(&mut tx).await?.into_iter().any(|q| {
+        q.name == name
+            || q.correspond_address == addr
+            || q.comment_address.as_deref() == Some(&addr)
+            || comment.as_deref().is_some_and(|c| {
+                c == q.correspond_address || q.comment_address.as_deref() == Some(c)
+            })
+    });
+    if taken {
+        return Err(ServiceError::Invalid(
+            "That name or address is already used by a queue.".into(),
+        ));
+    }
+    let tag = q.tag.map(str::trim).filter(|t| !t.is_empty());
+    let id = queues::add(
+        &mut tx,
+        name,
+        &addr,
+        comment.as_deref(),
+        tag,
+        store::now_ms(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((id, addr))
+}
+
+/// A staff account as an admin describes it.
+pub struct StaffUser<'a> {
+    pub email: &'a str,
+    /// `staff` or `admin`
+    pub role: &'a str,
+    /// `None` or empty: the password is left as it is.
+    pub password: Option<&'a str>,
+    /// Queue names this user works, added to those they already work.
+    pub queues: &'a [String],
+}
+
+/// Adds or updates a staff user; returns their normalised address.
+pub async fn save_staff(db: &Db, u: StaffUser<'_>) -> Result<String, ServiceError> {
+    let addr = email(u.email, "The email")?;
+    if !matches!(u.role, "staff" | "admin") {
+        return Err(ServiceError::Invalid("The role is staff or admin.".into()));
+    }
+    let hash = match u.password.filter(|p| !p.is_empty()) {
+        Some(p) => Some(super::auth::hash_password(p)?),
+        None => None,
+    };
+    let mut tx = db.begin_write().await?;
+    let all = queues::list(&mut tx).await?;
+    let id = users::upsert_staff(&mut tx, &addr, u.role, hash.as_deref(), store::now_ms()).await?;
+    for name in u.queues {
+        let q = all
+            .iter()
+            .find(|q| &q.name == name)
+            .ok_or_else(|| ServiceError::Invalid(format!("There is no queue {name:?}.")))?;
+        users::add_to_queue(&mut tx, q.id, id).await?;
+    }
+    tx.commit().await?;
+    Ok(addr)
+}

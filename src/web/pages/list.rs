@@ -1,0 +1,43 @@
+//! Ticket lists as queue pages and search results show them
+//! (`templates/queues/list.html`).
+
+use super::age;
+use crate::store::views;
+
+pub struct ListRow {
+    pub id: i64,
+    pub subject: String,
+    pub status: String,
+    pub owner: String,
+    pub requestor: String,
+    pub queue: String,
+    pub updated: String,
+}
+
+pub(crate) fn rows(list: Vec<views::TicketRow>) -> Vec<ListRow> {
+    list.into_iter()
+        .map(|t| ListRow {
+            id: t.id,
+            subject: if t.subject.is_empty() {
+                "(no subject)".into()
+            } else {
+                t.subject
+            },
+            status: t.status,
+            owner: t.owner.unwrap_or_else(|| "—".into()),
+            requestor: t.requestor.unwrap_or_default(),
+            queue: t.queue,
+            updated: age(Some(t.updated_at)),
+        })
+        .collect()
+}
+
+pub(crate) fn query_string(pairs: &[(&str, &str)]) -> String {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        if !v.is_empty() {
+            s.append_pair(k, v);
+        }
+    }
+    s.finish()
+}

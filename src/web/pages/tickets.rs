@@ -1,0 +1,303 @@
+//! A ticket (`templates/tickets/show.html`) and what staff do to it: reply,
+//! comment, actions, bulk changes, attachment downloads.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::{Page, flash};
+use crate::service::tickets::{self as actions, STATUSES};
+use crate::store::{tickets, views};
+use crate::web::AppState;
+use crate::web::auth::CurrentUser;
+use crate::web::error::WebError;
+use crate::web::form::FormData;
+use crate::web::rights::check_ticket;
+
+pub struct HistoryItem {
+    pub id: i64,
+    pub kind: String,
+    pub label: String,
+    pub from: String,
+    pub created_at: String,
+    pub rule: Option<String>,
+    pub automatic: bool,
+    pub classification: String,
+    /// Why the entry needs a look (outsider on the comment address, …).
+    pub flag: Option<String>,
+    pub change: String,
+    pub body: String,
+    pub attachments: Vec<tickets::AttachmentView>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "tickets/show.html")]
+pub struct TicketShow {
+    page: Page,
+    t: tickets::TicketSummary,
+    owner: String,
+    due: String,
+    history: Vec<HistoryItem>,
+    statuses: &'static [&'static str],
+}
+
+pub async fn ticket_show(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<TicketShow, WebError> {
+    check_ticket(&state, &user, id).await?;
+    let mut conn = state.db.pool.acquire().await?;
+    let detail = tickets::show(&mut conn, id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let history = detail
+        .transactions
+        .into_iter()
+        .map(|x| {
+            let label = match x.kind.as_str() {
+                "create" => "Created",
+                "correspond" => "Correspondence",
+                "comment" => "Comment (internal)",
+                "status" => "Status changed",
+                "owner" => "Owner changed",
+                "priority" => "Priority changed",
+                "due" => "Due date changed",
+                _ => "Change",
+            }
+            .to_string();
+            let change = match (&x.old_value, &x.new_value) {
+                (None, None) => String::new(),
+                (old, new) => format!(
+                    "{} → {}",
+                    old.as_deref().unwrap_or("nobody"),
+                    new.as_deref().unwrap_or("nobody")
+                ),
+            };
+            HistoryItem {
+                id: x.id,
+                label,
+                kind: x.kind,
+                from: x.from.unwrap_or_else(|| "Docket".into()),
+                created_at: x.created_at,
+                rule: x.thread_rule.filter(|r| r != "new"),
+                automatic: x.auto_submitted,
+                flag: x.flag.clone(),
+                classification: x.classification.unwrap_or_default(),
+                change,
+                body: x.body,
+                attachments: x.attachments,
+            }
+        })
+        .collect();
+    let mut page = user.page();
+    page.flash = flash(q.get("done"));
+    Ok(TicketShow {
+        page,
+        owner: detail
+            .ticket
+            .owner
+            .clone()
+            .unwrap_or_else(|| "nobody".into()),
+        due: detail
+            .ticket
+            .due_at
+            .as_deref()
+            .map(|d| d.chars().take(10).collect())
+            .unwrap_or_default(),
+        t: detail.ticket,
+        history,
+        statuses: &STATUSES,
+    })
+}
+
+fn back_to(id: i64, done: &str) -> Response {
+    Redirect::to(&format!("/tickets/{id}?done={done}")).into_response()
+}
+
+pub async fn reply(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    post_text(&state, &user, id, &body, "correspond").await
+}
+
+pub async fn comment(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    post_text(&state, &user, id, &body, "comment").await
+}
+
+/// A reply (mailed to the requestors) or an internal comment from a form.
+async fn post_text(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    body: &Bytes,
+    kind: &str,
+) -> Result<Response, WebError> {
+    let form = FormData::parse(body);
+    user.check_csrf(&form)?;
+    check_ticket(state, user, id).await?;
+    let Some(text) = form.text("body") else {
+        return Ok(back_to(id, "empty"));
+    };
+    if kind == "comment" {
+        actions::comment(&state.db, &state.cfg, id, &user.email, &text).await?;
+        Ok(back_to(id, "commented"))
+    } else {
+        actions::reply(&state.db, &state.cfg, id, &user.email, &text).await?;
+        Ok(back_to(id, "replied"))
+    }
+}
+
+async fn apply(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    form: &FormData,
+) -> Result<&'static str, WebError> {
+    match form.get("action") {
+        Some("take") => {
+            actions::assign(&state.db, id, &user.email, Some(&user.email)).await?;
+            Ok("taken")
+        }
+        Some("assign") => {
+            let owner = form
+                .text("owner")
+                .and_then(|o| crate::domain::address::normalise(&o))
+                .ok_or_else(|| {
+                    WebError::BadRequest("Give the new owner's email address.".into())
+                })?;
+            actions::assign(&state.db, id, &user.email, Some(&owner)).await?;
+            Ok("bulk")
+        }
+        Some("priority") => {
+            actions::set_field(&state.db, id, &user.email, "priority", form.get("priority"))
+                .await?;
+            Ok("updated")
+        }
+        Some("due") => {
+            actions::set_field(&state.db, id, &user.email, "due", form.get("due")).await?;
+            Ok("updated")
+        }
+        Some("status") => {
+            let status = form.text("status").unwrap_or_default();
+            let reason = form.text("reason");
+            actions::change_status(
+                &state.db,
+                &state.cfg,
+                id,
+                &user.email,
+                &status,
+                reason.as_deref(),
+                None,
+            )
+            .await?;
+            Ok("status")
+        }
+        _ => Err(WebError::BadRequest("Unknown action.".into())),
+    }
+}
+
+pub async fn action(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let form = FormData::parse(&body);
+    user.check_csrf(&form)?;
+    check_ticket(&state, &user, id).await?;
+    let done = apply(&state, &user, id, &form).await?;
+    Ok(back_to(id, done))
+}
+
+pub async fn bulk(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let form = FormData::parse(&body);
+    user.check_csrf(&form)?;
+    let back = form
+        .get("back")
+        .filter(|b| b.starts_with("/queues/") || b.starts_with("/search"))
+        .unwrap_or("/queues")
+        .to_string();
+    let ids: Vec<i64> = form
+        .all("ids")
+        .iter()
+        .filter_map(|i| i.parse().ok())
+        .collect();
+    let sep = if back.contains('?') { '&' } else { '?' };
+    if ids.is_empty() {
+        return Ok(Redirect::to(&format!("{back}{sep}done=nothing-selected")).into_response());
+    }
+    for id in ids {
+        check_ticket(&state, &user, id).await?;
+        apply(&state, &user, id, &form).await?;
+    }
+    Ok(Redirect::to(&format!("{back}{sep}done=bulk")).into_response())
+}
+
+/// Downloads only: the browser never renders mail content from us.
+pub async fn attachment(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    let mut conn = state.db.pool.acquire().await?;
+    let a = views::attachment(&mut conn, id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    if !user.admin
+        && !views::visible_queue_ids(&mut conn, user.id, false)
+            .await?
+            .contains(&a.queue_id)
+    {
+        return Err(WebError::NotFound);
+    }
+    let safe_name: String = a
+        .filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded = url::form_urlencoded::byte_serialize(a.filename.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20");
+    let content_type = if a.content_type.contains('/') && a.content_type.is_ascii() {
+        a.content_type
+    } else {
+        "application/octet-stream".into()
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{safe_name}\"; filename*=UTF-8''{encoded}"),
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+        ],
+        a.content,
+    )
+        .into_response())
+}
