@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
+use crate::domain::secret::{Secret, redact_url};
+
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://docket.db";
 
 /// Settings as they may appear in `docket.toml`; every key optional.
@@ -24,14 +26,15 @@ pub struct FileConfig {
     pub smtp_url: Option<String>,
     pub outbox_max_attempts: Option<u32>,
     pub smtp_connections: Option<u32>,
-    pub reply_token_secret: Option<String>,
+    pub reply_token_secret: Option<Secret>,
     pub trusted_authserv_id: Option<String>,
     pub listen: Option<String>,
     pub imap_lease_secs: Option<u64>,
 }
 
-/// The configuration every command runs with.
-#[derive(Debug, Clone)]
+/// The configuration every command runs with. Its `Debug` hides the
+/// passwords in URLs and the reply secret.
+#[derive(Clone)]
 pub struct Config {
     pub database_url: String,
     /// Text inside the subject tag: `[Docket #12]`.
@@ -53,7 +56,7 @@ pub struct Config {
     /// (`queue+t42-…@domain`), signed with this secret. Staff always get
     /// personal reply addresses, signed with this secret or, when unset, one
     /// generated into the database on first use.
-    pub reply_token_secret: Option<String>,
+    pub reply_token_secret: Option<Secret>,
     /// The authserv-id of our own mail server's `Authentication-Results`:
     /// a DKIM or SPF pass from it for a staff member's address makes their
     /// mail from their own client count as theirs. Unset: only personal
@@ -65,6 +68,26 @@ pub struct Config {
     /// renewed every third of that, IDLE included, so a second instance
     /// takes over only from one that died.
     pub imap_lease_secs: u64,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("subject_tag", &self.subject_tag)
+            .field("max_message_bytes", &self.max_message_bytes)
+            .field("ack_rate_limit_per_hour", &self.ack_rate_limit_per_hour)
+            .field("instance_name", &self.instance_name)
+            .field("busy_timeout_secs", &self.busy_timeout_secs)
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("outbox_max_attempts", &self.outbox_max_attempts)
+            .field("smtp_connections", &self.smtp_connections)
+            .field("reply_token_secret", &self.reply_token_secret)
+            .field("trusted_authserv_id", &self.trusted_authserv_id)
+            .field("listen", &self.listen)
+            .field("imap_lease_secs", &self.imap_lease_secs)
+            .finish()
+    }
 }
 
 impl Default for Config {
@@ -146,6 +169,7 @@ impl Config {
             reply_token_secret: std::env::var("DOCKET_REPLY_TOKEN_SECRET")
                 .ok()
                 .filter(|s| !s.is_empty())
+                .map(Secret::new)
                 .or(file.reply_token_secret),
             trusted_authserv_id: std::env::var("DOCKET_TRUSTED_AUTHSERV_ID")
                 .ok()
@@ -175,6 +199,21 @@ mod tests {
         assert_eq!(c.database_url, "sqlite://flag.db");
         assert_eq!(c.subject_tag, "Help");
         assert_eq!(c.ack_rate_limit_per_hour, 5);
+    }
+
+    #[test]
+    fn debug_hides_passwords_and_secrets() {
+        let c = Config {
+            database_url: "postgres://docket:dbpass@db/docket".into(),
+            smtp_url: Some("smtp://relay:smtppass@mx:587".into()),
+            reply_token_secret: Some(Secret::new("signing-key")),
+            ..Config::default()
+        };
+        let shown = format!("{c:?}");
+        for secret in ["dbpass", "smtppass", "signing-key"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("postgres://docket:***@db/docket"), "{shown}");
     }
 
     #[test]

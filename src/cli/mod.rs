@@ -121,19 +121,7 @@ pub(crate) async fn connect_migrated(cfg: &Config) -> Result<Db> {
     Ok(db)
 }
 
-/// Hides a password in a database URL for messages.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
-}
+pub use crate::domain::secret::redact_url;
 
 pub(crate) fn print_json<T: Serialize>(v: &T) -> Result<()> {
     let mut out = std::io::stdout().lock();
@@ -249,14 +237,5 @@ mod tests {
             (993, None, "INBOX", true)
         );
         assert!(parse_mailbox_url("pop3://u@h").is_err());
-    }
-
-    #[test]
-    fn redacts_passwords() {
-        assert_eq!(
-            redact_url("postgres://u:secret@h/db"),
-            "postgres://u:***@h/db"
-        );
-        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
     }
 }

@@ -3,4 +3,5 @@
 pub mod address;
 pub mod auth_results;
 pub mod reply_token;
+pub mod secret;
 pub mod subject_tag;

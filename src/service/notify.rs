@@ -12,6 +12,7 @@ use super::ServiceError;
 use crate::config::Config;
 use crate::domain::address::is_ours;
 use crate::domain::reply_token::{self, Personal};
+use crate::domain::secret::Secret;
 use crate::mail::outbound::compose::{self, Composed};
 use crate::store::tickets::{self, TicketContext};
 use crate::store::{outbox, queues, settings, users};
@@ -42,7 +43,7 @@ fn recipients(
 /// when configured, else the queue's.
 pub fn reply_address(cfg: &Config, queue_address: &str, ticket: i64) -> String {
     match &cfg.reply_token_secret {
-        Some(secret) => reply_token::address(queue_address, secret, ticket),
+        Some(secret) => reply_token::address(queue_address, secret.expose(), ticket),
         None => queue_address.to_string(),
     }
 }
@@ -229,7 +230,7 @@ async fn tell_staff(
         })?;
         let reply_to = match users::staff_on_queue(&mut *conn, &who, ctx.queue_id).await? {
             Some(uid) => {
-                reply_token::personal_address(&ctx.correspond_address, &secret, voice, uid)
+                reply_token::personal_address(&ctx.correspond_address, secret.expose(), voice, uid)
             }
             // Not (or no longer) staff here: no personal voice; a comment
             // still answers to a comment address.
@@ -257,11 +258,13 @@ async fn tell_staff(
 
 /// The secret that signs reply addresses: the configured one, else one
 /// generated into the database on first use.
-pub async fn reply_secret(conn: &mut AnyConnection, cfg: &Config) -> crate::store::Result<String> {
+pub async fn reply_secret(conn: &mut AnyConnection, cfg: &Config) -> crate::store::Result<Secret> {
     if let Some(s) = &cfg.reply_token_secret {
         return Ok(s.clone());
     }
-    settings::get_or_create(conn, "reply_token_secret", reply_token::generate_secret).await
+    settings::get_or_create(conn, "reply_token_secret", reply_token::generate_secret)
+        .await
+        .map(Secret::new)
 }
 
 /// A staff member replied: the requestors and Cc get it, as a person's mail.

@@ -14,7 +14,8 @@ pub struct Mailbox {
     pub port: i64,
     pub tls: String,
     pub username: String,
-    pub password: Option<String>,
+    /// Stored in the database (prefer `password_env` or `password_file`).
+    pub password: Option<crate::domain::secret::Secret>,
     pub password_env: Option<String>,
     pub password_file: Option<String>,
     pub folder: String,

@@ -43,6 +43,12 @@ impl From<crate::service::ServiceError> for WebError {
     }
 }
 
+impl From<crate::mail::inbound::ingest::IngestError> for WebError {
+    fn from(e: crate::mail::inbound::ingest::IngestError) -> Self {
+        WebError::Internal(e.to_string())
+    }
+}
+
 impl From<askama::Error> for WebError {
     fn from(e: askama::Error) -> Self {
         WebError::Internal(format!("rendering: {e}"))

@@ -413,7 +413,7 @@ async fn reply_address_threads(b: Backend) {
     };
     t.add_queue("help", HELP, None).await;
     let mut cfg = t.config();
-    cfg.reply_token_secret = Some("test-secret".into());
+    cfg.reply_token_secret = Some(docket::domain::secret::Secret::new("test-secret"));
     let ing = docket::mail::inbound::Ingestor::new(t.db.clone(), std::sync::Arc::new(cfg));
     let o = ingest(
         &ing,

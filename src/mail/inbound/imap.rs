@@ -3,6 +3,7 @@
 //! ingest transaction has committed, so a crash re-fetches and dedupe makes
 //! that a no-op. UIDVALIDITY and the last UID are tracked in the database.
 
+use crate::domain::secret::Secret;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -55,6 +56,8 @@ pub enum ImapError {
     Leased,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Ingest(#[from] super::ingest::IngestError),
 }
 
 impl ImapError {
@@ -63,7 +66,7 @@ impl ImapError {
         match self {
             ImapError::Auth(..) | ImapError::Password(_) => "auth-failed",
             ImapError::Folder(..) => "folder-missing",
-            ImapError::Store(_) => "database-error",
+            ImapError::Store(_) | ImapError::Ingest(_) => "database-error",
             _ => "disconnected",
         }
     }
@@ -91,17 +94,18 @@ async fn timed<T, E: fmt::Display>(f: impl Future<Output = Result<T, E>>) -> Res
     }
 }
 
-fn password(m: &mailboxes::Mailbox) -> Result<String, ImapError> {
+fn password(m: &mailboxes::Mailbox) -> Result<Secret, ImapError> {
     if let Some(p) = &m.password {
         return Ok(p.clone());
     }
     if let Some(var) = &m.password_env {
         return std::env::var(var)
+            .map(Secret::new)
             .map_err(|_| ImapError::Password(format!("environment variable {var} is not set")));
     }
     if let Some(file) = &m.password_file {
         return std::fs::read_to_string(file)
-            .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
+            .map(|s| Secret::new(s.trim_end_matches(['\r', '\n'])))
             .map_err(|e| ImapError::Password(format!("reading {file}: {e}")));
     }
     Err(ImapError::Password("none configured".into()))
@@ -158,12 +162,12 @@ pub async fn connect(m: &mailboxes::Mailbox) -> Result<(Session<Stream>, u32), I
         timed(client.read_response()).await?;
     }
     let pass = password(m)?;
-    let mut session = match tokio::time::timeout(IO_TIMEOUT, client.login(&m.username, pass)).await
-    {
-        Ok(Ok(s)) => s,
-        Ok(Err((e, _))) => return Err(ImapError::Auth(m.username.clone(), e.to_string())),
-        Err(_) => return Err(ImapError::Timeout(IO_TIMEOUT)),
-    };
+    let mut session =
+        match tokio::time::timeout(IO_TIMEOUT, client.login(&m.username, pass.expose())).await {
+            Ok(Ok(s)) => s,
+            Ok(Err((e, _))) => return Err(ImapError::Auth(m.username.clone(), e.to_string())),
+            Err(_) => return Err(ImapError::Timeout(IO_TIMEOUT)),
+        };
     let selected = match tokio::time::timeout(IO_TIMEOUT, session.select(&m.folder)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return Err(ImapError::Folder(m.folder.clone(), e.to_string())),

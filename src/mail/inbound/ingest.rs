@@ -116,7 +116,48 @@ struct Context {
     fallback: Option<queues::Queue>,
     forced_action: Option<Action>,
     /// Signs and checks personal reply addresses.
-    reply_secret: String,
+    reply_secret: crate::domain::secret::Secret,
+}
+
+/// Why a mail could not be taken in. Only a transient store error (the
+/// database busy, locked or gone) is worth retrying; anything else sends the
+/// raw mail to quarantine with this as the reason.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("composing mail: {0}")]
+    Compose(#[from] askama::Error),
+    #[error("ticket #{0} vanished while the mail was being stored")]
+    TicketVanished(i64),
+    #[error("queue {0} vanished while the mail was being stored")]
+    QueueVanished(i64),
+    #[error("{0}")]
+    Rule(String),
+}
+
+impl IngestError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, IngestError::Store(e) if e.is_transient())
+    }
+}
+
+impl From<sqlx::Error> for IngestError {
+    fn from(e: sqlx::Error) -> Self {
+        IngestError::Store(e.into())
+    }
+}
+
+impl From<crate::service::ServiceError> for IngestError {
+    fn from(e: crate::service::ServiceError) -> Self {
+        use crate::service::ServiceError as S;
+        match e {
+            S::Store(s) => IngestError::Store(s),
+            S::Template(t) => IngestError::Compose(t),
+            S::NoTicket(id) => IngestError::TicketVanished(id),
+            S::Invalid(m) => IngestError::Rule(m),
+        }
+    }
 }
 
 /// Where the MTA delivered the mail, then its To and Cc.
@@ -167,7 +208,7 @@ impl Stored<'_> {
         &self,
         conn: &mut AnyConnection,
         ticket: Option<i64>,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<i64, IngestError> {
         messages::insert(
             conn,
             messages::NewMessage {
@@ -180,6 +221,7 @@ impl Stored<'_> {
             },
         )
         .await
+        .map_err(IngestError::from)
     }
 }
 
@@ -202,7 +244,7 @@ impl Ingestor {
         raw: &[u8],
         source: Source,
         hints: &Hints,
-    ) -> Result<Outcome, StoreError> {
+    ) -> Result<Outcome, IngestError> {
         // A second round only when another process stored the same message
         // while we were deciding; then it finds the duplicate.
         for _ in 0..2 {
@@ -221,11 +263,11 @@ impl Ingestor {
                     tx.commit().await?;
                     return Ok(outcome);
                 }
-                Err(StoreError::DuplicateRace) => tx.rollback().await?,
+                Err(IngestError::Store(StoreError::DuplicateRace)) => tx.rollback().await?,
                 Err(e) => return Err(e),
             }
         }
-        Err(StoreError::DuplicateRace)
+        Err(IngestError::Store(StoreError::DuplicateRace))
     }
 
     /// [`Self::ingest_one`], and when storing fails for a reason that will not
@@ -238,7 +280,7 @@ impl Ingestor {
         raw: &[u8],
         source: Source,
         hints: &Hints,
-    ) -> Result<Outcome, StoreError> {
+    ) -> Result<Outcome, IngestError> {
         let label = source.label();
         match self.ingest_one(raw, source, hints).await {
             Err(e) if !e.is_transient() => {
@@ -263,7 +305,7 @@ impl Ingestor {
         header: &[u8],
         size: &str,
         source: &Source,
-    ) -> Result<Outcome, StoreError> {
+    ) -> Result<Outcome, IngestError> {
         let mut raw = header.to_vec();
         raw.extend_from_slice(b"\r\n[body not kept: over the size limit]\r\n");
         let reason = format!(
@@ -283,7 +325,7 @@ impl Ingestor {
         &self,
         items: &[(Vec<u8>, Source)],
         hints: &Hints,
-    ) -> Result<Vec<Outcome>, StoreError> {
+    ) -> Result<Vec<Outcome>, IngestError> {
         let items: Vec<Item<'_>> = items
             .iter()
             .map(|(raw, source)| Item {
@@ -301,7 +343,7 @@ impl Ingestor {
         &self,
         items: &[(R, Source, ParsedMail)],
         hints: &Hints,
-    ) -> Result<Vec<Outcome>, StoreError> {
+    ) -> Result<Vec<Outcome>, IngestError> {
         let items: Vec<Item<'_>> = items
             .iter()
             .map(|(raw, source, parsed)| Item {
@@ -317,7 +359,7 @@ impl Ingestor {
         &self,
         items: &[Item<'_>],
         hints: &Hints,
-    ) -> Result<Vec<Outcome>, StoreError> {
+    ) -> Result<Vec<Outcome>, IngestError> {
         match self.ingest_batch_fast(items, hints).await {
             Ok(out) => Ok(out),
             Err(e) if e.is_transient() => Err(e),
@@ -331,7 +373,7 @@ impl Ingestor {
         &self,
         items: &[Item<'_>],
         hints: &Hints,
-    ) -> Result<Vec<Outcome>, StoreError> {
+    ) -> Result<Vec<Outcome>, IngestError> {
         let mut tx = self.db.begin_write().await?;
         let ctx = self.context(&mut tx, hints).await?;
         let mut out = Vec::with_capacity(items.len());
@@ -358,7 +400,7 @@ impl Ingestor {
         &self,
         items: &[Item<'_>],
         hints: &Hints,
-    ) -> Result<Vec<Outcome>, StoreError> {
+    ) -> Result<Vec<Outcome>, IngestError> {
         let mut tx = self.db.begin_write().await?;
         let ctx = self.context(&mut tx, hints).await?;
         let mut out = Vec::with_capacity(items.len());
@@ -377,7 +419,9 @@ impl Ingestor {
                         sp.commit().await?;
                         break o;
                     }
-                    Err(StoreError::DuplicateRace) if attempt == 1 => sp.rollback().await?,
+                    Err(IngestError::Store(StoreError::DuplicateRace)) if attempt == 1 => {
+                        sp.rollback().await?
+                    }
                     Err(e) if e.is_transient() => return Err(e),
                     Err(e) => {
                         sp.rollback().await?;
@@ -398,7 +442,7 @@ impl Ingestor {
         &self,
         conn: &mut AnyConnection,
         hints: &Hints,
-    ) -> Result<Context, StoreError> {
+    ) -> Result<Context, IngestError> {
         let queues = queues::list(&mut *conn).await?;
         let own_addresses = queues::own_addresses(&queues);
         let fallback = hints
@@ -422,7 +466,7 @@ impl Ingestor {
         item: Item<'_>,
         now: i64,
         optimistic: bool,
-    ) -> Result<Outcome, StoreError> {
+    ) -> Result<Outcome, IngestError> {
         let source = item.source;
         let span = info_span!("ingest", source = %source.label(), mail.size = item.raw.len(),
             mail.message_id = tracing::field::Empty, ticket.id = tracing::field::Empty);
@@ -458,7 +502,7 @@ impl Ingestor {
         item: Item<'_>,
         now: i64,
         optimistic: bool,
-    ) -> Result<Outcome, StoreError> {
+    ) -> Result<Outcome, IngestError> {
         let (raw, source) = (item.raw, item.source);
         let label = source.label();
         let quarantine = |conn, reason| quarantine_outcome(conn, raw, reason, &label, now);
@@ -569,7 +613,7 @@ impl Ingestor {
         ctx: &Context,
         mail: &ParsedMail,
         class: Class,
-    ) -> Result<(Option<(i64, Rule)>, Option<String>), StoreError> {
+    ) -> Result<(Option<(i64, Rule)>, Option<String>), IngestError> {
         for (id, rule) in candidates(mail) {
             if let Some(t) = messages::ticket_of(&mut *conn, &id).await? {
                 return Ok((Some((t, rule)), None));
@@ -585,7 +629,7 @@ impl Ingestor {
                 let Some((_, detail)) = address::split_plus(addr) else {
                     continue;
                 };
-                if let Some(id) = reply_token::ticket_of(&detail, secret)
+                if let Some(id) = reply_token::ticket_of(&detail, secret.expose())
                     && tickets::exists(&mut *conn, id).await?
                 {
                     return Ok((Some((id, Rule::ReplyAddress)), None));
@@ -614,7 +658,7 @@ impl Ingestor {
         conn: &mut AnyConnection,
         ctx: &Context,
         mail: &ParsedMail,
-    ) -> Result<Option<(i64, Rule)>, StoreError> {
+    ) -> Result<Option<(i64, Rule)>, IngestError> {
         for id in &mail.embedded_in_reply_to {
             if let Some(t) = messages::ticket_of(&mut *conn, id).await? {
                 return Ok(Some((t, Rule::Embedded)));
@@ -645,9 +689,9 @@ impl Ingestor {
         ticket: i64,
         rule: Rule,
         action: Action,
-    ) -> Result<Outcome, StoreError> {
+    ) -> Result<Outcome, IngestError> {
         let Some(tctx) = tickets::context(&mut *conn, ticket).await? else {
-            return Err(StoreError::Sqlx(sqlx::Error::RowNotFound));
+            return Err(IngestError::TicketVanished(ticket));
         };
         let speaker = self.speaker(conn, ctx, s, tctx.queue_id, action).await?;
         let (action, flag) = (speaker.action, speaker.flag);
@@ -724,7 +768,7 @@ impl Ingestor {
                     notify::requestor_replied(conn, &scope, actor, body).await
                 }
             };
-            told.map_err(service_to_store)?;
+            told.map_err(IngestError::from)?;
         }
         let kind = match action {
             Action::Correspond => OutcomeKind::Replied,
@@ -751,12 +795,13 @@ impl Ingestor {
         s: &Stored<'_>,
         queue_id: i64,
         action: Action,
-    ) -> Result<Speaker, StoreError> {
+    ) -> Result<Speaker, IngestError> {
         for addr in recipient_addresses(s.mail) {
             let Some((_, detail)) = address::split_plus(addr) else {
                 continue;
             };
-            let Some((voice, uid)) = reply_token::personal_of(&detail, &ctx.reply_secret) else {
+            let Some((voice, uid)) = reply_token::personal_of(&detail, ctx.reply_secret.expose())
+            else {
                 continue;
             };
             if let Some(email) = users::staff_member(&mut *conn, uid, queue_id).await? {
@@ -815,12 +860,12 @@ impl Ingestor {
         s: &Stored<'_>,
         route: &Route,
         thread_note: Option<&str>,
-    ) -> Result<Outcome, StoreError> {
+    ) -> Result<Outcome, IngestError> {
         let queue = ctx
             .queues
             .iter()
             .find(|q| q.id == route.queue_id)
-            .ok_or(StoreError::Sqlx(sqlx::Error::RowNotFound))?;
+            .ok_or(IngestError::QueueVanished(route.queue_id))?;
         let ticket = tickets::create(
             &mut *conn,
             tickets::NewTicket {
@@ -880,7 +925,7 @@ impl Ingestor {
         s: &Stored<'_>,
         queue: &queues::Queue,
         ticket: i64,
-    ) -> Result<String, StoreError> {
+    ) -> Result<String, IngestError> {
         let (mail, from, now) = (s.mail, s.from, s.now);
         if s.class.is_automatic() {
             return Ok(format!("no acknowledgement: {} mail", s.class.as_str()));
@@ -912,7 +957,7 @@ impl Ingestor {
             queue_name: &queue.name,
             instance_name: &self.cfg.instance_name,
         })
-        .map_err(|e| service_to_store(e.into()))?;
+        .map_err(IngestError::from)?;
         let mut references = mail.references.clone();
         references.push(mail.message_id.clone());
         outbox::insert(
@@ -949,7 +994,7 @@ impl Ingestor {
         conn: &mut AnyConnection,
         mail: &ParsedMail,
         now: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), IngestError> {
         for att in &mail.attachments {
             if att.content_type != "message/delivery-status" {
                 continue;
@@ -984,7 +1029,7 @@ async fn quarantine_outcome(
     reason: String,
     label: &str,
     now: i64,
-) -> Result<Outcome, StoreError> {
+) -> Result<Outcome, IngestError> {
     let id = quarantine::put(conn, raw, &reason, label, now).await?;
     let mut o = Outcome::new(OutcomeKind::Quarantined, None, reason);
     o.quarantine_id = Some(id);
@@ -997,7 +1042,7 @@ pub async fn retry_quarantined(
     ingestor: &Ingestor,
     id: i64,
     hints: &Hints,
-) -> Result<Option<Outcome>, StoreError> {
+) -> Result<Option<Outcome>, IngestError> {
     let mut tx = ingestor.db.begin_write().await?;
     let Some((raw, _status)) = quarantine::get(&mut tx, id).await? else {
         return Ok(None);
@@ -1052,19 +1097,11 @@ fn failed_recipients(dsn: &str) -> Vec<String> {
     out
 }
 
-/// Ingest speaks the storage layer's error; a template error becomes one.
-fn service_to_store(e: crate::service::ServiceError) -> StoreError {
-    match e {
-        crate::service::ServiceError::Store(s) => s,
-        other => StoreError::Sqlx(sqlx::Error::Protocol(other.to_string())),
-    }
-}
-
 async fn store_attachments(
     conn: &mut AnyConnection,
     tx_id: i64,
     mail: &ParsedMail,
-) -> Result<(), StoreError> {
+) -> Result<(), IngestError> {
     for a in &mail.attachments {
         tickets::add_attachment(&mut *conn, tx_id, &a.filename, &a.content_type, &a.content)
             .await?;
