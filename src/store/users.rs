@@ -103,21 +103,44 @@ pub async fn add_to_queue(conn: &mut AnyConnection, queue_id: i64, user_id: i64)
     Ok(())
 }
 
-/// The id of `email` when it is staff with rights on `queue_id` (a member of
-/// the queue, or an admin); `None` for anyone else.
+/// Staff of a queue (or admins), named by address or by id.
+enum Staff<'a> {
+    Email(&'a str),
+    Id(i64),
+}
+
+/// `(id, email)` of the user when they are staff of `queue_id` or admin.
+async fn staff_of_queue(
+    conn: &mut AnyConnection,
+    who: Staff<'_>,
+    queue_id: i64,
+) -> Result<Option<(i64, String)>> {
+    let (email, id) = match who {
+        Staff::Email(e) => (Some(e), None),
+        Staff::Id(i) => (None, Some(i)),
+    };
+    Ok(sqlx::query_as(
+        "SELECT u.id, u.email FROM users u WHERE (u.email = $1 OR u.id = $2) \
+         AND (u.role = 'admin' OR (u.role = 'staff' \
+         AND EXISTS (SELECT 1 FROM queue_members m WHERE m.user_id = u.id AND m.queue_id = $3)))",
+    )
+    .bind(email)
+    .bind(id)
+    .bind(queue_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// The id of the user with this address when they are staff of `queue_id`
+/// (or admin).
 pub async fn staff_on_queue(
     conn: &mut AnyConnection,
     email: &str,
     queue_id: i64,
 ) -> Result<Option<i64>> {
-    Ok(sqlx::query_scalar(
-        "SELECT u.id FROM users u WHERE u.email = $1 AND (u.role = 'admin' OR (u.role = 'staff' \
-         AND EXISTS (SELECT 1 FROM queue_members m WHERE m.user_id = u.id AND m.queue_id = $2)))",
-    )
-    .bind(email)
-    .bind(queue_id)
-    .fetch_optional(conn)
-    .await?)
+    Ok(staff_of_queue(conn, Staff::Email(email), queue_id)
+        .await?
+        .map(|(id, _)| id))
 }
 
 /// The address of user `id` when they are staff of `queue_id` (or admin).
@@ -126,14 +149,9 @@ pub async fn staff_member(
     id: i64,
     queue_id: i64,
 ) -> Result<Option<String>> {
-    Ok(sqlx::query_scalar(
-        "SELECT u.email FROM users u WHERE u.id = $1 AND (u.role = 'admin' OR (u.role = 'staff' \
-         AND EXISTS (SELECT 1 FROM queue_members m WHERE m.user_id = u.id AND m.queue_id = $2)))",
-    )
-    .bind(id)
-    .bind(queue_id)
-    .fetch_optional(conn)
-    .await?)
+    Ok(staff_of_queue(conn, Staff::Id(id), queue_id)
+        .await?
+        .map(|(_, email)| email))
 }
 
 #[derive(Debug, serde::Serialize, sqlx::FromRow)]

@@ -77,11 +77,19 @@ impl Browser {
         let _ = self.driver.wait();
     }
 
+    /// Saves the page as the wall screen (1920×1080) and a laptop
+    /// (1280×800) show it: `{name}-1920x1080.png`, `{name}-1280x800.png`.
     async fn screenshot(&self, name: &str) {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
         std::fs::create_dir_all(&dir).expect("dir");
-        let png = self.client.screenshot().await.expect("screenshot");
-        std::fs::write(dir.join(format!("{name}.png")), png).expect("write");
+        for (w, h) in [(1920, 1080), (1280, 800)] {
+            self.client
+                .set_window_size(w, h)
+                .await
+                .expect("window size");
+            let png = self.client.screenshot().await.expect("screenshot");
+            std::fs::write(dir.join(format!("{name}-{w}x{h}.png")), png).expect("write");
+        }
     }
 
     async fn fill(&self, css: &str, text: &str) {

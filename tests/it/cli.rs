@@ -24,6 +24,12 @@ fn docket(url: &str, args: &[&str], stdin: &[u8]) -> std::process::Output {
     child.wait_with_output().expect("wait")
 }
 
+/// The last line of a `--json` command's output (the summary).
+fn last_json_line(stdout: &[u8]) -> serde_json::Value {
+    let text = String::from_utf8_lossy(stdout);
+    serde_json::from_str(text.lines().last().expect("a line")).expect("json")
+}
+
 #[test]
 fn migrations_have_the_same_names_on_both_backends() {
     let names = |d: &str| {
@@ -354,14 +360,7 @@ fn import_mbox_prints_outcomes_and_summary() {
         &["import", mbox.to_str().expect("path"), "--json"],
         b"",
     );
-    let last: serde_json::Value = serde_json::from_str(
-        String::from_utf8(out.stdout)
-            .expect("utf8")
-            .lines()
-            .last()
-            .expect("line"),
-    )
-    .expect("json");
+    let last = last_json_line(&out.stdout);
     assert_eq!(last["summary"]["duplicate"], 40);
     let list = docket(&url, &["ticket", "list", "--json"], b"");
     let tickets: serde_json::Value = serde_json::from_slice(&list.stdout).expect("json");
@@ -483,14 +482,7 @@ fn import_maildir_and_mailgate_comment_action() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let last: serde_json::Value = serde_json::from_str(
-        String::from_utf8(out.stdout)
-            .expect("utf8")
-            .lines()
-            .last()
-            .expect("line"),
-    )
-    .expect("json");
+    let last = last_json_line(&out.stdout);
     assert_eq!(
         last["summary"]["created"], 5,
         "new/ and cur/ both read: {last}"
@@ -568,14 +560,7 @@ fn import_quarantines_an_oversize_message_and_goes_on() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let last: serde_json::Value = serde_json::from_str(
-        String::from_utf8(out.stdout)
-            .expect("utf8")
-            .lines()
-            .last()
-            .expect("line"),
-    )
-    .expect("json");
+    let last = last_json_line(&out.stdout);
     assert_eq!(
         (
             last["summary"]["messages"].as_u64(),

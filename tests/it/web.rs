@@ -843,6 +843,19 @@ fn serve_demo_starts_a_working_installation() {
     let _ = child.wait();
 }
 
+/// The href of the admin page's "older" link for `key` (`outbox_before`…).
+fn older_link(page: &str, key: &str) -> String {
+    let at = page
+        .find(&format!("href=\"/admin?{key}="))
+        .expect("an older-page link")
+        + 6;
+    page[at..]
+        .split('"')
+        .next()
+        .expect("link")
+        .replace("&amp;", "&")
+}
+
 /// The admin page shows the outbox and the quarantine a page at a time,
 /// newest first, with totals, so a long-dead SMTP relay or a spam wave does
 /// not make it load every row ever written.
@@ -893,15 +906,7 @@ async fn admin_lists_are_paged(b: Backend) {
         page.contains("junk number 119.") && !page.contains("junk number 69."),
         "newest 50 only"
     );
-    let at = page
-        .find("href=\"/admin?quarantine_before=")
-        .expect("an older-page link")
-        + 6;
-    let link = page[at..]
-        .split('"')
-        .next()
-        .expect("link")
-        .replace("&amp;", "&");
+    let link = older_link(&page, "quarantine_before");
     let older = app.get(&admin, &link).await.text().await.expect("body");
     assert!(
         older.contains("junk number 69.") && !older.contains("junk number 70."),
@@ -912,15 +917,7 @@ async fn admin_lists_are_paged(b: Backend) {
         "a way back to the newest"
     );
     // Outbox: 60 rows make a second page of 10.
-    let at = page
-        .find("href=\"/admin?outbox_before=")
-        .expect("an older outbox link")
-        + 6;
-    let link = page[at..]
-        .split('"')
-        .next()
-        .expect("link")
-        .replace("&amp;", "&");
+    let link = older_link(&page, "outbox_before");
     let older = app.get(&admin, &link).await.text().await.expect("body");
     assert_eq!(
         older.matches("href=\"/tickets/").count(),

@@ -32,7 +32,7 @@ const IO_TIMEOUT: Duration = Duration::from_secs(60);
 const IDLE_RENEW: Duration = Duration::from_secs(240);
 /// A batch is at most this many messages and [`BATCH_BYTES`] of mail.
 const FETCH_BATCH: usize = 200;
-const BATCH_BYTES: usize = 64 * 1024 * 1024;
+use super::ingest::BATCH_BYTES;
 /// Passes on which a UID may come back without a body before it is quarantined.
 const MISSING_TRIES: i64 = 3;
 /// A message that takes longer than this to parse is quarantined and skipped.

@@ -12,12 +12,9 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::bounded::{Input, read_bounded};
-use super::ingest::Hints;
+use super::ingest::{BATCH_BYTES, Hints};
 use super::mbox::{self, MboxReader};
 use super::{Ingestor, Outcome, OutcomeKind, Source};
-
-/// A batch is also cut at this many bytes of mail.
-const BATCH_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(Debug, Default, Serialize)]
 pub struct ImportSummary {

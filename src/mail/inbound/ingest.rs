@@ -51,6 +51,10 @@ impl Source {
     }
 }
 
+/// The most mail held for one batch transaction (IMAP and import alike):
+/// with one message being read, this bounds a batch source's memory.
+pub const BATCH_BYTES: usize = 64 * 1024 * 1024;
+
 /// Caller's hints: RT mailgate's `--queue` and `--action`.
 #[derive(Debug, Clone, Default)]
 pub struct Hints {
