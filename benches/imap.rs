@@ -20,8 +20,8 @@ mod peers;
 
 use docket::config::Config;
 use docket::mail::generate;
-use docket::mail::inbound::Ingestor;
-use docket::mail::inbound::imap::Poller;
+use docket::service::ingest::Ingestor;
+use docket::service::poll::Poller;
 use docket::store::{self, Db, mailboxes, queues};
 use peers::{Dovecot, PASSWORD};
 

@@ -16,7 +16,9 @@ rm -f "$DOCKET_TEST_SKIP_LOG"
 
 cargo fmt --check
 cargo clippy --all-targets --quiet -- -D warnings
-cargo test --all-targets 2>&1 | tee target/test.log
+# A hung test fails the run within the hour rather than stalling CI; each
+# test also has its own five-minute limit (tests/it/support).
+timeout --kill-after=30 3000 cargo test --all-targets 2>&1 | tee target/test.log
 if [ -f ../shared/contract/cli_smoke.py ]; then
   python3 ../shared/contract/cli_smoke.py target/debug/docket
 fi

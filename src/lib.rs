@@ -1,5 +1,6 @@
 //! Docket: an email-centric ticket gateway in the tradition of Request Tracker.
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod domain;

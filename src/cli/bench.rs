@@ -9,9 +9,9 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::mail::generate;
-use crate::mail::inbound::Ingestor;
-use crate::mail::inbound::import::import_path;
-use crate::mail::inbound::ingest::Hints;
+use crate::service::import::import_path;
+use crate::service::ingest::Hints;
+use crate::service::ingest::Ingestor;
 use crate::store::{self, Db, queues};
 
 #[derive(Debug, clap::Args)]

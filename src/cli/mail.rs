@@ -11,10 +11,10 @@ use super::args::*;
 use super::{EX_DATAERR, EX_TEMPFAIL};
 use super::{connect_migrated, print_line, redact_url};
 use crate::config::Config;
-use crate::mail::inbound::import::import_path;
-use crate::mail::inbound::ingest::Hints;
 use crate::mail::inbound::route::Action;
-use crate::mail::inbound::{Ingestor, Outcome, Source};
+use crate::service::import::import_path;
+use crate::service::ingest::Hints;
+use crate::service::ingest::{Ingestor, Outcome, Source};
 use crate::store::{self, Db, queues};
 
 pub(super) fn hints(queue: Option<String>, action: Option<ActionArg>) -> Hints {
@@ -169,12 +169,12 @@ pub(super) async fn import(cfg: Config, args: ImportArgs) -> Result<()> {
             summary.messages,
             summary.seconds,
             summary.per_second,
-            summary.created,
-            summary.replied,
-            summary.commented,
-            summary.duplicate,
-            summary.ignored,
-            summary.quarantined
+            summary.tally.created,
+            summary.tally.replied,
+            summary.tally.commented,
+            summary.tally.duplicate,
+            summary.tally.ignored,
+            summary.tally.quarantined
         );
     }
     db.close().await;

@@ -10,7 +10,7 @@ use super::args::*;
 use super::serve::shutdown_signal;
 use super::{connect_migrated, print_json};
 use crate::config::Config;
-use crate::mail::inbound::Ingestor;
+use crate::service::ingest::Ingestor;
 use crate::store::{self, queues};
 
 /// Parses `imap[s]://user:pass@host:port/folder`.
@@ -137,15 +137,6 @@ pub(super) async fn mailbox(cfg: &Config, cmd: MailboxCmd) -> Result<()> {
 }
 
 /// A name for this process in mailbox leases.
-pub(super) fn instance_owner() -> String {
-    format!(
-        "{}:{}:{:08x}",
-        crate::mail::inbound::imap::host_name(),
-        std::process::id(),
-        rand::random::<u32>()
-    )
-}
-
 pub(super) async fn poll(cfg: Config, args: PollArgs) -> Result<ExitCode> {
     let db = connect_migrated(&cfg).await?;
     let names: Vec<String> = {
@@ -160,17 +151,18 @@ pub(super) async fn poll(cfg: Config, args: PollArgs) -> Result<ExitCode> {
         }
     };
     let ingestor = Ingestor::new(db.clone(), Arc::new(cfg));
-    let owner = instance_owner();
+    let owner = crate::mail::inbound::imap::instance_owner();
     if !args.once {
         // Keep polling (IDLE where the server has it) until stopped.
+        let shutdown = shutdown_signal()?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut pollers = tokio::task::JoinSet::new();
         for name in names {
-            let poller = crate::mail::inbound::imap::Poller::new(ingestor.clone(), &name, &owner);
+            let poller = crate::service::poll::Poller::new(ingestor.clone(), &name, &owner);
             let rx = stop_rx.clone();
             pollers.spawn(async move { poller.run(Duration::from_secs(30), rx).await });
         }
-        shutdown_signal().await;
+        shutdown.await;
         let _ = stop_tx.send(true);
         while pollers.join_next().await.is_some() {}
         db.close().await;
@@ -179,7 +171,7 @@ pub(super) async fn poll(cfg: Config, args: PollArgs) -> Result<ExitCode> {
     let mut failed = false;
     let mut reports = Vec::new();
     for name in names {
-        let r = crate::mail::inbound::imap::Poller::new(ingestor.clone(), &name, &owner)
+        let r = crate::service::poll::Poller::new(ingestor.clone(), &name, &owner)
             .poll_once()
             .await;
         failed |= r.error.is_some();
@@ -193,10 +185,10 @@ pub(super) async fn poll(cfg: Config, args: PollArgs) -> Result<ExitCode> {
                 "{}: {} fetched ({} created, {} replied, {} duplicate, {} quarantined){}",
                 r.mailbox,
                 r.fetched,
-                r.created,
-                r.replied,
-                r.duplicate,
-                r.quarantined,
+                r.tally.created,
+                r.tally.replied,
+                r.tally.duplicate,
+                r.tally.quarantined,
                 r.error
                     .as_deref()
                     .map(|e| format!("; error: {e}"))

@@ -55,11 +55,13 @@ async fn outbox_send(cfg: Config, once: bool, json: bool) -> Result<()> {
             "docket: warning: no smtp_url configured (DOCKET_SMTP_URL); outgoing mail waits in the outbox"
         );
     }
+    let shutdown = shutdown_signal()?;
+    tokio::pin!(shutdown);
     let mut ticker = tokio::time::interval(Duration::from_secs(5));
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
-            _ = shutdown_signal() => break,
+            _ = &mut shutdown => break,
         }
         let report = sender.send_due(store::now_ms()).await?;
         if json && (once || !report.attempts.is_empty()) {

@@ -10,7 +10,7 @@ use super::args::*;
 use super::mail::{hints, report};
 use super::{connect_migrated, print_json};
 use crate::config::Config;
-use crate::mail::inbound::Ingestor;
+use crate::service::ingest::Ingestor;
 use crate::store::quarantine;
 
 pub(super) async fn quarantine_cmd(cfg: Config, cmd: QuarantineCmd) -> Result<ExitCode> {
@@ -39,7 +39,7 @@ pub(super) async fn quarantine_cmd(cfg: Config, cmd: QuarantineCmd) -> Result<Ex
             std::io::stdout().lock().write_all(&raw)?;
         }
         QuarantineCmd::Retry { id, queue, json } => {
-            let outcome = crate::mail::inbound::ingest::retry_quarantined(
+            let outcome = crate::service::ingest::retry_quarantined(
                 &Ingestor::new(db.clone(), Arc::new(cfg)),
                 id,
                 &hints(queue, None),

@@ -25,6 +25,7 @@ pub(super) async fn queue(cfg: &Config, cmd: QueueCmd) -> Result<()> {
                     comment_address: comment_address.as_deref(),
                     tag: tag.as_deref(),
                 },
+                crate::store::now_ms(),
             )
             .await?;
             println!("queue {name} added (id {id}) for {addr}");

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use super::args::*;
 use super::{connect_migrated, print_json, read_stdin_text};
 use crate::config::Config;
-use crate::store::tickets;
+use crate::store::{now_ms, tickets};
 
 pub(super) async fn ticket(cfg: &Config, cmd: TicketCmd) -> Result<ExitCode> {
     let db = connect_migrated(cfg).await?;
@@ -20,13 +20,15 @@ pub(super) async fn ticket(cfg: &Config, cmd: TicketCmd) -> Result<ExitCode> {
         TicketCmd::Reply { id, actor } => {
             let body = read_stdin_text()?;
             let tx =
-                crate::service::tickets::reply(&db, cfg, id, &actor_of(&actor)?, &body).await?;
+                crate::service::tickets::reply(&db, cfg, id, &actor_of(&actor)?, &body, now_ms())
+                    .await?;
             println!("reply recorded on ticket #{id} (transaction {tx}); mail queued");
         }
         TicketCmd::Comment { id, actor } => {
             let body = read_stdin_text()?;
             let tx =
-                crate::service::tickets::comment(&db, cfg, id, &actor_of(&actor)?, &body).await?;
+                crate::service::tickets::comment(&db, cfg, id, &actor_of(&actor)?, &body, now_ms())
+                    .await?;
             println!("comment recorded on ticket #{id} (transaction {tx})");
         }
         TicketCmd::Status {
@@ -41,16 +43,26 @@ pub(super) async fn ticket(cfg: &Config, cmd: TicketCmd) -> Result<ExitCode> {
                 cfg,
                 id,
                 &actor_of(&actor)?,
-                &status,
-                reason.as_deref(),
-                eta.as_deref(),
+                crate::service::tickets::StatusChange {
+                    status: &status,
+                    reason: reason.as_deref(),
+                    eta: eta.as_deref(),
+                },
+                now_ms(),
             )
             .await?;
             println!("ticket #{id} is {status}");
         }
         TicketCmd::Assign { id, owner, actor } => {
             let owner = owner.map(|o| actor_of(&o)).transpose()?;
-            crate::service::tickets::assign(&db, id, &actor_of(&actor)?, owner.as_deref()).await?;
+            crate::service::tickets::assign(
+                &db,
+                id,
+                &actor_of(&actor)?,
+                owner.as_deref(),
+                now_ms(),
+            )
+            .await?;
             println!(
                 "ticket #{id} owner: {}",
                 owner.as_deref().unwrap_or("nobody")

@@ -24,6 +24,7 @@ pub(super) async fn user(cfg: &Config, cmd: UserCmd) -> Result<()> {
                     password: Some(password),
                     queues: &member_of,
                 },
+                crate::store::now_ms(),
             )
             .await?;
             println!(

@@ -4,7 +4,7 @@
 
 use super::ServiceError;
 use crate::domain::address;
-use crate::store::{self, Db, queues, users};
+use crate::store::{Db, queues, users};
 
 /// A queue as an admin describes it; addresses as typed.
 pub struct NewQueue<'a> {
@@ -20,7 +20,7 @@ fn email(raw: &str, what: &str) -> Result<String, ServiceError> {
 }
 
 /// Adds a queue; returns its id and its normalised address.
-pub async fn add_queue(db: &Db, q: NewQueue<'_>) -> Result<(i64, String), ServiceError> {
+pub async fn add_queue(db: &Db, q: NewQueue<'_>, now: i64) -> Result<(i64, String), ServiceError> {
     let name = q.name.trim();
     if name.is_empty()
         || !name
@@ -52,15 +52,7 @@ pub async fn add_queue(db: &Db, q: NewQueue<'_>) -> Result<(i64, String), Servic
         ));
     }
     let tag = q.tag.map(str::trim).filter(|t| !t.is_empty());
-    let id = queues::add(
-        &mut tx,
-        name,
-        &addr,
-        comment.as_deref(),
-        tag,
-        store::now_ms(),
-    )
-    .await?;
+    let id = queues::add(&mut tx, name, &addr, comment.as_deref(), tag, now).await?;
     tx.commit().await?;
     Ok((id, addr))
 }
@@ -77,7 +69,7 @@ pub struct StaffUser<'a> {
 }
 
 /// Adds or updates a staff user; returns their normalised address.
-pub async fn save_staff(db: &Db, u: StaffUser<'_>) -> Result<String, ServiceError> {
+pub async fn save_staff(db: &Db, u: StaffUser<'_>, now: i64) -> Result<String, ServiceError> {
     let addr = email(u.email, "The email")?;
     if !matches!(u.role, "staff" | "admin") {
         return Err(ServiceError::Invalid("The role is staff or admin.".into()));
@@ -88,7 +80,7 @@ pub async fn save_staff(db: &Db, u: StaffUser<'_>) -> Result<String, ServiceErro
     };
     let mut tx = db.begin_write().await?;
     let all = queues::list(&mut tx).await?;
-    let id = users::upsert_staff(&mut tx, &addr, u.role, hash.as_deref(), store::now_ms()).await?;
+    let id = users::upsert_staff(&mut tx, &addr, u.role, hash.as_deref(), now).await?;
     for name in u.queues {
         let q = all
             .iter()

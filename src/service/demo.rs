@@ -6,8 +6,8 @@ use anyhow::Result;
 
 use crate::config::Config;
 use crate::mail::generate;
-use crate::mail::inbound::Ingestor;
-use crate::mail::inbound::ingest::{Hints, Source};
+use crate::service::ingest::Ingestor;
+use crate::service::ingest::{Hints, Source};
 use crate::store::{self, Db, queues, users};
 
 /// The demo admin's password (a throw-away database only).

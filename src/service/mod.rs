@@ -4,7 +4,11 @@
 pub mod admin;
 pub mod auth;
 pub mod demo;
+pub mod health;
+pub mod import;
+pub mod ingest;
 pub mod notify;
+pub mod poll;
 pub mod sign_in_limit;
 pub mod tickets;
 

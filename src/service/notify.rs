@@ -134,79 +134,52 @@ async fn staff_to_tell(
     })
 }
 
-/// A requestor (or anyone not on staff) wrote: tell the owner or the staff.
-pub async fn requestor_replied(
-    conn: &mut AnyConnection,
-    scope: &Scope<'_>,
-    actor: &str,
-    body: &str,
-) -> Result<Option<i64>, ServiceError> {
-    tell_staff(
-        conn,
-        scope,
-        actor,
-        body,
-        "replied",
-        Personal::Correspond,
-        false,
-    )
-    .await
+/// What the owner or the queue's staff are told about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaffNotice {
+    /// A requestor (or anyone not on staff) wrote.
+    Replied,
+    /// Mail from a staff address that nothing authenticated: kept on the
+    /// ticket, never relayed to the requestors; the staff, the address's
+    /// owner included, are told so a forgery does not go unseen.
+    UnauthenticatedStaff,
+    /// Someone commented. Answers go to a comment address, so they stay
+    /// internal; requestors are never told.
+    Commented,
 }
 
-/// Mail from a staff address that nothing authenticated: kept on the
-/// ticket, never relayed to the requestors; the staff, the address's owner
-/// included, are told so a forgery does not go unseen.
-pub async fn unauthenticated_staff_mail(
-    conn: &mut AnyConnection,
-    scope: &Scope<'_>,
-    claimed: &str,
-    body: &str,
-) -> Result<Option<i64>, ServiceError> {
-    tell_staff(
-        conn,
-        scope,
-        claimed,
-        body,
-        "wrote from a staff address without authentication (not sent to the requestors)",
-        Personal::Correspond,
-        true,
-    )
-    .await
-}
+impl StaffNotice {
+    fn what(self) -> &'static str {
+        match self {
+            StaffNotice::Replied => "replied",
+            StaffNotice::UnauthenticatedStaff => {
+                "wrote from a staff address without authentication (not sent to the requestors)"
+            }
+            StaffNotice::Commented => "commented",
+        }
+    }
 
-/// Someone commented: tell the owner or the staff, never the requestors.
-/// Their answers go to a comment address, so they stay internal.
-pub async fn commented(
-    conn: &mut AnyConnection,
-    scope: &Scope<'_>,
-    actor: &str,
-    body: &str,
-) -> Result<Option<i64>, ServiceError> {
-    tell_staff(
-        conn,
-        scope,
-        actor,
-        body,
-        "commented",
-        Personal::Comment,
-        false,
-    )
-    .await
+    fn voice(self) -> Personal {
+        match self {
+            StaffNotice::Commented => Personal::Comment,
+            _ => Personal::Correspond,
+        }
+    }
 }
 
 /// One notice per staff member, each with a personal Reply-To
 /// (`+u<ID>-…` for correspondence, `+c<ID>-…` after a comment), so an
 /// answer by mail is authenticated as them whatever their `From:` says.
 /// Returns the first row written.
-async fn tell_staff(
+pub async fn tell_staff(
     conn: &mut AnyConnection,
     scope: &Scope<'_>,
     actor: &str,
     body: &str,
-    what: &str,
-    voice: Personal,
-    tell_actor: bool,
+    notice: StaffNotice,
 ) -> Result<Option<i64>, ServiceError> {
+    let (what, voice) = (notice.what(), notice.voice());
+    let tell_actor = notice == StaffNotice::UnauthenticatedStaff;
     let (cfg, ctx) = (scope.cfg, scope.ticket);
     // The actor is not told of their own words, except that mail claiming
     // to be from them which nothing authenticated reaches them too.

@@ -2,7 +2,7 @@
 
 use super::{ServiceError, notify};
 use crate::config::Config;
-use crate::store::{self, Db, tickets, users};
+use crate::store::{Db, tickets, users};
 
 /// The lifecycle's states (RT's plus the triage flow's `needs-info`).
 pub const STATUSES: [&str; 6] = [
@@ -45,8 +45,9 @@ pub async fn reply(
     ticket: i64,
     actor: &str,
     body: &str,
+    now: i64,
 ) -> Result<i64, ServiceError> {
-    post_text(db, cfg, ticket, actor, body, "correspond").await
+    post_text(db, cfg, ticket, actor, body, "correspond", now).await
 }
 
 /// An internal comment: history and a notice to the owner or the staff.
@@ -56,8 +57,9 @@ pub async fn comment(
     ticket: i64,
     actor: &str,
     body: &str,
+    now: i64,
 ) -> Result<i64, ServiceError> {
-    post_text(db, cfg, ticket, actor, body, "comment").await
+    post_text(db, cfg, ticket, actor, body, "comment", now).await
 }
 
 /// A reply or comment by `actor`, with the mail it causes, in one transaction.
@@ -68,6 +70,7 @@ async fn post_text(
     actor: &str,
     body: &str,
     kind: &str,
+    now: i64,
 ) -> Result<i64, ServiceError> {
     if body.trim().is_empty() {
         let what = if kind == "comment" {
@@ -77,7 +80,6 @@ async fn post_text(
         };
         return Err(ServiceError::Invalid(format!("{what} needs some text")));
     }
-    let now = store::now_ms();
     let mut tx = db.begin_write().await?;
     let ctx = tickets::context(&mut tx, ticket)
         .await?
@@ -93,7 +95,7 @@ async fn post_text(
         now,
     };
     if kind == "comment" {
-        notify::commented(&mut tx, &scope, actor, body).await?;
+        notify::tell_staff(&mut tx, &scope, actor, body, notify::StaffNotice::Commented).await?;
     } else {
         notify::staff_replied(&mut tx, &scope, actor, body).await?;
     }
@@ -124,23 +126,36 @@ async fn set_status_in(
     Ok(())
 }
 
+/// A status change as staff ask for it.
+#[derive(Debug, Clone, Copy)]
+pub struct StatusChange<'a> {
+    pub status: &'a str,
+    /// Why, for the history and the requestors.
+    pub reason: Option<&'a str>,
+    /// When the requestor may expect progress (`stalled`, `needs-info`).
+    pub eta: Option<&'a str>,
+}
+
 /// Changes the status, recording the reason and ETA, and tells the requestors.
 pub async fn change_status(
     db: &Db,
     cfg: &Config,
     ticket: i64,
     actor: &str,
-    new: &str,
-    reason: Option<&str>,
-    eta: Option<&str>,
+    change: StatusChange<'_>,
+    now: i64,
 ) -> Result<(), ServiceError> {
+    let StatusChange {
+        status: new,
+        reason,
+        eta,
+    } = change;
     if !STATUSES.contains(&new) {
         return Err(ServiceError::Invalid(format!(
             "unknown status {new:?}; one of {}",
             STATUSES.join(", ")
         )));
     }
-    let now = store::now_ms();
     let mut tx = db.begin_write().await?;
     let ctx = tickets::context(&mut tx, ticket)
         .await?
@@ -183,8 +198,8 @@ pub async fn assign(
     ticket: i64,
     actor: &str,
     owner: Option<&str>,
+    now: i64,
 ) -> Result<(), ServiceError> {
-    let now = store::now_ms();
     let mut tx = db.begin_write().await?;
     let ctx = tickets::context(&mut tx, ticket)
         .await?
@@ -221,8 +236,8 @@ pub async fn set_field(
     actor: &str,
     field: &str,
     value: Option<&str>,
+    now: i64,
 ) -> Result<(), ServiceError> {
-    let now = store::now_ms();
     let (column, stored, shown): (tickets::Field, Option<i64>, Option<String>) = match field {
         "priority" => {
             let p: i64 = value

@@ -249,6 +249,11 @@ impl Db {
         })
     }
 
+    /// A connection from the pool, for reads and single statements.
+    pub async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Any>> {
+        Ok(self.pool.acquire().await?)
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
@@ -272,9 +277,12 @@ fn normalise_url(url: &str) -> Result<(Backend, String)> {
     Err(StoreError::UnsupportedUrl(url.to_string()))
 }
 
-/// Milliseconds since the Unix epoch: the one portable timestamp form.
+/// Milliseconds since the Unix epoch (the one portable timestamp form) on
+/// the system clock: for the edges, the CLI and tests. Use cases take `now`
+/// or a [`crate::domain::clock::Clock`].
 pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+    use crate::domain::clock::Clock;
+    crate::domain::clock::SystemClock.now_ms()
 }
 
 /// RFC 3339 UTC text for a stored timestamp.

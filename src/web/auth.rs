@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -18,7 +18,7 @@ use super::AppState;
 use super::error::WebError;
 use super::form::FormData;
 use super::pages::Page;
-use crate::store::{self, sessions};
+use crate::store::sessions;
 
 pub const SESSION_COOKIE: &str = "docket_session";
 /// Double-submit token for the sign-in form, before there is a session.
@@ -91,6 +91,35 @@ impl CurrentUser {
     }
 }
 
+/// A signed-in user's form post whose CSRF token checked out. Every
+/// handler that changes something takes one, so none can forget the check.
+pub struct Posted {
+    pub user: CurrentUser,
+    pub form: FormData,
+}
+
+impl FromRequest<AppState> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let user = CurrentUser::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let req = axum::extract::Request::from_parts(parts, body);
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let form = FormData::parse(&bytes);
+        user.check_csrf(&form)
+            .map_err(IntoResponse::into_response)?;
+        Ok(Posted { user, form })
+    }
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -125,7 +154,7 @@ impl FromRequestParts<AppState> for CurrentUser {
             .acquire()
             .await
             .map_err(|e| AuthRejection::Error(e.into()))?;
-        let found = sessions::find(&mut conn, &hash_token(&token), store::now_ms())
+        let found = sessions::find(&mut conn, &hash_token(&token), state.now())
             .await
             .map_err(|e| AuthRejection::Error(e.into()))?;
         match found {
@@ -284,7 +313,7 @@ pub async fn login(
     };
     state.limiter.clear(&email, client);
     let token = random_token();
-    let now = store::now_ms();
+    let now = state.now();
     sessions::create(
         &mut conn,
         &hash_token(&token),
@@ -304,14 +333,12 @@ pub async fn login(
 
 pub async fn logout(
     State(state): State<AppState>,
-    user: CurrentUser,
     headers: HeaderMap,
-    body: Bytes,
+    _: Posted,
 ) -> Result<Response, WebError> {
-    user.check_csrf(&FormData::parse(&body))?;
     if let Some(token) = cookie(&headers, SESSION_COOKIE) {
         let mut conn = state.db.pool.acquire().await?;
-        sessions::delete(&mut conn, &hash_token(&token), store::now_ms()).await?;
+        sessions::delete(&mut conn, &hash_token(&token), state.now()).await?;
     }
     let mut res = Redirect::to("/login").into_response();
     res.headers_mut().insert(

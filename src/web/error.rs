@@ -43,8 +43,8 @@ impl From<crate::service::ServiceError> for WebError {
     }
 }
 
-impl From<crate::mail::inbound::ingest::IngestError> for WebError {
-    fn from(e: crate::mail::inbound::ingest::IngestError) -> Self {
+impl From<crate::service::ingest::IngestError> for WebError {
+    fn from(e: crate::service::ingest::IngestError) -> Self {
         WebError::Internal(e.to_string())
     }
 }

@@ -16,6 +16,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
 use crate::config::Config;
+use crate::domain::clock::{Clock, SystemClock};
 use crate::store::Db;
 
 #[derive(Clone)]
@@ -27,6 +28,9 @@ pub struct AppState {
     /// screen and a team refreshing it must not recount a million tickets
     /// each time.
     pub overview_cache: Arc<pages::queues::OverviewCache>,
+    /// The workers `serve` supervises, for `/healthz`.
+    pub health: Arc<crate::service::health::Health>,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl AppState {
@@ -36,7 +40,14 @@ impl AppState {
             cfg,
             limiter: Arc::new(crate::service::sign_in_limit::SignInLimiter::default()),
             overview_cache: Arc::new(pages::queues::OverviewCache::default()),
+            health: Arc::default(),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The time for this request's use case.
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms()
     }
 }
 
@@ -80,14 +91,33 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// 503 when the database does not answer; otherwise 200 with `ok`, or
+/// `degraded` while a worker is being restarted, then one line per worker.
+/// Failure reasons stay in the log: this page needs no sign-in.
 async fn healthz(axum::extract::State(s): axum::extract::State<AppState>) -> impl IntoResponse {
-    match s.db.ping().await {
-        Ok(_) => (axum::http::StatusCode::OK, "ok"),
-        Err(_) => (
+    use crate::service::health::WorkerState;
+    use std::fmt::Write;
+    let (status, mut body) = match (s.db.ping().await, s.health.all_running()) {
+        (Err(_), _) => (
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "database unavailable",
+            "database unavailable\n".to_string(),
         ),
+        (Ok(_), true) => (axum::http::StatusCode::OK, "ok\n".to_string()),
+        (Ok(_), false) => (axum::http::StatusCode::OK, "degraded\n".to_string()),
+    };
+    for w in s.health.snapshot() {
+        let state = match w.state {
+            WorkerState::Running => "running",
+            WorkerState::Restarting { .. } => "restarting",
+            WorkerState::Stopped => "stopped",
+        };
+        let _ = writeln!(body, "{}: {state}, restarts {}", w.name, w.restarts);
     }
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
 }
 
 async fn stylesheet() -> impl IntoResponse {

@@ -2,7 +2,7 @@
 
 use crate::both;
 use crate::support::{Backend, TestDb, ingest};
-use docket::mail::inbound::OutcomeKind;
+use docket::service::ingest::OutcomeKind;
 
 fn cases() -> Vec<(&'static str, Vec<u8>)> {
     let mut long_header =
@@ -115,7 +115,7 @@ async fn oversize(b: Backend) {
     t.add_queue("help", "help@example.com", None).await;
     let mut cfg = t.config();
     cfg.max_message_bytes = 1000;
-    let ing = docket::mail::inbound::Ingestor::new(t.db.clone(), std::sync::Arc::new(cfg));
+    let ing = docket::service::ingest::Ingestor::new(t.db.clone(), std::sync::Arc::new(cfg));
     let mut raw = b"From: a@example.net\r\nTo: help@example.com\r\nSubject: big\r\n\r\n".to_vec();
     raw.extend(std::iter::repeat_n(b'y', 5000));
     let o = ingest(&ing, &raw, None).await;
@@ -144,14 +144,14 @@ async fn retry_releases(b: Backend) {
     let o = ingest(&ing, &raw, None).await;
     assert_eq!(o.outcome, OutcomeKind::Quarantined, "no queue yet");
     let qid = o.quarantine_id.expect("id");
-    let hints = docket::mail::inbound::ingest::Hints::default();
-    let again = docket::mail::inbound::ingest::retry_quarantined(&ing, qid, &hints)
+    let hints = docket::service::ingest::Hints::default();
+    let again = docket::service::ingest::retry_quarantined(&ing, qid, &hints)
         .await
         .expect("retry")
         .expect("entry");
     assert_eq!(again.outcome, OutcomeKind::Quarantined, "still no queue");
     t.add_queue("ops", "ops@example.com", None).await;
-    let done = docket::mail::inbound::ingest::retry_quarantined(&ing, qid, &hints)
+    let done = docket::service::ingest::retry_quarantined(&ing, qid, &hints)
         .await
         .expect("retry")
         .expect("entry");
@@ -187,9 +187,9 @@ async fn batch_fallback(b: Backend) {
     };
     // The same message twice in one batch: the fast round fails on the
     // second copy; the careful round stores it once and reports a duplicate.
-    let items: Vec<(Vec<u8>, docket::mail::inbound::Source)> = [m(1), m(2), m(1), m(3)]
+    let items: Vec<(Vec<u8>, docket::service::ingest::Source)> = [m(1), m(2), m(1), m(3)]
         .into_iter()
-        .map(|r| (r, docket::mail::inbound::Source::Bench))
+        .map(|r| (r, docket::service::ingest::Source::Bench))
         .collect();
     let outcomes = ing
         .ingest_batch(&items, &Default::default())
@@ -216,7 +216,7 @@ async fn batch_fallback(b: Backend) {
         .execute(&t.db.pool)
         .await
         .expect("trigger");
-        let items: Vec<(Vec<u8>, docket::mail::inbound::Source)> = [
+        let items: Vec<(Vec<u8>, docket::service::ingest::Source)> = [
             m(4),
             crate::support::mail(
                 "a@example.net",
@@ -229,7 +229,7 @@ async fn batch_fallback(b: Backend) {
             m(5),
         ]
         .into_iter()
-        .map(|r| (r, docket::mail::inbound::Source::Bench))
+        .map(|r| (r, docket::service::ingest::Source::Bench))
         .collect();
         let outcomes = ing
             .ingest_batch(&items, &Default::default())

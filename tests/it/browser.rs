@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -163,21 +162,9 @@ impl Browser {
     }
 }
 
-async fn app(t: &TestDb) -> String {
-    let state = docket::web::AppState::new(t.db.clone(), Arc::new(t.config()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let router = docket::web::router(state);
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-    });
-    base
+/// The application as `serve` builds it; it runs while the result lives.
+async fn app(t: &TestDb) -> crate::support::Served {
+    crate::support::Served::start(t, t.config(), Default::default(), |a| a).await
 }
 
 async fn staff(t: &TestDb, email: &str, queue: i64) {
@@ -229,7 +216,8 @@ async fn daily_work(b: Backend) {
         None,
     )
     .await;
-    let base = app(&t).await;
+    let served = app(&t).await;
+    let base = served.base.clone();
     let suffix = if b == Backend::Sqlite {
         "sqlite"
     } else {
@@ -352,7 +340,8 @@ Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/html\
         .await
         .ticket
         .expect("ticket");
-    let base = app(&t).await;
+    let served = app(&t).await;
+    let base = served.base.clone();
     br.client
         .goto(&format!("{base}/login"))
         .await

@@ -2,7 +2,7 @@
 
 use crate::both;
 use crate::support::{Backend, TestDb, ingest, mail};
-use docket::mail::inbound::OutcomeKind;
+use docket::service::ingest::OutcomeKind;
 
 const HELP: &str = "help@example.com";
 

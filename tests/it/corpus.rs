@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use docket::mail::inbound::classify::{Class, classify};
-use docket::mail::inbound::ingest::Hints;
 use docket::mail::inbound::parse::{self, ParsedMail};
-use docket::mail::inbound::{OutcomeKind, Source};
+use docket::service::ingest::Hints;
+use docket::service::ingest::{OutcomeKind, Source};
 
 use crate::both;
 use crate::support::{Backend, TestDb, corpus_dir, missing_peer};
@@ -81,7 +81,7 @@ async fn every_message_stored(b: Backend) {
                 .collect();
             let outcomes = ing.ingest_batch(&items, &hints).await.expect("batch");
             for ((o, p), (raw, _)) in outcomes.iter().zip(chunk).zip(&items) {
-                let key = |o: &docket::mail::inbound::Outcome| {
+                let key = |o: &docket::service::ingest::Outcome| {
                     let fp = parse::parse(raw).map(|m| m.fingerprint).unwrap_or_default();
                     (o.message_id.clone().expect("id"), fp)
                 };

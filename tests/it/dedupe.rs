@@ -3,7 +3,7 @@
 
 use crate::both;
 use crate::support::{Backend, TestDb, docket_bin, ingest, mail};
-use docket::mail::inbound::OutcomeKind;
+use docket::service::ingest::OutcomeKind;
 
 async fn twice_is_once(b: Backend) {
     let Some(t) = TestDb::new(b).await else {

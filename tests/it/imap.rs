@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use docket::mail::generate;
-use docket::mail::inbound::imap::Poller;
+use docket::service::poll::Poller;
 use docket::store::{self, mailboxes};
 
 use crate::both;
@@ -78,7 +78,7 @@ async fn bulk_then_flagged(b: Backend) {
         .await;
     assert_eq!(r.error, None);
     assert_eq!(r.fetched, 500);
-    assert_eq!(r.created + r.replied, 500, "{r:?}");
+    assert_eq!(r.tally.created + r.tally.replied, 500, "{r:?}");
     assert_eq!(stored_tickets_and_replies(&t).await, 500);
     let flags = d.flags("support", "INBOX").await;
     assert_eq!(flags.len(), 500);
@@ -327,7 +327,7 @@ async fn uidvalidity_change(b: Backend) {
         .await;
     assert_eq!(r.error, None);
     assert_eq!(
-        (r.fetched, r.duplicate),
+        (r.fetched, r.tally.duplicate),
         (20, 20),
         "rescanned, all recognised"
     );
@@ -370,13 +370,8 @@ async fn two_serve_processes_store_every_message_once() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let _ = std::process::Command::new("kill")
-        .arg(a.id().to_string())
-        .status();
-    let _ = std::process::Command::new("kill")
-        .arg(b.id().to_string())
-        .status();
-    let _ = (a.wait(), b.wait());
+    crate::support::terminate(&mut a, "the first docket serve");
+    crate::support::terminate(&mut b, "the second docket serve");
     assert_eq!(t.count("messages").await, 350);
     assert_eq!(
         stored_tickets_and_replies(&t).await,

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use docket::config::Config;
 use docket::mail::generate;
-use docket::mail::inbound::Ingestor;
-use docket::mail::inbound::imap::Poller;
+use docket::service::ingest::Ingestor;
+use docket::service::poll::Poller;
 use docket::store::{self, mailboxes};
 
 use crate::both;
@@ -101,7 +101,7 @@ async fn missing_body(b: Backend) {
     }));
     let r = poller.poll_once().await;
     assert_eq!(r.error, None);
-    assert_eq!((r.fetched, r.quarantined), (4, 0), "{r:?}");
+    assert_eq!((r.fetched, r.tally.quarantined), (4, 0), "{r:?}");
     assert_eq!(t.count("messages").await, 4);
     let tries = || t.scalar_i64("SELECT COALESCE(MAX(tries), 0) FROM imap_missing");
     assert_eq!(tries().await, 1, "UID 3 is remembered for a retry");
@@ -110,12 +110,12 @@ async fn missing_body(b: Backend) {
     let r = Poller::new(t.ingestor(), "support", "test")
         .poll_once()
         .await;
-    assert_eq!((r.error.clone(), r.quarantined), (None, 0));
+    assert_eq!((r.error.clone(), r.tally.quarantined), (None, 0));
     assert_eq!(tries().await, 2);
     let r = Poller::new(t.ingestor(), "support", "test")
         .poll_once()
         .await;
-    assert_eq!((r.error.clone(), r.quarantined), (None, 1), "{r:?}");
+    assert_eq!((r.error.clone(), r.tally.quarantined), (None, 1), "{r:?}");
     assert_eq!(t.count("imap_missing").await, 0);
     let reason: String = sqlx::query_scalar("SELECT reason FROM quarantine")
         .fetch_one(&t.db.pool)
@@ -147,7 +147,7 @@ async fn oversize(b: Backend) {
         .poll_once()
         .await;
     assert_eq!(r.error, None);
-    assert_eq!((r.fetched, r.quarantined), (4, 1), "{r:?}");
+    assert_eq!((r.fetched, r.tally.quarantined), (4, 1), "{r:?}");
     let left = d.flags("support", "INBOX").await;
     assert_eq!(
         left.len(),
@@ -184,7 +184,7 @@ async fn oversize(b: Backend) {
         .expect("set folder");
     drop(c);
     let r = Poller::new(ing, "support", "test").poll_once().await;
-    assert_eq!((r.error, r.quarantined), (None, 1));
+    assert_eq!((r.error, r.tally.quarantined), (None, 1));
     assert_eq!(d.flags("support", "Oversize").await.len(), 1, "moved aside");
     assert_eq!(
         d.flags("support", "INBOX").await.len(),
@@ -211,7 +211,7 @@ async fn mailgate_then_imap(b: Backend) {
         .poll_once()
         .await;
     assert_eq!(
-        (r.error, r.duplicate),
+        (r.error, r.tally.duplicate),
         (None, 1),
         "recognised as the same mail"
     );

@@ -5,7 +5,7 @@
 
 use crate::both;
 use crate::support::{Backend, TestDb, ingest, mail};
-use docket::mail::inbound::OutcomeKind;
+use docket::service::ingest::OutcomeKind;
 use docket::store::{self, users};
 
 const HELP: &str = "help@example.com";
@@ -52,6 +52,7 @@ async fn comment_round_trip(b: Backend) {
         1,
         "alice@example.com",
         "Rita is a reseller; check the contract.",
+        docket::store::now_ms(),
     )
     .await
     .expect("comment");
@@ -134,14 +135,25 @@ both!(
 
 async fn owner_is_staff_of_the_queue(b: Backend) {
     let Some(t) = setup(b).await else { return };
-    let err =
-        docket::service::tickets::assign(&t.db, 1, "alice@example.com", Some("rita@example.net"))
-            .await
-            .expect_err("a requestor cannot own a ticket");
+    let err = docket::service::tickets::assign(
+        &t.db,
+        1,
+        "alice@example.com",
+        Some("rita@example.net"),
+        docket::store::now_ms(),
+    )
+    .await
+    .expect_err("a requestor cannot own a ticket");
     assert!(err.to_string().contains("cannot own"), "{err}");
-    docket::service::tickets::assign(&t.db, 1, "alice@example.com", Some("bob@example.com"))
-        .await
-        .expect("a member can");
+    docket::service::tickets::assign(
+        &t.db,
+        1,
+        "alice@example.com",
+        Some("bob@example.com"),
+        docket::store::now_ms(),
+    )
+    .await
+    .expect("a member can");
     assert_eq!(
         t.show(1).await.ticket.owner.as_deref(),
         Some("bob@example.com")
@@ -352,7 +364,7 @@ async fn trusted_authentication_results(b: Backend) {
         trusted_authserv_id: Some("mx.example.com".into()),
         ..t.config()
     };
-    let ing = docket::mail::inbound::Ingestor::new(t.db.clone(), std::sync::Arc::new(cfg));
+    let ing = docket::service::ingest::Ingestor::new(t.db.clone(), std::sync::Arc::new(cfg));
     // Another server's verdict, or a pass for another domain: not enough.
     for (id, ar) in [
         (

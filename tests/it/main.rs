@@ -4,6 +4,7 @@
 
 mod support;
 
+mod app;
 mod bad_input;
 mod browser;
 mod classification;
@@ -13,6 +14,7 @@ mod crash;
 mod dedupe;
 mod imap;
 mod imap_safety;
+mod layering;
 mod mail_safety;
 mod outbound;
 mod postfix;

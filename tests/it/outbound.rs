@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use docket::mail::inbound::parse::parse;
-use docket::mail::inbound::{Ingestor, OutcomeKind};
 use docket::mail::outbound::worker::Sender;
+use docket::service::ingest::{Ingestor, OutcomeKind};
 use docket::store;
 
 use crate::both;
@@ -292,6 +292,7 @@ async fn staff_reply_and_status_reach_requestor(b: Backend) {
         id,
         "alice@example.com",
         "Restarting the concentrator.",
+        store::now_ms(),
     )
     .await
     .expect("reply");
@@ -301,6 +302,7 @@ async fn staff_reply_and_status_reach_requestor(b: Backend) {
         id,
         "alice@example.com",
         "internal: vendor case 123",
+        store::now_ms(),
     )
     .await
     .expect("comment");
@@ -309,9 +311,12 @@ async fn staff_reply_and_status_reach_requestor(b: Backend) {
         &cfg,
         id,
         "alice@example.com",
-        "resolved",
-        Some("concentrator replaced"),
-        None,
+        docket::service::tickets::StatusChange {
+            status: "resolved",
+            reason: Some("concentrator replaced"),
+            eta: None,
+        },
+        store::now_ms(),
     )
     .await
     .expect("status");
@@ -622,15 +627,13 @@ async fn serve_sends(b: Backend) {
         return;
     };
     t.add_queue("help", "help@example.com", None).await;
-    let mut child = std::process::Command::new(crate::support::docket_bin())
-        .args(["serve", "--listen", "127.0.0.1:0", "--outbox-interval", "1"])
-        .env("DOCKET_DATABASE_URL", &t.url)
-        .env("DOCKET_SMTP_URL", smtp.url())
-        .env("DOCKET_LOG", "error")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("serve");
+    let mut cfg = t.config();
+    cfg.smtp_url = Some(smtp.url());
+    let opts = docket::app::Options {
+        outbox_interval: std::time::Duration::from_secs(1),
+        ..Default::default()
+    };
+    let served = crate::support::Served::start(&t, cfg, opts, |a| a).await;
     ingest(
         &t.ingestor(),
         &mail(
@@ -652,10 +655,7 @@ async fn serve_sends(b: Backend) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let _ = std::process::Command::new("kill")
-        .arg(child.id().to_string())
-        .status();
-    let _ = child.wait();
+    served.stop().await;
     let status: String = sqlx::query_scalar("SELECT status FROM outbox")
         .fetch_one(&t.db.pool)
         .await
@@ -697,9 +697,16 @@ async fn refused_recipient_among_several(b: Backend) {
         .send_due(store::now_ms())
         .await
         .expect("ack");
-    docket::service::tickets::reply(&t.db, &cfg, id, "alice@example.com", "On it.")
-        .await
-        .expect("reply");
+    docket::service::tickets::reply(
+        &t.db,
+        &cfg,
+        id,
+        "alice@example.com",
+        "On it.",
+        store::now_ms(),
+    )
+    .await
+    .expect("reply");
     let r = sender(&t, &smtp.url())
         .send_due(store::now_ms())
         .await

@@ -3,12 +3,12 @@
 
 use crate::both;
 use crate::support::{Backend, TestDb, ingest, mail};
-use docket::mail::inbound::OutcomeKind;
+use docket::service::ingest::OutcomeKind;
 
 const SAM: &str = "Sam Sample <sam@example.net>";
 const HELP: &str = "help@example.com";
 
-async fn setup(b: Backend) -> Option<(TestDb, docket::mail::inbound::Ingestor, i64)> {
+async fn setup(b: Backend) -> Option<(TestDb, docket::service::ingest::Ingestor, i64)> {
     let t = TestDb::new(b).await?;
     t.add_queue("help", HELP, Some("help-comment@example.com"))
         .await;
@@ -414,7 +414,7 @@ async fn reply_address_threads(b: Backend) {
     t.add_queue("help", HELP, None).await;
     let mut cfg = t.config();
     cfg.reply_token_secret = Some(docket::domain::secret::Secret::new("test-secret"));
-    let ing = docket::mail::inbound::Ingestor::new(t.db.clone(), std::sync::Arc::new(cfg));
+    let ing = docket::service::ingest::Ingestor::new(t.db.clone(), std::sync::Arc::new(cfg));
     let o = ingest(
         &ing,
         &mail(SAM, HELP, "Printer", "rt1@example.net", "", "x"),

@@ -1,36 +1,28 @@
 //! The web UI over real HTTP: sign-in, rights, CSRF, escaping, actions.
 
-use std::sync::Arc;
-
-use docket::web::{AppState, router};
+use docket::app::Options;
 
 use crate::both;
-use crate::support::{Backend, TestDb, ingest, mail};
+use crate::support::{Backend, Served, TestDb, ingest, mail};
 
 const PASSWORD: &str = "correct horse battery";
 
 struct App {
     base: String,
     t: TestDb,
+    _served: Served,
 }
 
 impl App {
+    /// The whole application on a free port, as `serve` builds it.
     async fn start(b: Backend) -> Option<App> {
         let t = TestDb::new(b).await?;
-        let cfg = Arc::new(t.config());
-        let app = router(AppState::new(t.db.clone(), cfg));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .await
-        });
-        Some(App { base, t })
+        let served = Served::start(&t, t.config(), Options::default(), |a| a).await;
+        Some(App {
+            base: served.base.clone(),
+            t,
+            _served: served,
+        })
     }
 
     async fn staff(&self, email: &str, role: &str, queues: &[i64]) {
@@ -433,7 +425,7 @@ async fn paging_sorting_and_fields(b: Backend) {
     };
     let q = app.t.add_queue("help", "help@example.com", None).await;
     app.staff("alice@example.com", "staff", &[q]).await;
-    let items: Vec<(Vec<u8>, docket::mail::inbound::Source)> = (0..120)
+    let items: Vec<(Vec<u8>, docket::service::ingest::Source)> = (0..120)
         .map(|i| {
             (
                 mail(
@@ -444,7 +436,7 @@ async fn paging_sorting_and_fields(b: Backend) {
                     "",
                     "b",
                 ),
-                docket::mail::inbound::Source::Bench,
+                docket::service::ingest::Source::Bench,
             )
         })
         .collect();
@@ -837,10 +829,7 @@ fn serve_demo_starts_a_working_installation() {
             "seeded queues are there"
         );
     });
-    let _ = std::process::Command::new("kill")
-        .arg(child.id().to_string())
-        .status();
-    let _ = child.wait();
+    crate::support::terminate(&mut child, "docket serve");
 }
 
 /// The href of the admin page's "older" link for `key` (`outbox_before`…).
@@ -865,7 +854,7 @@ async fn admin_lists_are_paged(b: Backend) {
     };
     app.t.add_queue("help", "help@example.com", None).await;
     app.staff("root@example.com", "admin", &[]).await;
-    let items: Vec<(Vec<u8>, docket::mail::inbound::Source)> = (0..60)
+    let items: Vec<(Vec<u8>, docket::service::ingest::Source)> = (0..60)
         .map(|i| {
             (
                 mail(
@@ -876,7 +865,7 @@ async fn admin_lists_are_paged(b: Backend) {
                     "",
                     "b",
                 ),
-                docket::mail::inbound::Source::Bench,
+                docket::service::ingest::Source::Bench,
             )
         })
         .collect();

@@ -140,6 +140,32 @@ fn auto_reply_subject(subject: &str) -> bool {
     s.starts_with("auto:") || MARKERS.iter().any(|m| s.contains(m))
 }
 
+/// `Final-Recipient` of each per-recipient block whose `Action` is `failed`.
+pub fn failed_recipients(dsn: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for block in dsn.replace("\r\n", "\n").split("\n\n") {
+        let mut recipient = None;
+        let mut failed = false;
+        for line in block.lines() {
+            let Some((k, v)) = line.split_once(':') else {
+                continue;
+            };
+            match k.trim().to_ascii_lowercase().as_str() {
+                "final-recipient" => {
+                    let v = v.split_once(';').map(|(_, a)| a).unwrap_or(v);
+                    recipient = crate::domain::address::normalise(v);
+                }
+                "action" => failed = v.trim().eq_ignore_ascii_case("failed"),
+                _ => {}
+            }
+        }
+        if let (Some(r), true) = (recipient, failed) {
+            out.push(r);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::parse::parse;
@@ -204,5 +230,11 @@ mod tests {
             ),
             Class::Loop
         );
+    }
+
+    #[test]
+    fn finds_failed_recipients_in_a_dsn() {
+        let dsn = "Reporting-MTA: dns; mx.example\n\nFinal-Recipient: rfc822; Gone@Example.org\nAction: failed\nStatus: 5.1.1\n\nFinal-Recipient: rfc822; slow@example.org\nAction: delayed\n";
+        assert_eq!(failed_recipients(dsn), vec!["gone@example.org".to_string()]);
     }
 }

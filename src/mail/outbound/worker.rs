@@ -131,7 +131,7 @@ impl Sender {
         };
         loop {
             let (rows, bouncing) = {
-                let mut conn = self.db.pool.acquire().await.map_err(StoreError::from)?;
+                let mut conn = self.db.conn().await?;
                 let rows = outbox::claim(&mut conn, self.db.backend, now, LEASE_MS, BATCH).await?;
                 let bouncing = if rows.is_empty() {
                     Vec::new()
@@ -196,29 +196,7 @@ impl Sender {
     ) -> Attempt {
         let span = info_span!("outbox.send", outbox.id = row.id, ticket.id = row.ticket_id);
         async {
-            let to = row.to();
-            let cc = row.cc();
-            let keep = |list: &[String]| -> Vec<String> {
-                list.iter()
-                    .filter(|a| !bouncing.contains(a))
-                    .cloned()
-                    .collect()
-            };
-            let outgoing = Outgoing {
-                ticket_id: row.ticket_id,
-                from_addr: row.from_addr.clone(),
-                from_name: row.from_name.clone(),
-                reply_to: row.reply_to.clone(),
-                to: keep(&to),
-                cc: keep(&cc),
-                subject: row.subject.clone(),
-                body: row.body.clone(),
-                html_body: row.html_body.clone(),
-                message_id: row.message_id.clone(),
-                in_reply_to: row.in_reply_to.clone(),
-                references: row.references(),
-                auto_submitted: row.auto_submitted != 0,
-            };
+            let outgoing = outgoing(&row, bouncing);
             let already: Vec<String> = row.done();
             let pending: Vec<String> = outgoing
                 .to
@@ -230,7 +208,7 @@ impl Sender {
             let mut attempt = Attempt {
                 id: row.id,
                 ticket: row.ticket_id,
-                to: to.clone(),
+                to: row.to(),
                 result: "dead",
                 error: None,
                 refused: Vec::new(),
@@ -252,65 +230,108 @@ impl Sender {
                     return attempt;
                 }
             };
-            let raw = message.formatted();
-            let from = message.envelope().from().cloned();
-            // One SMTP transaction per recipient: a refused RCPT fails only
-            // that recipient, never the mail for all (lettre gives up the
-            // whole transaction on the first refusal).
-            let mut delivered = already.len();
-            let mut waiting: Vec<String> = Vec::new();
-            for rcpt in &pending {
-                let result = match (rcpt.parse(), from.clone()) {
-                    (Ok(addr), from) => match lettre::address::Envelope::new(from, vec![addr]) {
-                        Ok(env) => transport.send_raw(&env, &raw).await.map_err(|e| {
-                            (e.is_permanent(), e.to_string())
-                        }),
-                        Err(e) => Err((true, e.to_string())),
-                    },
-                    (Err(e), _) => Err((true, format!("not an address: {e}"))),
-                };
-                match result {
-                    Ok(_) => {
-                        delivered += 1;
-                        attempt.done.push(rcpt.clone());
-                    }
-                    Err((true, why)) => {
-                        // The server's words name the address: not logged.
-                        warn!("a recipient was refused for good");
-                        attempt.done.push(rcpt.clone());
-                        attempt.refused.push(Refusal {
-                            address: rcpt.clone(),
-                            reason: why,
-                        });
-                    }
-                    Err((false, why)) => {
-                        attempt.error = Some(why);
-                        waiting.push(rcpt.clone());
-                    }
-                }
-            }
-            if waiting.is_empty() {
-                if delivered > 0 || attempt.refused.is_empty() {
-                    info!(refused = attempt.refused.len(), "mail sent");
-                    attempt.result = "sent";
-                    attempt.error = None;
-                } else {
-                    let why = refused_text(&attempt.refused).unwrap_or_default();
-                    warn!(error = %why, "every recipient refused; outbox row parked as dead");
-                    attempt.error = Some(why);
-                }
-            } else if row.attempts >= i64::from(self.cfg.outbox_max_attempts) {
-                warn!(attempts = row.attempts, "outbox row parked as dead");
-            } else {
-                warn!(error = ?attempt.error, attempts = row.attempts, "sending failed; will retry");
-                attempt.result = "retry";
-                attempt.retry_at = now + backoff_ms(row.attempts);
-            }
+            let waiting = deliver_each(transport, &message, &pending, &mut attempt).await;
+            let delivered = attempt.done.len() - attempt.refused.len();
+            self.conclude(&mut attempt, &row, delivered, waiting, now);
             attempt
         }
         .instrument(span)
         .await
     }
+
+    /// Sent, to retry, or dead: from what each recipient's server said.
+    fn conclude(
+        &self,
+        attempt: &mut Attempt,
+        row: &outbox::Claimed,
+        delivered: usize,
+        waiting: usize,
+        now: i64,
+    ) {
+        if waiting == 0 {
+            if delivered > 0 || attempt.refused.is_empty() {
+                info!(refused = attempt.refused.len(), "mail sent");
+                attempt.result = "sent";
+                attempt.error = None;
+            } else {
+                let why = refused_text(&attempt.refused).unwrap_or_default();
+                warn!(error = %why, "every recipient refused; outbox row parked as dead");
+                attempt.error = Some(why);
+            }
+        } else if row.attempts >= i64::from(self.cfg.outbox_max_attempts) {
+            warn!(attempts = row.attempts, "outbox row parked as dead");
+        } else {
+            warn!(error = ?attempt.error, attempts = row.attempts, "sending failed; will retry");
+            attempt.result = "retry";
+            attempt.retry_at = now + backoff_ms(row.attempts);
+        }
+    }
+}
+
+/// The row as a message, without the addresses marked as bouncing.
+fn outgoing(row: &outbox::Claimed, bouncing: &[String]) -> Outgoing {
+    let keep = |list: Vec<String>| -> Vec<String> {
+        list.into_iter().filter(|a| !bouncing.contains(a)).collect()
+    };
+    Outgoing {
+        ticket_id: row.ticket_id,
+        from_addr: row.from_addr.clone(),
+        from_name: row.from_name.clone(),
+        reply_to: row.reply_to.clone(),
+        to: keep(row.to()),
+        cc: keep(row.cc()),
+        subject: row.subject.clone(),
+        body: row.body.clone(),
+        html_body: row.html_body.clone(),
+        message_id: row.message_id.clone(),
+        in_reply_to: row.in_reply_to.clone(),
+        references: row.references(),
+        auto_submitted: row.auto_submitted != 0,
+    }
+}
+
+/// One SMTP transaction per recipient: a refused RCPT fails only that
+/// recipient, never the mail for all (lettre gives up the whole transaction
+/// on the first refusal). Delivered and refused recipients go to
+/// `attempt.done`; returns how many must be tried again.
+async fn deliver_each(
+    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    message: &lettre::Message,
+    pending: &[String],
+    attempt: &mut Attempt,
+) -> usize {
+    let raw = message.formatted();
+    let from = message.envelope().from().cloned();
+    let mut waiting = 0;
+    for rcpt in pending {
+        let result = match rcpt.parse() {
+            Ok(addr) => match lettre::address::Envelope::new(from.clone(), vec![addr]) {
+                Ok(env) => transport
+                    .send_raw(&env, &raw)
+                    .await
+                    .map_err(|e| (e.is_permanent(), e.to_string())),
+                Err(e) => Err((true, e.to_string())),
+            },
+            Err(e) => Err((true, format!("not an address: {e}"))),
+        };
+        match result {
+            Ok(_) => attempt.done.push(rcpt.clone()),
+            Err((true, why)) => {
+                // The server's words name the address: not logged.
+                warn!("a recipient was refused for good");
+                attempt.done.push(rcpt.clone());
+                attempt.refused.push(Refusal {
+                    address: rcpt.clone(),
+                    reason: why,
+                });
+            }
+            Err((false, why)) => {
+                attempt.error = Some(why);
+                waiting += 1;
+            }
+        }
+    }
+    waiting
 }
 
 /// "a@x: reason; b@x: reason" for the row and the admin page.

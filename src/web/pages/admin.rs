@@ -5,7 +5,6 @@ use std::collections::HashMap;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -14,9 +13,8 @@ use super::{Page, flash};
 use crate::service::admin;
 use crate::store::{self, outbox, quarantine};
 use crate::web::AppState;
-use crate::web::auth::CurrentUser;
+use crate::web::auth::{CurrentUser, Posted};
 use crate::web::error::WebError;
-use crate::web::form::FormData;
 use crate::web::rights::require_admin;
 
 pub struct OutboxLine {
@@ -168,11 +166,8 @@ pub async fn admin(
 
 pub async fn admin_add_queue(
     State(state): State<AppState>,
-    user: CurrentUser,
-    body: Bytes,
+    Posted { user, form }: Posted,
 ) -> Result<Response, WebError> {
-    let form = FormData::parse(&body);
-    user.check_csrf(&form)?;
     require_admin(&user)?;
     let (name, address) = (form.text("name"), form.text("address"));
     let (comment, tag) = (form.text("comment_address"), form.text("tag"));
@@ -184,6 +179,7 @@ pub async fn admin_add_queue(
             comment_address: comment.as_deref(),
             tag: tag.as_deref(),
         },
+        state.now(),
     )
     .await?;
     Ok(Redirect::to("/admin?done=updated").into_response())
@@ -191,11 +187,8 @@ pub async fn admin_add_queue(
 
 pub async fn admin_save_user(
     State(state): State<AppState>,
-    user: CurrentUser,
-    body: Bytes,
+    Posted { user, form }: Posted,
 ) -> Result<Response, WebError> {
-    let form = FormData::parse(&body);
-    user.check_csrf(&form)?;
     require_admin(&user)?;
     let email = form.text("email");
     admin::save_staff(
@@ -206,6 +199,7 @@ pub async fn admin_save_user(
             password: form.get("password"),
             queues: form.all("queues"),
         },
+        state.now(),
     )
     .await?;
     Ok(Redirect::to("/admin?done=updated").into_response())
@@ -213,27 +207,23 @@ pub async fn admin_save_user(
 
 pub async fn admin_outbox_retry(
     State(state): State<AppState>,
-    user: CurrentUser,
     Path(id): Path<i64>,
-    body: Bytes,
+    Posted { user, .. }: Posted,
 ) -> Result<Response, WebError> {
-    user.check_csrf(&FormData::parse(&body))?;
     require_admin(&user)?;
     let mut conn = state.db.pool.acquire().await?;
-    outbox::requeue(&mut conn, id, store::now_ms()).await?;
+    outbox::requeue(&mut conn, id, state.now()).await?;
     Ok(Redirect::to("/admin?done=retried").into_response())
 }
 
 pub async fn admin_quarantine_retry(
     State(state): State<AppState>,
-    user: CurrentUser,
     Path(id): Path<i64>,
-    body: Bytes,
+    Posted { user, .. }: Posted,
 ) -> Result<Response, WebError> {
-    user.check_csrf(&FormData::parse(&body))?;
     require_admin(&user)?;
-    let ingestor = crate::mail::inbound::Ingestor::new(state.db.clone(), state.cfg.clone());
-    crate::mail::inbound::ingest::retry_quarantined(&ingestor, id, &Default::default())
+    let ingestor = crate::service::ingest::Ingestor::new(state.db.clone(), state.cfg.clone());
+    crate::service::ingest::retry_quarantined(&ingestor, id, &Default::default())
         .await?
         .ok_or(WebError::NotFound)?;
     Ok(Redirect::to("/admin?done=retried").into_response())

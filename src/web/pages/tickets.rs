@@ -5,7 +5,6 @@ use std::collections::HashMap;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -14,7 +13,7 @@ use super::{Page, flash};
 use crate::service::tickets::{self as actions, STATUSES};
 use crate::store::{tickets, views};
 use crate::web::AppState;
-use crate::web::auth::CurrentUser;
+use crate::web::auth::{CurrentUser, Posted};
 use crate::web::error::WebError;
 use crate::web::form::FormData;
 use crate::web::rights::check_ticket;
@@ -123,20 +122,18 @@ fn back_to(id: i64, done: &str) -> Response {
 
 pub async fn reply(
     State(state): State<AppState>,
-    user: CurrentUser,
     Path(id): Path<i64>,
-    body: Bytes,
+    Posted { user, form }: Posted,
 ) -> Result<Response, WebError> {
-    post_text(&state, &user, id, &body, "correspond").await
+    post_text(&state, &user, id, &form, "correspond").await
 }
 
 pub async fn comment(
     State(state): State<AppState>,
-    user: CurrentUser,
     Path(id): Path<i64>,
-    body: Bytes,
+    Posted { user, form }: Posted,
 ) -> Result<Response, WebError> {
-    post_text(&state, &user, id, &body, "comment").await
+    post_text(&state, &user, id, &form, "comment").await
 }
 
 /// A reply (mailed to the requestors) or an internal comment from a form.
@@ -144,20 +141,18 @@ async fn post_text(
     state: &AppState,
     user: &CurrentUser,
     id: i64,
-    body: &Bytes,
+    form: &FormData,
     kind: &str,
 ) -> Result<Response, WebError> {
-    let form = FormData::parse(body);
-    user.check_csrf(&form)?;
     check_ticket(state, user, id).await?;
     let Some(text) = form.text("body") else {
         return Ok(back_to(id, "empty"));
     };
     if kind == "comment" {
-        actions::comment(&state.db, &state.cfg, id, &user.email, &text).await?;
+        actions::comment(&state.db, &state.cfg, id, &user.email, &text, state.now()).await?;
         Ok(back_to(id, "commented"))
     } else {
-        actions::reply(&state.db, &state.cfg, id, &user.email, &text).await?;
+        actions::reply(&state.db, &state.cfg, id, &user.email, &text, state.now()).await?;
         Ok(back_to(id, "replied"))
     }
 }
@@ -170,7 +165,7 @@ async fn apply(
 ) -> Result<&'static str, WebError> {
     match form.get("action") {
         Some("take") => {
-            actions::assign(&state.db, id, &user.email, Some(&user.email)).await?;
+            actions::assign(&state.db, id, &user.email, Some(&user.email), state.now()).await?;
             Ok("taken")
         }
         Some("assign") => {
@@ -180,16 +175,31 @@ async fn apply(
                 .ok_or_else(|| {
                     WebError::BadRequest("Give the new owner's email address.".into())
                 })?;
-            actions::assign(&state.db, id, &user.email, Some(&owner)).await?;
+            actions::assign(&state.db, id, &user.email, Some(&owner), state.now()).await?;
             Ok("bulk")
         }
         Some("priority") => {
-            actions::set_field(&state.db, id, &user.email, "priority", form.get("priority"))
-                .await?;
+            actions::set_field(
+                &state.db,
+                id,
+                &user.email,
+                "priority",
+                form.get("priority"),
+                state.now(),
+            )
+            .await?;
             Ok("updated")
         }
         Some("due") => {
-            actions::set_field(&state.db, id, &user.email, "due", form.get("due")).await?;
+            actions::set_field(
+                &state.db,
+                id,
+                &user.email,
+                "due",
+                form.get("due"),
+                state.now(),
+            )
+            .await?;
             Ok("updated")
         }
         Some("status") => {
@@ -200,9 +210,12 @@ async fn apply(
                 &state.cfg,
                 id,
                 &user.email,
-                &status,
-                reason.as_deref(),
-                None,
+                actions::StatusChange {
+                    status: &status,
+                    reason: reason.as_deref(),
+                    eta: None,
+                },
+                state.now(),
             )
             .await?;
             Ok("status")
@@ -213,12 +226,9 @@ async fn apply(
 
 pub async fn action(
     State(state): State<AppState>,
-    user: CurrentUser,
     Path(id): Path<i64>,
-    body: Bytes,
+    Posted { user, form }: Posted,
 ) -> Result<Response, WebError> {
-    let form = FormData::parse(&body);
-    user.check_csrf(&form)?;
     check_ticket(&state, &user, id).await?;
     let done = apply(&state, &user, id, &form).await?;
     Ok(back_to(id, done))
@@ -226,11 +236,8 @@ pub async fn action(
 
 pub async fn bulk(
     State(state): State<AppState>,
-    user: CurrentUser,
-    body: Bytes,
+    Posted { user, form }: Posted,
 ) -> Result<Response, WebError> {
-    let form = FormData::parse(&body);
-    user.check_csrf(&form)?;
     let back = form
         .get("back")
         .filter(|b| b.starts_with("/queues/") || b.starts_with("/search"))

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use docket::config::Config;
-use docket::mail::inbound::ingest::Hints;
-use docket::mail::inbound::{Ingestor, Outcome, Source};
+use docket::service::ingest::Hints;
+use docket::service::ingest::{Ingestor, Outcome, Source};
 use docket::store::{self, Db, queues, tickets};
 
 pub mod peers;
@@ -26,14 +26,25 @@ macro_rules! both {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                super::$body($crate::support::Backend::Sqlite).await
+                $crate::support::within_limit(super::$body($crate::support::Backend::Sqlite)).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                super::$body($crate::support::Backend::Postgres).await
+                $crate::support::within_limit(super::$body($crate::support::Backend::Postgres))
+                    .await
             }
         }
     };
+}
+
+/// No test may hang the run: one that takes over five minutes fails.
+pub async fn within_limit(test: impl std::future::Future<Output = ()>) {
+    if tokio::time::timeout(Duration::from_secs(300), test)
+        .await
+        .is_err()
+    {
+        panic!("the test did not finish within 5 minutes");
+    }
 }
 
 /// A fresh database for one test: a temp-file SQLite database, or a new
@@ -213,6 +224,76 @@ pub fn mail(
 Date: Tue, 24 Nov 2026 08:00:00 +0000\r\n{extra}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
     )
     .into_bytes()
+}
+
+/// Stops a `docket serve` (or `poll`) child with SIGTERM and insists it
+/// exits cleanly within 20 s. One that hangs is killed and fails its test
+/// instead of stalling the whole run.
+pub fn terminate(child: &mut std::process::Child, what: &str) {
+    let _ = std::process::Command::new("kill")
+        .arg(child.id().to_string())
+        .status();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            assert!(status.success(), "{what} exited with {status} on SIGTERM");
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not stop within 20 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The application `serve` runs, in this process on a free port, until
+/// `stop`.
+pub struct Served {
+    pub base: String,
+    pub health: Arc<docket::service::health::Health>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Served {
+    pub async fn start(
+        t: &TestDb,
+        mut cfg: Config,
+        opts: docket::app::Options,
+        more: impl FnOnce(docket::app::Application) -> docket::app::Application,
+    ) -> Served {
+        cfg.listen = "127.0.0.1:0".into();
+        let app = docket::app::Application::build(t.db.clone(), Arc::new(cfg), opts)
+            .await
+            .expect("build the application");
+        let app = more(app);
+        let base = format!("http://{}", app.local_addr());
+        let health = app.health();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(app.run(async {
+            let _ = rx.await;
+        }));
+        Served {
+            base,
+            health,
+            stop: Some(tx),
+            task,
+        }
+    }
+
+    /// Stops every worker; fails the test if that takes over 40 s.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(40), &mut self.task)
+            .await
+            .expect("the application stops")
+            .expect("join")
+            .expect("run");
+    }
 }
 
 pub fn docket_bin() -> &'static str {

@@ -11,20 +11,15 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use super::bounded::{Input, read_bounded};
-use super::ingest::{BATCH_BYTES, Hints};
-use super::mbox::{self, MboxReader};
-use super::{Ingestor, Outcome, OutcomeKind, Source};
+use crate::mail::inbound::bounded::{Input, read_bounded};
+use crate::mail::inbound::mbox::{self, MboxReader};
+use crate::service::ingest::{BATCH_BYTES, Hints, Ingestor, Outcome, Source, Tally};
 
 #[derive(Debug, Default, Serialize)]
 pub struct ImportSummary {
     pub messages: usize,
-    pub created: usize,
-    pub replied: usize,
-    pub commented: usize,
-    pub duplicate: usize,
-    pub ignored: usize,
-    pub quarantined: usize,
+    #[serde(flatten)]
+    pub tally: Tally,
     pub seconds: f64,
     pub per_second: f64,
 }
@@ -32,14 +27,7 @@ pub struct ImportSummary {
 impl ImportSummary {
     pub fn count(&mut self, o: &Outcome) {
         self.messages += 1;
-        match o.outcome {
-            OutcomeKind::Created => self.created += 1,
-            OutcomeKind::Replied => self.replied += 1,
-            OutcomeKind::Commented => self.commented += 1,
-            OutcomeKind::Duplicate => self.duplicate += 1,
-            OutcomeKind::Ignored => self.ignored += 1,
-            OutcomeKind::Quarantined => self.quarantined += 1,
-        }
+        self.tally.count(o.outcome);
     }
 }
 

@@ -1,0 +1,470 @@
+//! Storing a decided message: a new ticket or an entry on one, who spoke and
+//! in what voice, the acknowledgement and the bounce mark.
+
+use super::*;
+use crate::domain::reply_token::{self, Personal};
+use crate::domain::{address, auth_results};
+use crate::mail::inbound::classify::{Class, failed_recipients};
+use crate::mail::inbound::parse::{self, ParsedMail};
+use crate::mail::inbound::route::{Action, Route};
+use crate::mail::inbound::thread::Rule;
+use crate::mail::outbound::compose;
+use crate::service::notify::{self, StaffNotice};
+use crate::store::{messages, outbox, queues, tickets, users};
+use sqlx::AnyConnection;
+use tracing::warn;
+
+pub(super) const FLAG_OUTSIDER_COMMENT: &str = "comment address used by a non-member";
+pub(super) const FLAG_UNAUTHENTICATED: &str =
+    "staff address not authenticated: not sent to the requestors";
+
+/// How far a mail's author is trusted on a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Voice {
+    /// Staff of the queue, authenticated (or commenting, which stays internal).
+    Staff,
+    /// `From:` names staff of the queue but nothing proves it.
+    UnauthenticatedStaff,
+    /// A requestor, a Cc, anyone else.
+    Outsider,
+}
+
+/// Who speaks on a ticket and what their mail becomes.
+pub(super) struct Speaker {
+    pub(super) user_id: i64,
+    pub(super) email: String,
+    pub(super) action: Action,
+    pub(super) voice: Voice,
+    pub(super) flag: Option<&'static str>,
+}
+
+/// One message on its way into the database, with what was decided about it.
+pub(super) struct Stored<'a> {
+    pub(super) mail: &'a ParsedMail,
+    pub(super) raw: &'a [u8],
+    pub(super) label: &'a str,
+    pub(super) sender: &'a users::Person,
+    pub(super) from: &'a parse::Mailbox,
+    pub(super) class: Class,
+    pub(super) now: i64,
+}
+
+impl Stored<'_> {
+    /// The raw message row; a concurrent copy surfaces as `DuplicateRace`.
+    pub(super) async fn message(
+        &self,
+        conn: &mut AnyConnection,
+        ticket: Option<i64>,
+    ) -> Result<i64, IngestError> {
+        messages::insert(
+            conn,
+            messages::NewMessage {
+                message_id: &self.mail.message_id,
+                fingerprint: &self.mail.fingerprint,
+                raw: self.raw,
+                source: self.label,
+                ticket_id: ticket,
+                now: self.now,
+            },
+        )
+        .await
+        .map_err(IngestError::from)
+    }
+
+    /// The message on `ticket`: its raw row, its history entry and its
+    /// attachments.
+    pub(super) async fn record(
+        &self,
+        conn: &mut AnyConnection,
+        ticket: i64,
+        e: Entry<'_>,
+    ) -> Result<(), IngestError> {
+        let row_id = self.message(conn, Some(ticket)).await?;
+        let tx_id = tickets::add_transaction(
+            &mut *conn,
+            tickets::NewTransaction {
+                ticket_id: ticket,
+                kind: e.kind,
+                creator_id: Some(e.creator),
+                message_row_id: Some(row_id),
+                body: &self.mail.body,
+                thread_rule: Some(e.rule.as_str()),
+                thread_note: e.note,
+                flag: e.flag,
+                classification: Some(self.class.as_str()),
+                auto_submitted: self.class.is_automatic(),
+                old_value: None,
+                new_value: None,
+                now: self.now,
+            },
+        )
+        .await?;
+        store_attachments(&mut *conn, tx_id, self.mail).await
+    }
+}
+
+/// How a message enters a ticket's history.
+pub(super) struct Entry<'a> {
+    pub(super) kind: &'a str,
+    pub(super) creator: i64,
+    pub(super) rule: Rule,
+    pub(super) note: Option<&'a str>,
+    pub(super) flag: Option<&'static str>,
+}
+
+pub(super) async fn store_attachments(
+    conn: &mut AnyConnection,
+    tx_id: i64,
+    mail: &ParsedMail,
+) -> Result<(), IngestError> {
+    for a in &mail.attachments {
+        tickets::add_attachment(&mut *conn, tx_id, &a.filename, &a.content_type, &a.content)
+            .await?;
+    }
+    Ok(())
+}
+
+impl Ingestor {
+    pub(super) async fn add_to_ticket(
+        &self,
+        conn: &mut AnyConnection,
+        ctx: &Context,
+        s: &Stored<'_>,
+        ticket: i64,
+        rule: Rule,
+        action: Action,
+    ) -> Result<Outcome, IngestError> {
+        let Some(tctx) = tickets::context(&mut *conn, ticket).await? else {
+            return Err(IngestError::TicketVanished(ticket));
+        };
+        let speaker = self.speaker(conn, ctx, s, tctx.queue_id, action).await?;
+        let (action, flag) = (speaker.action, speaker.flag);
+        s.record(
+            conn,
+            ticket,
+            Entry {
+                kind: action.as_str(),
+                creator: speaker.user_id,
+                rule,
+                note: None,
+                flag,
+            },
+        )
+        .await?;
+        reopen_or_touch(conn, s, ticket, &tctx.status, action).await?;
+        if !s.class.is_automatic() {
+            self.tell(conn, ctx, &tctx, &speaker, s).await?;
+        }
+        let kind = match action {
+            Action::Correspond => OutcomeKind::Replied,
+            Action::Comment => OutcomeKind::Commented,
+        };
+        Ok(Outcome::new(
+            kind,
+            Some(ticket),
+            format!("threaded by {} ({})", rule.as_str(), s.class.as_str()),
+        ))
+    }
+
+    /// Who hears of a message on a ticket: authenticated staff
+    /// correspondence goes to the requestors (reply by mail); anyone else's
+    /// reaches the owner or the staff.
+    async fn tell(
+        &self,
+        conn: &mut AnyConnection,
+        ctx: &Context,
+        tctx: &tickets::TicketContext,
+        speaker: &Speaker,
+        s: &Stored<'_>,
+    ) -> Result<(), IngestError> {
+        let scope = notify::Scope {
+            cfg: &self.cfg,
+            ticket: tctx,
+            own: &ctx.own_addresses,
+            now: s.now,
+        };
+        let (actor, body) = (speaker.email.as_str(), s.mail.body.as_str());
+        let notice = match (speaker.action, speaker.voice) {
+            (Action::Comment, _) => StaffNotice::Commented,
+            (Action::Correspond, Voice::Staff) => {
+                notify::staff_replied(conn, &scope, actor, body).await?;
+                return Ok(());
+            }
+            (Action::Correspond, Voice::UnauthenticatedStaff) => StaffNotice::UnauthenticatedStaff,
+            (Action::Correspond, Voice::Outsider) => StaffNotice::Replied,
+        };
+        notify::tell_staff(conn, &scope, actor, body, notice).await?;
+        Ok(())
+    }
+
+    /// Who speaks on a ticket, and with what right. A signed personal
+    /// reply address names a staff member of the queue and their voice
+    /// (correspondence or comment) whatever `From:` says. Otherwise `From:`
+    /// is a claim: staff of the queue may comment (it stays internal), but
+    /// their correspondence reaches requestors only when our trusted server's
+    /// `Authentication-Results` vouches for the address. Anyone else on the
+    /// comment address is an outsider corresponding, flagged.
+    pub(super) async fn speaker(
+        &self,
+        conn: &mut AnyConnection,
+        ctx: &Context,
+        s: &Stored<'_>,
+        queue_id: i64,
+        action: Action,
+    ) -> Result<Speaker, IngestError> {
+        for addr in recipient_addresses(s.mail) {
+            let Some((_, detail)) = address::split_plus(addr) else {
+                continue;
+            };
+            let Some((voice, uid)) = reply_token::personal_of(&detail, ctx.reply_secret.expose())
+            else {
+                continue;
+            };
+            if let Some(email) = users::staff_member(&mut *conn, uid, queue_id).await? {
+                return Ok(Speaker {
+                    user_id: uid,
+                    email,
+                    action: match voice {
+                        Personal::Correspond => Action::Correspond,
+                        Personal::Comment => Action::Comment,
+                    },
+                    voice: Voice::Staff,
+                    flag: None,
+                });
+            }
+        }
+        let claimed = &s.from.email;
+        let staff_here = users::staff_on_queue(&mut *conn, claimed, queue_id)
+            .await?
+            .is_some();
+        let from_claim = |action, voice, flag| Speaker {
+            user_id: s.sender.id,
+            email: claimed.clone(),
+            action,
+            voice,
+            flag,
+        };
+        Ok(match (action, staff_here) {
+            (Action::Comment, true) => from_claim(Action::Comment, Voice::Staff, None),
+            (Action::Comment, false) => from_claim(
+                Action::Correspond,
+                Voice::Outsider,
+                Some(FLAG_OUTSIDER_COMMENT),
+            ),
+            (Action::Correspond, false) => from_claim(Action::Correspond, Voice::Outsider, None),
+            (Action::Correspond, true) => {
+                let vouched = self.cfg.trusted_authserv_id.as_deref().is_some_and(|id| {
+                    auth_results::vouches_for(&s.mail.signals.auth_results, id, claimed)
+                });
+                if vouched {
+                    from_claim(Action::Correspond, Voice::Staff, None)
+                } else {
+                    from_claim(
+                        Action::Correspond,
+                        Voice::UnauthenticatedStaff,
+                        Some(FLAG_UNAUTHENTICATED),
+                    )
+                }
+            }
+        })
+    }
+
+    pub(super) async fn create_ticket(
+        &self,
+        conn: &mut AnyConnection,
+        ctx: &Context,
+        s: &Stored<'_>,
+        route: &Route,
+        thread_note: Option<&str>,
+    ) -> Result<Outcome, IngestError> {
+        let queue = ctx
+            .queues
+            .iter()
+            .find(|q| q.id == route.queue_id)
+            .ok_or(IngestError::QueueVanished(route.queue_id))?;
+        let ticket = tickets::create(
+            &mut *conn,
+            tickets::NewTicket {
+                queue_id: queue.id,
+                subject: &s.mail.subject,
+                now: s.now,
+            },
+        )
+        .await?;
+        tickets::add_requestor(&mut *conn, ticket, s.sender.id).await?;
+        for cc in s.mail.cc.iter().chain(s.mail.to.iter()) {
+            if cc.email == s.from.email || address::is_ours(&cc.email, &ctx.own_addresses) {
+                continue;
+            }
+            // To: lines name the queue and perhaps colleagues; the colleagues
+            // become Cc like the Cc: line (RT's ParseNewMessageForTicketCcs).
+            let uid = users::ensure(&mut *conn, &cc.email, &cc.name, s.now).await?;
+            tickets::add_cc(&mut *conn, ticket, uid).await?;
+        }
+        s.record(
+            conn,
+            ticket,
+            Entry {
+                kind: "create",
+                creator: s.sender.id,
+                rule: Rule::New,
+                note: thread_note,
+                flag: None,
+            },
+        )
+        .await?;
+
+        let ack = self.acknowledge(conn, ctx, s, queue, ticket).await?;
+        let mut reason = format!("new ticket in queue {} via {}", queue.name, route.via);
+        if let Some(note) = thread_note {
+            reason.push_str(&format!("; {note}"));
+        }
+        reason.push_str(&format!("; {ack}"));
+        Ok(Outcome::new(OutcomeKind::Created, Some(ticket), reason))
+    }
+
+    /// Writes the acknowledgement row unless the mail is automatic, the sender
+    /// is over the rate limit, bouncing, or one of our own addresses.
+    pub(super) async fn acknowledge(
+        &self,
+        conn: &mut AnyConnection,
+        ctx: &Context,
+        s: &Stored<'_>,
+        queue: &queues::Queue,
+        ticket: i64,
+    ) -> Result<String, IngestError> {
+        let (mail, from, now) = (s.mail, s.from, s.now);
+        if s.class.is_automatic() {
+            return Ok(format!("no acknowledgement: {} mail", s.class.as_str()));
+        }
+        if mail.forwarded_bounce {
+            return Ok("no acknowledgement: a forwarded bounce".into());
+        }
+        if address::is_ours(&from.email, &ctx.own_addresses) {
+            return Ok("no acknowledgement: sender is a queue address".into());
+        }
+        if s.sender.is_bouncing() {
+            return Ok("no acknowledgement: sender address is bouncing".into());
+        }
+        let sent = s.sender.recent_acks;
+        if sent >= i64::from(self.cfg.ack_rate_limit_per_hour) {
+            return Ok(format!(
+                "no acknowledgement: {sent} already sent to this sender in the last hour"
+            ));
+        }
+        let tag = queue
+            .subject_tag
+            .as_deref()
+            .unwrap_or(&self.cfg.subject_tag);
+        let composed = compose::acknowledgement(&compose::AckInput {
+            tag,
+            ticket_id: ticket,
+            subject: &mail.subject,
+            requestor_name: &from.name,
+            queue_name: &queue.name,
+            instance_name: &self.cfg.instance_name,
+        })
+        .map_err(IngestError::from)?;
+        let mut references = mail.references.clone();
+        references.push(mail.message_id.clone());
+        outbox::insert(
+            &mut *conn,
+            outbox::NewMail {
+                ticket_id: ticket,
+                kind: "ack",
+                from_addr: &queue.correspond_address,
+                from_name: &queue.name,
+                reply_to: Some(&notify::reply_address(
+                    &self.cfg,
+                    &queue.correspond_address,
+                    ticket,
+                )),
+                to: std::slice::from_ref(&from.email),
+                cc: &[],
+                subject: &composed.subject,
+                body: &composed.body,
+                html_body: composed.html_body.as_deref(),
+                auto_submitted: true,
+                message_id: &composed.message_id,
+                in_reply_to: Some(&mail.message_id),
+                references: &references,
+                now,
+            },
+        )
+        .await?;
+        Ok("acknowledgement queued".into())
+    }
+
+    /// Marks the addresses a DSN reports as failed so we stop mailing them.
+    pub(super) async fn record_bounce(
+        &self,
+        conn: &mut AnyConnection,
+        mail: &ParsedMail,
+        now: i64,
+    ) -> Result<(), IngestError> {
+        for att in &mail.attachments {
+            if att.content_type != "message/delivery-status" {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&att.content);
+            // A DSN is a claim anyone can forge: it counts only for an address
+            // we really mailed, quoted by the Message-ID we sent it.
+            let quoted: Vec<String> = mail
+                .embedded_message_ids
+                .iter()
+                .chain(&mail.in_reply_to)
+                .chain(&mail.references)
+                .cloned()
+                .collect();
+            for addr in failed_recipients(&text) {
+                if outbox::sent_to(&mut *conn, &quoted, &addr).await? {
+                    users::mark_bouncing(&mut *conn, &addr, now).await?;
+                } else {
+                    warn!(
+                        "a bounce names an address we did not mail with the quoted message; not marked"
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A person's reply reopens a ticket that was waiting or done (RT's
+/// default); a robot's never does. Otherwise the ticket is only touched.
+async fn reopen_or_touch(
+    conn: &mut AnyConnection,
+    s: &Stored<'_>,
+    ticket: i64,
+    old: &str,
+    action: Action,
+) -> Result<(), IngestError> {
+    if action == Action::Correspond
+        && !s.class.is_automatic()
+        && matches!(old, "resolved" | "stalled" | "needs-info")
+    {
+        tickets::set_status(&mut *conn, ticket, "open", s.now).await?;
+        tickets::add_transaction(
+            &mut *conn,
+            tickets::NewTransaction {
+                ticket_id: ticket,
+                kind: "status",
+                creator_id: Some(s.sender.id),
+                message_row_id: None,
+                body: "",
+                thread_rule: None,
+                thread_note: Some("reopened by the requestor's reply"),
+                flag: None,
+                classification: None,
+                auto_submitted: false,
+                old_value: Some(old),
+                new_value: Some("open"),
+                now: s.now,
+            },
+        )
+        .await?;
+    } else {
+        tickets::touch(&mut *conn, ticket, s.now).await?;
+    }
+    Ok(())
+}
