@@ -2,7 +2,7 @@
 //! `Config` and one database, supervised, and stopped together.
 //!
 //! Each long-running part is a worker: the web server, the outbox sender,
-//! the search-index catch-up, and one IMAP poller per mailbox (a watcher
+//! the search-index catch-up, the scheduler, and one IMAP poller per mailbox (a watcher
 //! starts pollers for mailboxes added while running and stops those
 //! removed). A worker that fails or panics is started again after a backoff
 //! (1 s doubling to a minute) and reported in the log and on `/healthz`.
@@ -38,6 +38,8 @@ pub struct Options {
     pub poll_interval: Duration,
     /// How often the mailbox list is read for mailboxes added or removed.
     pub mailbox_rescan: Duration,
+    /// How often due work (postponed tickets waking) is looked for.
+    pub scheduler_interval: Duration,
 }
 
 impl Default for Options {
@@ -46,6 +48,7 @@ impl Default for Options {
             outbox_interval: Duration::from_secs(5),
             poll_interval: Duration::from_secs(30),
             mailbox_rescan: Duration::from_secs(10),
+            scheduler_interval: Duration::from_secs(15),
         }
     }
 }
@@ -174,6 +177,20 @@ impl Application {
                 }
             }))
         });
+        let (db, cfg) = (self.db.clone(), self.cfg.clone());
+        let due_every = self.opts.scheduler_interval.max(Duration::from_millis(100));
+        let scheduler: Factory = Arc::new(move |stop| {
+            let (db, cfg) = (db.clone(), cfg.clone());
+            Box::pin(periodic(due_every, stop, move || {
+                let (db, cfg) = (db.clone(), cfg.clone());
+                async move {
+                    crate::service::scheduler::run_once(&db, &cfg, store::now_ms())
+                        .await
+                        .context("scheduler pass")?;
+                    Ok(())
+                }
+            }))
+        });
         let watcher = MailboxWatcher {
             ingestor: Ingestor::new(self.db.clone(), self.cfg.clone()),
             health: self.health.clone(),
@@ -186,6 +203,7 @@ impl Application {
             ("outbox".to_string(), outbox),
             ("search-index".to_string(), search),
             ("mailboxes".to_string(), mailboxes),
+            ("scheduler".to_string(), scheduler),
         ];
         all.extend(self.extra.iter().cloned());
         Ok(all)

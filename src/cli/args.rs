@@ -78,6 +78,36 @@ pub enum Command {
     /// Configuration.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Each engineer's open tickets against their WIP limit.
+    Wip {
+        #[arg(long)]
+        json: bool,
+    },
+    /// What the triage meeting looks at: new and unowned, waiting on the
+    /// requestor, stale, waking this week, engineers over their limit.
+    Triage {
+        #[arg(long)]
+        queue: Option<String>,
+        /// Days without an update that make a ticket stale.
+        #[arg(long, default_value_t = 7)]
+        stale_days: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Work that falls due by itself (postponed tickets waking up).
+    #[command(subcommand)]
+    Scheduler(SchedulerCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SchedulerCmd {
+    /// Run due work (--once: one pass, then exit).
+    Run {
+        #[arg(long)]
+        once: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +127,22 @@ pub enum QueueCmd {
     List {
         #[arg(long)]
         json: bool,
+    },
+    /// Change a queue's settings.
+    Set {
+        name: String,
+        /// Default most open tickets per engineer (`none`: no limit).
+        #[arg(long)]
+        wip_limit: Option<String>,
+    },
+    /// Add EMAIL to the queue with a role, change their role, or --remove.
+    Member {
+        name: String,
+        email: String,
+        #[arg(long, value_parser = ["triager", "engineer"])]
+        role: Option<String>,
+        #[arg(long)]
+        remove: bool,
     },
 }
 
@@ -169,13 +215,75 @@ pub enum TicketCmd {
         reason: Option<String>,
         #[arg(long)]
         eta: Option<String>,
+        #[arg(long)]
+        json: bool,
     },
-    /// Give the ticket to OWNER (none: back to the queue).
+    /// Give the ticket to OWNER (none: back to the queue). Triagers and admins.
     Assign {
         id: i64,
         owner: Option<String>,
         #[arg(long = "as")]
         actor: String,
+        /// Go over the owner's WIP limit (recorded in the history).
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take the ticket yourself (taking it over if someone has it).
+    Take {
+        id: i64,
+        #[arg(long = "as")]
+        actor: String,
+        /// Go over your WIP limit: triagers and admins only.
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Hand the ticket to another engineer (--to), or back to triage.
+    Escalate {
+        id: i64,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long = "as")]
+        actor: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put the ticket off until a time (RFC 3339); it opens again then.
+    Postpone {
+        id: i64,
+        #[arg(long)]
+        until: String,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long = "as")]
+        actor: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Say when the work is expected done (RFC 3339), and why.
+    Eta {
+        id: i64,
+        #[arg(long)]
+        at: String,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long = "as")]
+        actor: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mail the requestor the questions on stdin and set needs-info.
+    RequestInfo {
+        id: i64,
+        #[arg(long = "as")]
+        actor: String,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -217,6 +325,13 @@ pub enum UserCmd {
     },
     /// Clear the bouncing mark on an address so it is mailed again.
     ClearBounce { email: String },
+    /// Change a user's settings.
+    Set {
+        email: String,
+        /// Most open tickets they may own (`none`: the queue's default).
+        #[arg(long)]
+        wip_limit: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -277,6 +392,9 @@ pub struct ServeArgs {
     /// Seconds between outbox runs.
     #[arg(long, default_value_t = 5)]
     pub outbox_interval: u64,
+    /// Seconds between passes of the scheduler (postponed tickets waking).
+    #[arg(long, default_value_t = 15)]
+    pub scheduler_interval: u64,
     /// Start on a seeded throw-away SQLite database (sign in as admin@example.com).
     #[arg(long)]
     pub demo: bool,

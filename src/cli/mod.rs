@@ -3,6 +3,7 @@
 
 mod args;
 mod bench;
+mod flow;
 mod mail;
 mod mailboxes;
 mod outbox;
@@ -166,6 +167,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             );
         }
         Command::Bench(BenchCmd::Outbox(args)) => bench::outbox(&cfg, args).await?,
+        Command::Wip { json } => return flow::wip(&cfg, json).await,
+        Command::Triage {
+            queue,
+            stale_days,
+            json,
+        } => return flow::triage(&cfg, queue, stale_days, json).await,
+        Command::Scheduler(cmd) => return flow::scheduler(&cfg, cmd).await,
         Command::Config(ConfigCmd::Check) => {
             println!("database_url = {:?}", redact_url(&cfg.database_url));
             println!("subject_tag = {:?}", cfg.subject_tag);

@@ -1,4 +1,4 @@
-//! `queue …`: add and list queues.
+//! `queue …`: add and list queues, their WIP limit and members' roles.
 
 use anyhow::Result;
 
@@ -29,6 +29,35 @@ pub(super) async fn queue(cfg: &Config, cmd: QueueCmd) -> Result<()> {
             )
             .await?;
             println!("queue {name} added (id {id}) for {addr}");
+        }
+        QueueCmd::Set { name, wip_limit } => {
+            let admin = crate::service::admin::set_queue_wip_limit;
+            if let Some(raw) = wip_limit {
+                let limit = crate::service::admin::parse_wip_limit(Some(&raw))?;
+                admin(&db, &name, limit).await?;
+                match limit {
+                    Some(l) => println!("queue {name}: WIP limit {l}"),
+                    None => println!("queue {name}: no WIP limit"),
+                }
+            }
+        }
+        QueueCmd::Member {
+            name,
+            email,
+            role,
+            remove,
+        } => {
+            let addr =
+                crate::service::admin::set_member(&db, &name, &email, role.as_deref(), remove)
+                    .await?;
+            if remove {
+                println!("{addr} no longer works {name}");
+            } else {
+                println!(
+                    "{addr} works {name} as {}",
+                    role.as_deref().unwrap_or("engineer")
+                );
+            }
         }
         QueueCmd::List { json } => {
             let list = queues::list(&mut conn).await?;

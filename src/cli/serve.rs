@@ -41,6 +41,7 @@ pub(super) async fn serve(mut cfg: Config, args: ServeArgs) -> Result<()> {
     };
     let opts = Options {
         outbox_interval: Duration::from_secs(args.outbox_interval.max(1)),
+        scheduler_interval: Duration::from_secs(args.scheduler_interval.max(1)),
         ..Options::default()
     };
     let app = Application::build(db.clone(), Arc::new(cfg), opts).await?;

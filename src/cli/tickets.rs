@@ -1,4 +1,4 @@
-//! `ticket …`: show, list, reply, comment, status, assign.
+//! `ticket …`: show, list, reply, comment; the flow commands are in `flow`.
 
 use std::process::ExitCode;
 
@@ -30,43 +30,6 @@ pub(super) async fn ticket(cfg: &Config, cmd: TicketCmd) -> Result<ExitCode> {
                 crate::service::tickets::comment(&db, cfg, id, &actor_of(&actor)?, &body, now_ms())
                     .await?;
             println!("comment recorded on ticket #{id} (transaction {tx})");
-        }
-        TicketCmd::Status {
-            id,
-            status,
-            actor,
-            reason,
-            eta,
-        } => {
-            crate::service::tickets::change_status(
-                &db,
-                cfg,
-                id,
-                &actor_of(&actor)?,
-                crate::service::tickets::StatusChange {
-                    status: &status,
-                    reason: reason.as_deref(),
-                    eta: eta.as_deref(),
-                },
-                now_ms(),
-            )
-            .await?;
-            println!("ticket #{id} is {status}");
-        }
-        TicketCmd::Assign { id, owner, actor } => {
-            let owner = owner.map(|o| actor_of(&o)).transpose()?;
-            crate::service::tickets::assign(
-                &db,
-                id,
-                &actor_of(&actor)?,
-                owner.as_deref(),
-                now_ms(),
-            )
-            .await?;
-            println!(
-                "ticket #{id} owner: {}",
-                owner.as_deref().unwrap_or("nobody")
-            );
         }
         TicketCmd::Show { id, json } => {
             let Some(t) = tickets::show(&mut conn, id).await? else {
@@ -116,6 +79,7 @@ pub(super) async fn ticket(cfg: &Config, cmd: TicketCmd) -> Result<ExitCode> {
                 }
             }
         }
+        other => return super::flow::ticket(cfg, &db, other).await,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -43,6 +43,16 @@ pub(super) async fn user(cfg: &Config, cmd: UserCmd) -> Result<()> {
             crate::store::users::clear_bouncing(&mut conn, &email).await?;
             println!("{email} is mailed again");
         }
+        UserCmd::Set { email, wip_limit } => {
+            if let Some(raw) = wip_limit {
+                let limit = crate::service::admin::parse_wip_limit(Some(&raw))?;
+                let addr = crate::service::admin::set_user_wip_limit(&db, &email, limit).await?;
+                match limit {
+                    Some(l) => println!("{addr}: WIP limit {l}"),
+                    None => println!("{addr}: the queues' WIP limits"),
+                }
+            }
+        }
         UserCmd::List { json } => {
             let mut conn = db.pool.acquire().await?;
             let list = crate::store::users::list_staff(&mut conn).await?;

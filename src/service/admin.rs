@@ -4,7 +4,7 @@
 
 use super::ServiceError;
 use crate::domain::address;
-use crate::store::{Db, queues, users};
+use crate::store::{Db, queues, triage, users};
 
 /// A queue as an admin describes it; addresses as typed.
 pub struct NewQueue<'a> {
@@ -87,6 +87,98 @@ pub async fn save_staff(db: &Db, u: StaffUser<'_>, now: i64) -> Result<String, S
             .find(|q| &q.name == name)
             .ok_or_else(|| ServiceError::Invalid(format!("There is no queue {name:?}.")))?;
         users::add_to_queue(&mut tx, q.id, id).await?;
+    }
+    tx.commit().await?;
+    Ok(addr)
+}
+
+/// `none` (or nothing) clears a limit; otherwise a whole number from 1.
+pub fn parse_wip_limit(raw: Option<&str>) -> Result<Option<i64>, ServiceError> {
+    match raw.map(str::trim) {
+        None | Some("") | Some("none") => Ok(None),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .map(Some)
+            .ok_or_else(|| {
+                ServiceError::Invalid(format!(
+                    "A WIP limit is a whole number from 1, or none; not {v:?}."
+                ))
+            }),
+    }
+}
+
+async fn queue_id(conn: &mut sqlx::AnyConnection, name: &str) -> Result<i64, ServiceError> {
+    queues::list(conn)
+        .await?
+        .into_iter()
+        .find(|q| q.name == name)
+        .map(|q| q.id)
+        .ok_or_else(|| ServiceError::Invalid(format!("There is no queue {name:?}.")))
+}
+
+/// The default WIP limit of a queue's engineers.
+pub async fn set_queue_wip_limit(
+    db: &Db,
+    queue: &str,
+    limit: Option<i64>,
+) -> Result<(), ServiceError> {
+    let mut tx = db.begin_write().await?;
+    let id = queue_id(&mut tx, queue).await?;
+    triage::set_queue_wip_limit(&mut tx, id, limit).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// One person's own WIP limit, over their queues' defaults.
+pub async fn set_user_wip_limit(
+    db: &Db,
+    raw_email: &str,
+    limit: Option<i64>,
+) -> Result<String, ServiceError> {
+    let addr = email(raw_email, "The email")?;
+    let mut tx = db.begin_write().await?;
+    if !triage::set_user_wip_limit(&mut tx, &addr, limit).await? {
+        return Err(ServiceError::Invalid(format!(
+            "There is no staff user {addr}."
+        )));
+    }
+    tx.commit().await?;
+    Ok(addr)
+}
+
+/// Adds a staff user to a queue as `triager` or `engineer` (default), or
+/// changes their role; `role` `None` with `remove` takes them off.
+pub async fn set_member(
+    db: &Db,
+    queue: &str,
+    raw_email: &str,
+    role: Option<&str>,
+    remove: bool,
+) -> Result<String, ServiceError> {
+    let addr = email(raw_email, "The email")?;
+    let mut tx = db.begin_write().await?;
+    let qid = queue_id(&mut tx, queue).await?;
+    let Some(who) = triage::standing(&mut tx, &addr, qid).await? else {
+        return Err(ServiceError::Invalid(format!(
+            "There is no staff user {addr}: add them with docket user add first."
+        )));
+    };
+    if remove {
+        if !triage::remove_member(&mut tx, qid, who.user_id).await? {
+            return Err(ServiceError::Invalid(format!(
+                "{addr} is not a member of {queue}."
+            )));
+        }
+    } else {
+        let role = role.unwrap_or("engineer");
+        if !matches!(role, "triager" | "engineer") {
+            return Err(ServiceError::Invalid(
+                "The role on a queue is triager or engineer.".into(),
+            ));
+        }
+        triage::set_member(&mut tx, qid, who.user_id, role).await?;
     }
     tx.commit().await?;
     Ok(addr)

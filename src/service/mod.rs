@@ -3,13 +3,17 @@
 
 pub mod admin;
 pub mod auth;
+pub mod board;
 pub mod demo;
 pub mod health;
 pub mod import;
 pub mod ingest;
 pub mod notify;
+pub mod ownership;
 pub mod poll;
+pub mod scheduler;
 pub mod sign_in_limit;
+pub mod status;
 pub mod tickets;
 
 /// Errors of the use-case layer.
@@ -21,6 +25,11 @@ pub enum ServiceError {
     NoTicket(i64),
     #[error("{0}")]
     Invalid(String),
+    /// A rule of the flow says no: `code` names the rule for scripts
+    /// (`wip_limit`, `transition`, `not_member`, `not_triager`,
+    /// `reason_required`, `open_children`), the message says why to people.
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
     #[error("rendering mail: {0}")]
     Template(#[from] askama::Error),
 }
@@ -28,5 +37,14 @@ pub enum ServiceError {
 impl From<sqlx::Error> for ServiceError {
     fn from(e: sqlx::Error) -> Self {
         ServiceError::Store(e.into())
+    }
+}
+
+impl ServiceError {
+    pub fn refused(code: &'static str, message: impl Into<String>) -> Self {
+        ServiceError::Refused {
+            code,
+            message: message.into(),
+        }
     }
 }

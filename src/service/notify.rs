@@ -146,6 +146,14 @@ pub enum StaffNotice {
     /// Someone commented. Answers go to a comment address, so they stay
     /// internal; requestors are never told.
     Commented,
+    /// The ticket is now theirs (assigned or escalated to them).
+    Assigned,
+    /// Someone else took over their ticket.
+    TakenOver,
+    /// The owner handed the ticket back to triage.
+    BackToTriage,
+    /// A postponed ticket woke up.
+    Woke,
 }
 
 impl StaffNotice {
@@ -156,6 +164,10 @@ impl StaffNotice {
                 "wrote from a staff address without authentication (not sent to the requestors)"
             }
             StaffNotice::Commented => "commented",
+            StaffNotice::Assigned => "handed this ticket to you",
+            StaffNotice::TakenOver => "took this ticket from you (it has a new owner)",
+            StaffNotice::BackToTriage => "handed this ticket back to triage",
+            StaffNotice::Woke => "woke this postponed ticket; it is open again",
         }
     }
 
@@ -178,13 +190,27 @@ pub async fn tell_staff(
     body: &str,
     notice: StaffNotice,
 ) -> Result<Option<i64>, ServiceError> {
+    let people = staff_to_tell(&mut *conn, scope.ticket).await?;
+    tell_people(conn, scope, actor, body, notice, people).await
+}
+
+/// [`tell_staff`] to the people named (a new owner, the one a ticket was
+/// taken from).
+pub async fn tell_people(
+    conn: &mut AnyConnection,
+    scope: &Scope<'_>,
+    actor: &str,
+    body: &str,
+    notice: StaffNotice,
+    people: Vec<String>,
+) -> Result<Option<i64>, ServiceError> {
     let (what, voice) = (notice.what(), notice.voice());
     let tell_actor = notice == StaffNotice::UnauthenticatedStaff;
     let (cfg, ctx) = (scope.cfg, scope.ticket);
     // The actor is not told of their own words, except that mail claiming
     // to be from them which nothing authenticated reaches them too.
     let exclude = (!tell_actor).then_some(actor);
-    let to = recipients(staff_to_tell(&mut *conn, ctx).await?, scope.own, exclude);
+    let to = recipients(people, scope.own, exclude);
     if to.is_empty() {
         return Ok(None);
     }
@@ -296,10 +322,11 @@ pub async fn status_changed(
         reason,
         instance_name: &cfg.instance_name,
     })?;
-    let kind = if new == "resolved" {
-        "resolved"
-    } else {
-        "status"
+    let kind = match new {
+        "resolved" => "resolved",
+        "needs-info" => "request_info",
+        _ if new == old => "eta",
+        _ => "status",
     };
     enqueue(conn, scope, kind, to, cc, composed, true, None, actor).await
 }

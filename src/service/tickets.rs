@@ -2,19 +2,21 @@
 
 use super::{ServiceError, notify};
 use crate::config::Config;
-use crate::store::{Db, tickets, users};
+use crate::domain::lifecycle::{self, Status};
+use crate::store::{Db, tickets, triage, users};
 
-/// The lifecycle's states (RT's plus the triage flow's `needs-info`).
-pub const STATUSES: [&str; 6] = [
+/// The lifecycle's states, in the order the UI offers them.
+pub const STATUSES: [&str; 7] = [
     "new",
     "open",
-    "stalled",
     "needs-info",
+    "postponed",
+    "stalled",
     "resolved",
     "rejected",
 ];
 
-fn history<'a>(
+pub(crate) fn history<'a>(
     ticket: i64,
     kind: &'a str,
     creator: Option<i64>,
@@ -109,7 +111,7 @@ async fn post_text(
     Ok(id)
 }
 
-async fn set_status_in(
+pub(crate) async fn set_status_in(
     conn: &mut sqlx::AnyConnection,
     ticket: i64,
     creator: i64,
@@ -118,7 +120,7 @@ async fn set_status_in(
     note: Option<&str>,
     now: i64,
 ) -> Result<(), ServiceError> {
-    tickets::set_status(&mut *conn, ticket, new, now).await?;
+    triage::set_state(&mut *conn, ticket, new, note, None, now).await?;
     let mut h = history(ticket, "status", Some(creator), note.unwrap_or(""), now);
     h.old_value = Some(old);
     h.new_value = Some(new);
@@ -150,11 +152,24 @@ pub async fn change_status(
         reason,
         eta,
     } = change;
-    if !STATUSES.contains(&new) {
-        return Err(ServiceError::Invalid(format!(
+    let to = Status::parse(new).ok_or_else(|| {
+        ServiceError::Invalid(format!(
             "unknown status {new:?}; one of {}",
             STATUSES.join(", ")
-        )));
+        ))
+    })?;
+    if to == Status::Postponed {
+        return Err(ServiceError::refused(
+            "until_required",
+            "postponing needs a time to wake up: docket ticket postpone N --until TIME --reason R",
+        ));
+    }
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    if to.needs_reason() && reason.is_none() {
+        return Err(ServiceError::refused(
+            "reason_required",
+            format!("setting a ticket to {to} needs a reason"),
+        ));
     }
     let mut tx = db.begin_write().await?;
     let ctx = tickets::context(&mut tx, ticket)
@@ -163,6 +178,7 @@ pub async fn change_status(
     if ctx.status == new {
         return Ok(());
     }
+    check_move(&ctx.status, to)?;
     let creator = users::ensure(&mut tx, actor, "", now).await?;
     let note = match (reason, eta) {
         (Some(r), Some(e)) => Some(format!("{r} (expected: {e})")),
@@ -188,42 +204,6 @@ pub async fn change_status(
         now,
     };
     notify::status_changed(&mut tx, &scope, &ctx.status, new, eta, reason, Some(actor)).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Sets (or clears) the owner; the history records who had it before.
-pub async fn assign(
-    db: &Db,
-    ticket: i64,
-    actor: &str,
-    owner: Option<&str>,
-    now: i64,
-) -> Result<(), ServiceError> {
-    let mut tx = db.begin_write().await?;
-    let ctx = tickets::context(&mut tx, ticket)
-        .await?
-        .ok_or(ServiceError::NoTicket(ticket))?;
-    let creator = users::ensure(&mut tx, actor, "", now).await?;
-    // Owners get comment notices: only staff with rights on the queue.
-    let owner_id = match owner {
-        Some(o) => Some(
-            users::staff_on_queue(&mut tx, o, ctx.queue_id)
-                .await?
-                .ok_or_else(|| {
-                    ServiceError::Invalid(format!(
-                        "{o} cannot own this ticket: owners are staff who work queue {}",
-                        ctx.queue_name
-                    ))
-                })?,
-        ),
-        None => None,
-    };
-    tickets::set_owner(&mut tx, ticket, owner_id, now).await?;
-    let mut h = history(ticket, "owner", Some(creator), "", now);
-    h.old_value = ctx.owner.as_deref();
-    h.new_value = owner;
-    tickets::add_transaction(&mut tx, h).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -280,4 +260,10 @@ pub async fn set_field(
     tickets::add_transaction(&mut tx, h).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Refuses a move the lifecycle table does not allow.
+pub(crate) fn check_move(from: &str, to: Status) -> Result<(), ServiceError> {
+    let from = Status::parse(from).unwrap_or(Status::Open);
+    lifecycle::check(from, to).map_err(|e| ServiceError::refused("transition", e.to_string()))
 }

@@ -11,6 +11,7 @@ pub mod search_index;
 pub mod sessions;
 pub mod settings;
 pub mod tickets;
+pub mod triage;
 pub mod users;
 pub mod views;
 

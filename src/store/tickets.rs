@@ -3,6 +3,8 @@
 use serde::Serialize;
 use sqlx::{AnyConnection, FromRow};
 
+use crate::domain::lifecycle::{Status, WaitingOn};
+
 use super::{Result, rfc3339};
 
 pub struct NewTicket<'a> {
@@ -42,13 +44,16 @@ pub async fn status(conn: &mut AnyConnection, id: i64) -> Result<Option<String>>
 
 pub async fn set_status(conn: &mut AnyConnection, id: i64, status: &str, now: i64) -> Result<()> {
     let resolved = (status == "resolved").then_some(now);
-    sqlx::query("UPDATE tickets SET status = $1, resolved_at = $2, updated_at = $3 WHERE id = $4")
-        .bind(status)
-        .bind(resolved)
-        .bind(now)
-        .bind(id)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE tickets SET status = $1, resolved_at = $2, updated_at = $3, status_reason = NULL, \
+         postponed_until = NULL WHERE id = $4",
+    )
+    .bind(status)
+    .bind(resolved)
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -180,6 +185,14 @@ pub struct TicketSummary {
     pub updated_at: String,
     pub resolved_at: Option<String>,
     pub due_at: Option<String>,
+    /// When the work is expected done, and why.
+    pub eta: Option<String>,
+    pub eta_reason: Option<String>,
+    /// Why the ticket is in its status (the questions of a needs-info).
+    pub status_reason: Option<String>,
+    pub postponed_until: Option<String>,
+    /// `us`, `requestor`, `outside`, or null when done or postponed.
+    pub waiting_on: Option<&'static str>,
 }
 
 /// A ticket with its history, as `docket ticket show N --json` prints it.
@@ -232,10 +245,15 @@ struct TicketRow {
     updated_at: i64,
     resolved_at: Option<i64>,
     due_at: Option<i64>,
+    eta_at: Option<i64>,
+    eta_reason: Option<String>,
+    status_reason: Option<String>,
+    postponed_until: Option<i64>,
 }
 
 const TICKET_SELECT: &str = "SELECT t.id, q.name AS queue, t.subject, t.status, o.email AS owner, \
-     t.priority, t.created_at, t.updated_at, t.resolved_at, t.due_at \
+     t.priority, t.created_at, t.updated_at, t.resolved_at, t.due_at, t.eta_at, t.eta_reason, \
+     t.status_reason, t.postponed_until \
      FROM tickets t JOIN queues q ON q.id = t.queue_id LEFT JOIN users o ON o.id = t.owner_id";
 
 async fn summary(conn: &mut AnyConnection, r: TicketRow) -> Result<TicketSummary> {
@@ -245,13 +263,20 @@ async fn summary(conn: &mut AnyConnection, r: TicketRow) -> Result<TicketSummary
         id: r.id,
         queue: r.queue,
         subject: r.subject,
-        status: r.status,
         owner: r.owner,
         priority: r.priority,
         created_at: rfc3339(r.created_at),
         updated_at: rfc3339(r.updated_at),
         resolved_at: r.resolved_at.map(rfc3339),
         due_at: r.due_at.map(rfc3339),
+        eta: r.eta_at.map(rfc3339),
+        eta_reason: r.eta_reason,
+        postponed_until: r.postponed_until.map(rfc3339),
+        waiting_on: Status::parse(&r.status)
+            .and_then(Status::waiting_on)
+            .map(WaitingOn::as_str),
+        status_reason: r.status_reason,
+        status: r.status,
     })
 }
 

@@ -37,7 +37,8 @@ impl From<crate::service::ServiceError> for WebError {
     fn from(e: crate::service::ServiceError) -> Self {
         match e {
             crate::service::ServiceError::NoTicket(_) => WebError::NotFound,
-            crate::service::ServiceError::Invalid(m) => WebError::BadRequest(m),
+            crate::service::ServiceError::Invalid(m)
+            | crate::service::ServiceError::Refused { message: m, .. } => WebError::BadRequest(m),
             other => WebError::Internal(other.to_string()),
         }
     }

@@ -62,7 +62,7 @@ async fn a_panicking_worker_is_restarted(b: Backend) {
     );
     assert!(saw_degraded, "a restarting worker showed as healthy");
     assert!(body.starts_with("ok\n"), "{body}");
-    for worker in ["web", "outbox", "search-index", "mailboxes"] {
+    for worker in ["web", "outbox", "search-index", "mailboxes", "scheduler"] {
         assert!(
             body.contains(&format!("{worker}: running, restarts 0")),
             "{body}"

@@ -3,26 +3,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use crate::support::{TestDb, docket_bin, mail};
-
-fn docket(url: &str, args: &[&str], stdin: &[u8]) -> std::process::Output {
-    let mut child = Command::new(docket_bin())
-        .args(args)
-        .env("DOCKET_DATABASE_URL", url)
-        .env("DOCKET_LOG", "error")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin)
-        .expect("write");
-    child.wait_with_output().expect("wait")
-}
+use crate::support::{TestDb, docket, docket_bin, mail};
 
 /// The last line of a `--json` command's output (the summary).
 fn last_json_line(stdout: &[u8]) -> serde_json::Value {

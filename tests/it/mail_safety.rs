@@ -135,21 +135,25 @@ both!(
 
 async fn owner_is_staff_of_the_queue(b: Backend) {
     let Some(t) = setup(b).await else { return };
-    let err = docket::service::tickets::assign(
+    let err = docket::service::ownership::assign(
         &t.db,
+        &t.config(),
         1,
         "alice@example.com",
         Some("rita@example.net"),
+        false,
         docket::store::now_ms(),
     )
     .await
     .expect_err("a requestor cannot own a ticket");
     assert!(err.to_string().contains("cannot own"), "{err}");
-    docket::service::tickets::assign(
+    docket::service::ownership::assign(
         &t.db,
+        &t.config(),
         1,
         "alice@example.com",
         Some("bob@example.com"),
+        false,
         docket::store::now_ms(),
     )
     .await

@@ -12,6 +12,7 @@ mod cli;
 mod corpus;
 mod crash;
 mod dedupe;
+mod flow;
 mod imap;
 mod imap_safety;
 mod layering;

@@ -190,7 +190,7 @@ impl From<crate::service::ServiceError> for IngestError {
             S::Store(s) => IngestError::Store(s),
             S::Template(t) => IngestError::Compose(t),
             S::NoTicket(id) => IngestError::TicketVanished(id),
-            S::Invalid(m) => IngestError::Rule(m),
+            S::Invalid(m) | S::Refused { message: m, .. } => IngestError::Rule(m),
         }
     }
 }

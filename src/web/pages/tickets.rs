@@ -165,7 +165,15 @@ async fn apply(
 ) -> Result<&'static str, WebError> {
     match form.get("action") {
         Some("take") => {
-            actions::assign(&state.db, id, &user.email, Some(&user.email), state.now()).await?;
+            crate::service::ownership::take(
+                &state.db,
+                &state.cfg,
+                id,
+                &user.email,
+                false,
+                state.now(),
+            )
+            .await?;
             Ok("taken")
         }
         Some("assign") => {
@@ -175,7 +183,16 @@ async fn apply(
                 .ok_or_else(|| {
                     WebError::BadRequest("Give the new owner's email address.".into())
                 })?;
-            actions::assign(&state.db, id, &user.email, Some(&owner), state.now()).await?;
+            crate::service::ownership::assign(
+                &state.db,
+                &state.cfg,
+                id,
+                &user.email,
+                Some(&owner),
+                false,
+                state.now(),
+            )
+            .await?;
             Ok("bulk")
         }
         Some("priority") => {

@@ -296,6 +296,23 @@ impl Served {
     }
 }
 
+/// Runs the `docket` binary on the database at `url` with `stdin`.
+pub fn docket(url: &str, args: &[&str], stdin: &[u8]) -> std::process::Output {
+    let mut child = std::process::Command::new(docket_bin())
+        .args(args)
+        .env("DOCKET_DATABASE_URL", url)
+        .env("DOCKET_LOG", "error")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut input = child.stdin.take().expect("stdin");
+    std::io::Write::write_all(&mut input, stdin).expect("write");
+    drop(input);
+    child.wait_with_output().expect("wait")
+}
+
 pub fn docket_bin() -> &'static str {
     env!("CARGO_BIN_EXE_docket")
 }

@@ -1,0 +1,81 @@
+//! What the team looks at: each engineer's work in progress against their
+//! limit, and the sections of the triage meeting.
+
+use serde::Serialize;
+
+use super::ServiceError;
+use crate::store::triage::{self, Section, TriageLine, WipRow};
+use crate::store::{Db, queues};
+
+/// How many tickets a dashboard section shows at most.
+pub const SECTION_LIMIT: i64 = 200;
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// Every membership with the member's open tickets and limit.
+pub async fn wip(db: &Db) -> Result<Vec<WipRow>, ServiceError> {
+    let mut conn = db.conn().await?;
+    Ok(triage::wip(&mut conn).await?)
+}
+
+/// The people at or over their limit somewhere, once each.
+pub fn over_limit(rows: &[WipRow]) -> Vec<String> {
+    let mut out: Vec<String> = rows
+        .iter()
+        .filter(|r| r.limit.is_some_and(|l| r.open >= l))
+        .map(|r| r.user.clone())
+        .collect();
+    out.dedup();
+    out
+}
+
+/// The triage meeting's screen.
+#[derive(Debug, Clone, Serialize)]
+pub struct Board {
+    pub new_unowned: Vec<TriageLine>,
+    pub needs_info: Vec<TriageLine>,
+    pub stale: Vec<TriageLine>,
+    pub waking: Vec<TriageLine>,
+    pub over_wip: Vec<String>,
+    pub wip: Vec<WipRow>,
+}
+
+/// The board for one queue (by name) or all; `stale_days` without an
+/// update make a ticket stale; "waking" looks a week ahead.
+pub async fn triage(
+    db: &Db,
+    queue: Option<&str>,
+    stale_days: i64,
+    now: i64,
+) -> Result<Board, ServiceError> {
+    let mut conn = db.conn().await?;
+    let queue_id = match queue {
+        None => None,
+        Some(name) => Some(
+            queues::list(&mut conn)
+                .await?
+                .into_iter()
+                .find(|q| q.name == name)
+                .map(|q| q.id)
+                .ok_or_else(|| ServiceError::Invalid(format!("There is no queue {name:?}.")))?,
+        ),
+    };
+    let mut section = async |which, bound| {
+        triage::section(&mut conn, which, queue_id, bound, SECTION_LIMIT).await
+    };
+    let new_unowned = section(Section::NewUnowned, 0).await?;
+    let needs_info = section(Section::NeedsInfo, 0).await?;
+    let stale = section(Section::Stale, now - stale_days.max(1) * DAY_MS).await?;
+    let waking = section(Section::Waking, now + 7 * DAY_MS).await?;
+    let mut wip = triage::wip(&mut conn).await?;
+    if let Some(name) = queue {
+        wip.retain(|r| r.queue == name);
+    }
+    Ok(Board {
+        over_wip: over_limit(&wip),
+        new_unowned,
+        needs_info,
+        stale,
+        waking,
+        wip,
+    })
+}

@@ -1,0 +1,65 @@
+//! Work that falls due by itself: postponed tickets wake up (SLA clocks and
+//! digests join here next). `serve` runs a pass every few seconds;
+//! `docket scheduler run --once` runs one for cron and tests. Safe with
+//! several instances: a ticket is woken by a conditional update that only
+//! one of them can win.
+
+use serde::Serialize;
+
+use super::tickets::history;
+use super::{ServiceError, notify};
+use crate::config::Config;
+use crate::store::{Db, tickets, triage};
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct SchedulerReport {
+    /// Tickets opened again because their postponement ended.
+    pub woken: Vec<i64>,
+}
+
+/// At most this many tickets wake in one pass; the rest wait for the next.
+const BATCH: i64 = 500;
+
+/// Wakes every postponed ticket due by `now`, each in its own transaction
+/// with its history entry and the notice to its owner (or the queue's staff).
+pub async fn run_once(db: &Db, cfg: &Config, now: i64) -> Result<SchedulerReport, ServiceError> {
+    let due = {
+        let mut conn = db.conn().await?;
+        triage::due_to_wake(&mut conn, now, BATCH).await?
+    };
+    let mut report = SchedulerReport::default();
+    for id in due {
+        let mut tx = db.begin_write().await?;
+        if !triage::wake(&mut tx, id, now).await? {
+            // Another instance woke it first.
+            continue;
+        }
+        let Some(ctx) = tickets::context(&mut tx, id).await? else {
+            continue;
+        };
+        let mut h = history(id, "status", None, "", now);
+        h.old_value = Some("postponed");
+        h.new_value = Some("open");
+        h.thread_note = Some("woke up: the postponement ended");
+        tickets::add_transaction(&mut tx, h).await?;
+        let own = notify::own_addresses(&mut tx).await?;
+        let scope = notify::Scope {
+            cfg,
+            ticket: &ctx,
+            own: &own,
+            now,
+        };
+        notify::tell_staff(
+            &mut tx,
+            &scope,
+            "Docket's scheduler",
+            "",
+            notify::StaffNotice::Woke,
+        )
+        .await?;
+        tx.commit().await?;
+        report.woken.push(id);
+    }
+    Ok(report)
+}

@@ -1,0 +1,388 @@
+//! The triage flow through its command-line contract: take, assign, take
+//! over and escalate within WIP limits; the lifecycle's refusals; asking
+//! the requestor; postponing and the scheduler waking a ticket once.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::both;
+use crate::support::peers::{Dovecot, SmtpSink};
+use crate::support::{Backend, TestDb, docket, docket_bin, ingest, mail};
+
+const ALICE: &str = "alice@example.com";
+const BOB: &str = "bob@example.com";
+const CAROL: &str = "carol@example.com";
+
+fn ok(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf8")
+}
+
+/// `docket ARGS --json`, which must succeed, as JSON.
+fn json_ok(url: &str, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    serde_json::from_str(&ok(docket(url, &all, b""))).expect("json")
+}
+
+/// `docket ARGS --json`, which a rule must refuse: exit 1, the error code.
+fn refused(url: &str, args: &[&str], stdin: &[u8]) -> (String, String) {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = docket(url, &all, stdin);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{args:?} should be refused: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json problem");
+    (
+        v["error"].as_str().expect("code").to_string(),
+        v["message"].as_str().expect("message").to_string(),
+    )
+}
+
+/// Queue `help` with alice and bob as engineers and carol as triager.
+async fn team(b: Backend) -> Option<TestDb> {
+    let t = TestDb::new(b).await?;
+    t.add_queue("help", "help@example.com", None).await;
+    for (who, role) in [(ALICE, "engineer"), (BOB, "engineer"), (CAROL, "triager")] {
+        ok(docket(&t.url, &["user", "add", who], b"a long password\n"));
+        ok(docket(
+            &t.url,
+            &["queue", "member", "help", who, "--role", role],
+            b"",
+        ));
+    }
+    Some(t)
+}
+
+async fn new_ticket(t: &TestDb, subject: &str, id: &str) -> String {
+    let raw = mail("sam@example.com", "help@example.com", subject, id, "", "b");
+    ingest(&t.ingestor(), &raw, None)
+        .await
+        .ticket
+        .expect("ticket")
+        .to_string()
+}
+
+async fn mail_to_containing(t: &TestDb, who: &str, text: &str) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE to_addrs LIKE $1 AND body LIKE $2")
+        .bind(format!("%{who}%"))
+        .bind(format!("%{text}%"))
+        .fetch_one(&t.db.pool)
+        .await
+        .expect("count")
+}
+
+async fn ownership_within_wip_limits(b: Backend) {
+    let Some(t) = team(b).await else { return };
+    ok(docket(
+        &t.url,
+        &["queue", "set", "help", "--wip-limit", "1"],
+        b"",
+    ));
+    let a = new_ticket(&t, "one", "w1@x").await;
+    let b2 = new_ticket(&t, "two", "w2@x").await;
+    let url = t.url.as_str();
+
+    let taken = json_ok(url, &["ticket", "take", &a, "--as", ALICE]);
+    assert_eq!(
+        (taken["owner"].as_str(), taken["status"].as_str()),
+        (Some(ALICE), Some("open"))
+    );
+    let (code, why) = refused(url, &["ticket", "take", &b2, "--as", ALICE], b"");
+    assert_eq!(code, "wip_limit");
+    assert_eq!(why, "alice@example.com has 1 of 1 open tickets");
+    let force = ["ticket", "take", &b2, "--as", ALICE, "--force"];
+    assert_eq!(
+        refused(url, &force, b"").0,
+        "not_triager",
+        "an engineer cannot force"
+    );
+    let by_bob = ["ticket", "assign", &b2, ALICE, "--as", BOB];
+    assert_eq!(
+        refused(url, &by_bob, b"").0,
+        "not_triager",
+        "an engineer cannot assign"
+    );
+    let by_carol = ["ticket", "assign", &b2, ALICE, "--as", CAROL];
+    assert_eq!(refused(url, &by_carol, b"").0, "wip_limit");
+    let forced = json_ok(
+        url,
+        &["ticket", "assign", &b2, ALICE, "--as", CAROL, "--force"],
+    );
+    assert_eq!(forced["owner"].as_str(), Some(ALICE));
+    let history = t.show(b2.parse().expect("id")).await.transactions;
+    let note = history
+        .iter()
+        .rev()
+        .find(|x| x.kind == "owner")
+        .and_then(|x| x.thread_note.clone())
+        .expect("a note on the forced assignment");
+    assert!(note.contains("forced by carol@example.com"), "{note}");
+    let outsider = ["ticket", "assign", &b2, "sam@example.com", "--as", CAROL];
+    assert_eq!(refused(url, &outsider, b"").0, "not_member");
+
+    // Bob takes #a over: Alice hears of it.
+    let over = json_ok(url, &["ticket", "take", &a, "--as", BOB]);
+    assert_eq!(over["owner"].as_str(), Some(BOB));
+    assert_eq!(
+        mail_to_containing(&t, ALICE, "took this ticket from you").await,
+        1
+    );
+    let no_reason = ["ticket", "escalate", &a, "--as", BOB];
+    assert_eq!(refused(url, &no_reason, b"").0, "reason_required");
+    let why = "needs a network engineer";
+    let back = json_ok(
+        url,
+        &["ticket", "escalate", &a, "--as", BOB, "--reason", why],
+    );
+    assert_eq!(back["owner"], Value::Null);
+    let last = t.show(a.parse().expect("id")).await.transactions;
+    let last = last.last().expect("history");
+    assert_eq!((last.kind.as_str(), last.body.as_str()), ("escalate", why));
+    assert!(
+        mail_to_containing(&t, CAROL, "back to triage").await >= 1,
+        "triagers are told"
+    );
+
+    let wip = json_ok(url, &["wip"]);
+    let alice = wip
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["user"] == ALICE)
+        .expect("alice's row")
+        .clone();
+    assert_eq!(
+        (alice["open"].as_i64(), alice["limit"].as_i64()),
+        (Some(1), Some(1))
+    );
+    let board = json_ok(url, &["triage"]);
+    assert_eq!(board["over_wip"], serde_json::json!([ALICE]));
+    assert_eq!(
+        board["new_unowned"],
+        serde_json::json!([a.parse::<i64>().expect("id")])
+    );
+    t.close().await;
+}
+both!(
+    take_assign_and_escalate_within_wip_limits,
+    ownership_within_wip_limits
+);
+
+async fn lifecycle_refusals(b: Backend) {
+    let Some(t) = team(b).await else { return };
+    let id = new_ticket(&t, "printer", "l1@x").await;
+    let url = t.url.as_str();
+    json_ok(url, &["ticket", "status", &id, "resolved", "--as", ALICE]);
+    let (code, why) = refused(
+        url,
+        &["ticket", "status", &id, "stalled", "--as", ALICE],
+        b"",
+    );
+    assert_eq!(code, "transition");
+    assert!(why.contains("from resolved it can go to open"), "{why}");
+    json_ok(url, &["ticket", "status", &id, "open", "--as", ALICE]);
+    let (code, _) = refused(
+        url,
+        &["ticket", "status", &id, "rejected", "--as", ALICE],
+        b"",
+    );
+    assert_eq!(code, "reason_required");
+    let bad = docket(
+        url,
+        &["ticket", "postpone", &id, "--until", "soon", "--as", ALICE],
+        b"",
+    );
+    assert_eq!(
+        bad.status.code(),
+        Some(64),
+        "an unreadable time is bad usage"
+    );
+    t.close().await;
+}
+both!(
+    forbidden_moves_and_missing_reasons_are_refused,
+    lifecycle_refusals
+);
+
+/// Request-info reaches the requestor through the real SMTP peer with the
+/// questions; their reply opens the ticket and tells the owner.
+async fn needs_info_round_trip(b: Backend) {
+    let Some(dovecot) = Dovecot::start(&["sam"]).await else {
+        return;
+    };
+    let Some(smtp) = SmtpSink::start(&dovecot).await else {
+        return;
+    };
+    let Some(t) = team(b).await else { return };
+    let id = new_ticket(&t, "new laptop", "n1@x").await;
+    let url = t.url.as_str();
+    json_ok(url, &["ticket", "take", &id, "--as", ALICE]);
+    let questions = "Which model, and for whom?";
+    let ask = ["ticket", "request-info", &id, "--as", ALICE, "--json"];
+    let out = docket(url, &ask, questions.as_bytes());
+    let shown: Value = serde_json::from_str(&ok(out)).expect("json");
+    assert_eq!(shown["status"].as_str(), Some("needs-info"));
+    assert_eq!(shown["waiting_on"].as_str(), Some("requestor"));
+    assert_eq!(shown["status_reason"].as_str(), Some(questions));
+    let sent = std::process::Command::new(docket_bin())
+        .args(["outbox", "send", "--once"])
+        .env("DOCKET_DATABASE_URL", url)
+        .env("DOCKET_SMTP_URL", smtp.url())
+        .env("DOCKET_LOG", "error")
+        .output()
+        .expect("send");
+    assert!(sent.status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let asked = loop {
+        let found = dovecot
+            .delivered("sam")
+            .into_iter()
+            .map(|m| String::from_utf8_lossy(&m).to_string())
+            .find(|m| m.contains(questions));
+        if let Some(m) = found {
+            break m;
+        }
+        assert!(Instant::now() < deadline, "the questions never reached sam");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(asked.contains(&format!("#{id}")), "{asked}");
+    let answer = mail(
+        "sam@example.com",
+        "help@example.com",
+        &format!("Re: [Docket #{id}] new laptop"),
+        "n2@x",
+        "",
+        "A ThinkPad, for Kim.",
+    );
+    ingest(&t.ingestor(), &answer, None).await;
+    let after = t.show(id.parse().expect("id")).await.ticket;
+    assert_eq!(after.status, "open", "the answer opens the ticket");
+    assert_eq!(after.waiting_on, Some("us"));
+    assert!(
+        mail_to_containing(&t, ALICE, "A ThinkPad, for Kim.").await >= 1,
+        "the owner is told"
+    );
+    t.close().await;
+}
+both!(
+    request_info_mails_the_questions_and_the_answer_reopens,
+    needs_info_round_trip
+);
+
+async fn postpone_and_wake(b: Backend) {
+    let Some(t) = team(b).await else { return };
+    let id = new_ticket(&t, "renew certificate", "p1@x").await;
+    let url = t.url.as_str();
+    json_ok(url, &["ticket", "take", &id, "--as", ALICE]);
+    let soon = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
+    let until = soon.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let no_reason = ["ticket", "postpone", &id, "--until", &until, "--as", ALICE];
+    assert_eq!(refused(url, &no_reason, b"").0, "reason_required");
+    let why = "the vendor ships on Monday";
+    let shown = json_ok(
+        url,
+        &[
+            "ticket", "postpone", &id, "--until", &until, "--reason", why, "--as", ALICE,
+        ],
+    );
+    assert_eq!(shown["status"].as_str(), Some("postponed"));
+    assert!(shown["postponed_until"].is_string());
+    let early = json_ok(url, &["scheduler", "run", "--once"]);
+    assert_eq!(early["woken"], serde_json::json!([]), "not due yet");
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    let woke = json_ok(url, &["scheduler", "run", "--once"]);
+    assert_eq!(
+        woke["woken"],
+        serde_json::json!([id.parse::<i64>().expect("id")])
+    );
+    let again = json_ok(url, &["scheduler", "run", "--once"]);
+    assert_eq!(again["woken"], serde_json::json!([]), "woken once");
+    let after = t.show(id.parse().expect("id")).await.ticket;
+    assert_eq!(
+        (after.status.as_str(), after.postponed_until),
+        ("open", None)
+    );
+    assert_eq!(mail_to_containing(&t, ALICE, "is open again").await, 1);
+    t.close().await;
+}
+both!(
+    a_postponed_ticket_wakes_once_through_the_scheduler,
+    postpone_and_wake
+);
+
+/// Two `serve` processes on one PostgreSQL database wake each postponed
+/// ticket exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_serve_processes_wake_a_ticket_once() {
+    crate::support::within_limit(two_schedulers()).await
+}
+
+async fn two_schedulers() {
+    let Some(t) = team(Backend::Postgres).await else {
+        return;
+    };
+    let mut ids = Vec::new();
+    for n in 0..10 {
+        let id = new_ticket(&t, &format!("job {n}"), &format!("s{n}@x")).await;
+        ids.push(id);
+    }
+    let serve = || {
+        std::process::Command::new(docket_bin())
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--scheduler-interval",
+                "1",
+            ])
+            .env("DOCKET_DATABASE_URL", &t.url)
+            .env("DOCKET_LOG", "error")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("serve")
+    };
+    let (mut first, mut second) = (serve(), serve());
+    let until = (chrono::Utc::now() + chrono::Duration::seconds(10))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    for id in &ids {
+        json_ok(
+            &t.url,
+            &[
+                "ticket", "postpone", id, "--until", &until, "--reason", "later", "--as", CAROL,
+            ],
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while t
+        .scalar_i64("SELECT COUNT(*) FROM tickets WHERE status = 'postponed'")
+        .await
+        > 0
+    {
+        assert!(Instant::now() < deadline, "the tickets never woke");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A few more passes of both, then count.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    crate::support::terminate(&mut first, "the first docket serve");
+    crate::support::terminate(&mut second, "the second docket serve");
+    let wakes = t
+        .scalar_i64(
+            "SELECT COUNT(*) FROM transactions WHERE type = 'status' \
+             AND thread_note = 'woke up: the postponement ended'",
+        )
+        .await;
+    assert_eq!(wakes, 10, "every ticket woke exactly once");
+    t.close().await;
+}
