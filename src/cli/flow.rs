@@ -212,10 +212,14 @@ pub(super) async fn triage(
     json: bool,
 ) -> Result<ExitCode> {
     let db = connect_migrated(cfg).await?;
-    let b = match crate::service::board::triage(&db, queue.as_deref(), stale_days, now_ms()).await {
-        Ok(b) => b,
-        Err(e) => return refused(e, json),
+    let ids = match &queue {
+        None => None,
+        Some(name) => match crate::service::board::queue_named(&db, name).await {
+            Ok(id) => Some(vec![id]),
+            Err(e) => return refused(e, json),
+        },
     };
+    let b = crate::service::board::triage(&db, ids.as_deref(), stale_days, now_ms()).await?;
     let ids = |l: &[crate::store::triage::TriageLine]| l.iter().map(|t| t.id).collect();
     if json {
         print_json(&TriageIds {

@@ -39,36 +39,35 @@ pub struct Board {
     pub wip: Vec<WipRow>,
 }
 
-/// The board for one queue (by name) or all; `stale_days` without an
+/// The id of the queue named `name`.
+pub async fn queue_named(db: &Db, name: &str) -> Result<i64, ServiceError> {
+    let mut conn = db.conn().await?;
+    queues::list(&mut conn)
+        .await?
+        .into_iter()
+        .find(|q| q.name == name)
+        .map(|q| q.id)
+        .ok_or_else(|| ServiceError::Invalid(format!("There is no queue {name:?}.")))
+}
+
+/// The board over the queues given (all: `None`); `stale_days` without an
 /// update make a ticket stale; "waking" looks a week ahead.
 pub async fn triage(
     db: &Db,
-    queue: Option<&str>,
+    queues: Option<&[i64]>,
     stale_days: i64,
     now: i64,
 ) -> Result<Board, ServiceError> {
     let mut conn = db.conn().await?;
-    let queue_id = match queue {
-        None => None,
-        Some(name) => Some(
-            queues::list(&mut conn)
-                .await?
-                .into_iter()
-                .find(|q| q.name == name)
-                .map(|q| q.id)
-                .ok_or_else(|| ServiceError::Invalid(format!("There is no queue {name:?}.")))?,
-        ),
-    };
-    let mut section = async |which, bound| {
-        triage::section(&mut conn, which, queue_id, bound, SECTION_LIMIT).await
-    };
+    let mut section =
+        async |which, bound| triage::section(&mut conn, which, queues, bound, SECTION_LIMIT).await;
     let new_unowned = section(Section::NewUnowned, 0).await?;
     let needs_info = section(Section::NeedsInfo, 0).await?;
     let stale = section(Section::Stale, now - stale_days.max(1) * DAY_MS).await?;
     let waking = section(Section::Waking, now + 7 * DAY_MS).await?;
     let mut wip = triage::wip(&mut conn).await?;
-    if let Some(name) = queue {
-        wip.retain(|r| r.queue == name);
+    if let Some(ids) = queues {
+        wip.retain(|r| ids.contains(&r.queue_id));
     }
     Ok(Board {
         over_wip: over_limit(&wip),

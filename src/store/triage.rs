@@ -136,6 +136,8 @@ pub async fn wake(conn: &mut AnyConnection, id: i64, now: i64) -> Result<bool> {
 /// counts), those on this queue, and the limit that applies here.
 #[derive(Debug, Clone, Serialize, FromRow)]
 pub struct WipRow {
+    #[serde(skip)]
+    pub queue_id: i64,
     pub user: String,
     pub queue: String,
     pub role: String,
@@ -147,7 +149,7 @@ pub struct WipRow {
 /// Every membership with its open count and limit, by person then queue.
 pub async fn wip(conn: &mut AnyConnection) -> Result<Vec<WipRow>> {
     Ok(sqlx::query_as(
-        "SELECT u.email AS user, q.name AS queue, m.role, \
+        "SELECT q.id AS queue_id, u.email AS user, q.name AS queue, m.role, \
          (SELECT COUNT(*) FROM tickets t WHERE t.owner_id = u.id AND t.status = 'open') AS open, \
          (SELECT COUNT(*) FROM tickets t WHERE t.owner_id = u.id AND t.queue_id = q.id \
           AND t.status = 'open') AS open_here, \
@@ -224,7 +226,9 @@ pub struct TriageLine {
     pub queue: String,
     pub subject: String,
     pub status: String,
+    /// The requestor's name, else their address.
     pub requestor: Option<String>,
+    pub requestor_email: Option<String>,
     pub owner: Option<String>,
     pub owner_open: Option<i64>,
     pub owner_limit: Option<i64>,
@@ -269,8 +273,10 @@ impl Section {
 }
 
 const LINE_SELECT: &str = "SELECT t.id, q.name AS queue, t.subject, t.status, \
+     (SELECT MIN(COALESCE(NULLIF(u.display_name, ''), u.email)) FROM ticket_requestors r \
+      JOIN users u ON u.id = r.user_id WHERE r.ticket_id = t.id) AS requestor, \
      (SELECT MIN(u.email) FROM ticket_requestors r JOIN users u ON u.id = r.user_id \
-      WHERE r.ticket_id = t.id) AS requestor, \
+      WHERE r.ticket_id = t.id) AS requestor_email, \
      o.email AS owner, \
      CASE WHEN o.id IS NULL THEN NULL ELSE (SELECT COUNT(*) FROM tickets w \
       WHERE w.owner_id = o.id AND w.status = 'open') END AS owner_open, \
@@ -278,32 +284,35 @@ const LINE_SELECT: &str = "SELECT t.id, q.name AS queue, t.subject, t.status, \
      t.created_at, t.updated_at, t.eta_at, t.eta_reason, t.status_reason, t.postponed_until \
      FROM tickets t JOIN queues q ON q.id = t.queue_id LEFT JOIN users o ON o.id = t.owner_id";
 
-/// One section of the dashboard, on one queue or all. `bound` is the
-/// cutoff for `Stale` and the horizon for `Waking` (unused otherwise).
+/// One section of the dashboard, on the queues given (all: `None`).
+/// `bound` is the cutoff for `Stale` and the horizon for `Waking`.
 pub async fn section(
     conn: &mut AnyConnection,
     which: Section,
-    queue_id: Option<i64>,
+    queues: Option<&[i64]>,
     bound: i64,
     limit: i64,
 ) -> Result<Vec<TriageLine>> {
-    // Both placeholders are always bound; the queue filter is a fixed text.
-    let (queue, order) = match which.condition().split_once(" ORDER BY ") {
-        Some((cond, order)) => (cond, order),
-        None => (which.condition(), "t.id"),
+    let (cond, order) = which
+        .condition()
+        .split_once(" ORDER BY ")
+        .unwrap_or((which.condition(), "t.id"));
+    // The filter is built from numbers only, never from text.
+    let filter = match queues {
+        None => String::new(),
+        Some([]) => return Ok(Vec::new()),
+        Some(ids) => {
+            let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+            format!("AND t.queue_id IN ({})", list.join(", "))
+        }
     };
-    let filter = if queue_id.is_some() {
-        "AND t.queue_id = $2"
-    } else {
-        "AND $2 = 0"
-    };
+    // $1 is bound for every section; those without a bound compare it to itself.
     let sql = format!(
-        "{LINE_SELECT} WHERE t.merged_into IS NULL AND {queue} {filter} \
+        "{LINE_SELECT} WHERE t.merged_into IS NULL AND {cond} {filter} \
          AND $1 = $1 ORDER BY {order} LIMIT {limit}"
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(bound)
-        .bind(queue_id.unwrap_or(0))
         .fetch_all(conn)
         .await?)
 }

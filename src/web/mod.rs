@@ -59,6 +59,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(healthz))
         .route("/static/app.css", get(stylesheet))
+        .route("/static/board.js", get(board_script))
+        .route("/triage", get(pages::board::triage))
+        .route("/wip", get(pages::board::wip))
         .route("/login", get(auth::login_form).post(auth::login))
         .route("/logout", post(auth::logout))
         .route("/queues", get(pages::queues::queues_index))
@@ -130,6 +133,17 @@ async fn stylesheet() -> impl IntoResponse {
     )
 }
 
+/// The boards' keyboard walk and refresh; the pages work without it.
+async fn board_script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        include_str!("../../static/board.js"),
+    )
+}
+
 /// CSP without inline script, no sniffing, no framing, no referrer leaks.
 async fn security_headers(
     req: axum::extract::Request,
@@ -140,7 +154,8 @@ async fn security_headers(
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \
+             img-src 'self'; form-action 'self'; \
              frame-ancestors 'none'; base-uri 'none'",
         ),
     );

@@ -380,3 +380,155 @@ Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/html\
     t.close().await;
 }
 both!(hostile_mail_renders_inert_in_chromium, xss);
+
+/// Presses one key on the page, as a person would.
+async fn press(br: &Browser, key: char) {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: key })
+        .then(KeyAction::Up { value: key });
+    br.client.perform_actions(keys).await.expect("keys");
+}
+
+/// The triage board: thirty and more tickets visible on a 1920×1080 wall,
+/// walked with j/k and taken with t; the WIP board beside it.
+async fn triage_board(b: Backend) {
+    let Some(t) = TestDb::new(b).await else {
+        return;
+    };
+    let Some(br) = Browser::start().await else {
+        return;
+    };
+    let q = t.add_queue("help", "help@example.com", None).await;
+    let ops = t.add_queue("ops", "ops@example.com", None).await;
+    staff(&t, "alice@example.com", q).await;
+    staff(&t, "alice@example.com", ops).await;
+    staff(&t, "bob@example.com", q).await;
+    let items: Vec<(Vec<u8>, docket::service::ingest::Source)> = (0..45)
+        .map(|n| {
+            let (who, to) = if n % 3 == 0 {
+                ("Kim Lee <kim@example.net>", "ops@example.com")
+            } else {
+                ("Sam Park <sam@example.net>", "help@example.com")
+            };
+            let raw = mail(
+                who,
+                to,
+                &format!("Disk filling up on web-{n:02}"),
+                &format!("tb{n}@x"),
+                "",
+                "b",
+            );
+            (raw, docket::service::ingest::Source::Bench)
+        })
+        .collect();
+    t.ingestor()
+        .ingest_batch(&items, &Default::default())
+        .await
+        .expect("batch");
+    let now = docket::store::now_ms();
+    let cfg = t.config();
+    docket::service::admin::set_queue_wip_limit(&t.db, "help", Some(3))
+        .await
+        .expect("limit");
+    docket::service::ownership::take(&t.db, &cfg, 2, "bob@example.com", false, now)
+        .await
+        .expect("bob takes one");
+    docket::service::status::request_info(&t.db, &cfg, 3, "bob@example.com", "Which host?", now)
+        .await
+        .expect("needs info");
+    docket::service::status::postpone(
+        &t.db,
+        &cfg,
+        5,
+        "bob@example.com",
+        now + 2 * 86_400_000,
+        "after the freeze",
+        now,
+    )
+    .await
+    .expect("postpone");
+    let served = app(&t).await;
+    let base = served.base.clone();
+    let suffix = if b == Backend::Sqlite {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    br.client
+        .goto(&format!("{base}/login"))
+        .await
+        .expect("goto");
+    br.fill("input[name=email]", "alice@example.com").await;
+    br.fill("input[name=password]", PASSWORD).await;
+    br.click("button[type=submit]").await;
+    br.wait_path("/queues").await;
+    br.client
+        .goto(&format!("{base}/triage"))
+        .await
+        .expect("triage");
+    br.wait_text("New and unowned").await;
+    br.client.set_window_size(1920, 1080).await.expect("size");
+    let visible = br
+        .client
+        .execute(
+            "return Array.from(document.querySelectorAll('tr.ticket')).filter(function (r) { \
+             var b = r.getBoundingClientRect(); return b.top >= 0 && b.bottom <= window.innerHeight; }).length",
+            vec![],
+        )
+        .await
+        .expect("count");
+    let visible = visible.as_i64().expect("a number");
+    assert!(
+        visible >= 30,
+        "only {visible} ticket rows fit on a 1920x1080 screen"
+    );
+    br.screenshot(&format!("triage-{suffix}")).await;
+
+    // The keyboard walk: j, j, k lands on the second row; t takes it.
+    br.client.set_window_size(1920, 1080).await.expect("size");
+    for key in ['j', 'j', 'j', 'k'] {
+        press(&br, key).await;
+    }
+    let current = br
+        .client
+        .execute("var r = document.querySelector('tr.ticket.current'); return r ? r.getAttribute('data-id') : null", vec![])
+        .await
+        .expect("current");
+    let second = br
+        .client
+        .execute(
+            "return document.querySelectorAll('tr.ticket')[1].getAttribute('data-id')",
+            vec![],
+        )
+        .await
+        .expect("second");
+    assert_eq!(current, second, "j j j k stops on the second row");
+    let id: i64 = current.as_str().expect("id").parse().expect("number");
+    press(&br, 't').await;
+    br.wait_text("The ticket is yours.").await;
+    assert_eq!(
+        t.show(id).await.ticket.owner.as_deref(),
+        Some("alice@example.com")
+    );
+
+    br.client
+        .goto(&format!("{base}/triage?queue=help&wall=1"))
+        .await
+        .expect("wall");
+    br.wait_text("Leave wall mode").await;
+    br.screenshot(&format!("triage-wall-{suffix}")).await;
+    br.client.goto(&format!("{base}/wip")).await.expect("wip");
+    let text = br.wait_text("Work in progress").await;
+    assert!(
+        text.contains("bob@example.com") && text.contains("alice@example.com"),
+        "{text}"
+    );
+    br.screenshot(&format!("wip-{suffix}")).await;
+    br.stop().await;
+    t.close().await;
+}
+both!(
+    triage_board_walks_with_the_keyboard_in_chromium,
+    triage_board
+);

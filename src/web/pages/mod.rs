@@ -3,6 +3,7 @@
 //! store function, and render or redirect.
 
 pub mod admin;
+pub mod board;
 pub mod list;
 pub mod queues;
 pub mod search;
@@ -31,6 +32,7 @@ pub(crate) fn flash(key: Option<&String>) -> Option<String> {
         "replied" => "Reply recorded; it is on its way to the requestors.",
         "commented" => "Comment added.",
         "taken" => "The ticket is yours.",
+        "assigned" => "Assigned.",
         "status" => "Status changed.",
         "bulk" => "Done for the selected tickets.",
         "nothing-selected" => "Select at least one ticket first.",
@@ -49,5 +51,53 @@ pub(crate) fn age(ms: Option<i64>) -> String {
         0..=59 => format!("{mins} min"),
         60..=2879 => format!("{} h", mins / 60),
         _ => format!("{} days", mins / 1440),
+    }
+}
+
+/// A time as people read it: short and relative ("3 h ago", "in 2 d"),
+/// with the exact UTC time for the hover title and the `datetime`.
+#[derive(Debug, Clone)]
+pub struct When {
+    pub ago: String,
+    pub exact: String,
+    pub iso: String,
+}
+
+pub(crate) fn when(ms: i64, now: i64) -> When {
+    let mins = (now - ms) / 60_000;
+    let span = |m: i64| match m {
+        0 => "now".to_string(),
+        1..=59 => format!("{m} min"),
+        60..=2879 => format!("{} h", m / 60),
+        _ => format!("{} d", m / 1440),
+    };
+    let ago = match mins {
+        0 => "now".to_string(),
+        m if m > 0 => format!("{} ago", span(m)),
+        m => format!("in {}", span(-m)),
+    };
+    let exact = chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| d.format("%a %Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default();
+    When {
+        ago,
+        exact,
+        iso: store::rfc3339(ms),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::when;
+
+    #[test]
+    fn times_read_as_people_say_them() {
+        let now = 1_764_000_000_000;
+        assert_eq!(when(now - 30_000, now).ago, "now");
+        assert_eq!(when(now - 5 * 60_000, now).ago, "5 min ago");
+        assert_eq!(when(now - 3 * 3_600_000, now).ago, "3 h ago");
+        assert_eq!(when(now - 3 * 86_400_000, now).ago, "3 d ago");
+        assert_eq!(when(now + 2 * 86_400_000, now).ago, "in 2 d");
+        assert!(when(now, now).exact.ends_with("UTC"));
     }
 }

@@ -193,7 +193,7 @@ async fn apply(
                 state.now(),
             )
             .await?;
-            Ok("bulk")
+            Ok("assigned")
         }
         Some("priority") => {
             actions::set_field(
@@ -248,32 +248,45 @@ pub async fn action(
 ) -> Result<Response, WebError> {
     check_ticket(&state, &user, id).await?;
     let done = apply(&state, &user, id, &form).await?;
-    Ok(back_to(id, done))
+    Ok(match list_page(&form) {
+        Some(back) => redirect_with(back, done),
+        None => back_to(id, done),
+    })
+}
+
+/// The list a form came from (`back`), when it is one of ours.
+fn list_page(form: &FormData) -> Option<&str> {
+    form.get("back").filter(|b| {
+        ["/queues/", "/search", "/triage"]
+            .iter()
+            .any(|p| b.starts_with(p))
+            && !b.contains("//")
+    })
+}
+
+fn redirect_with(back: &str, done: &str) -> Response {
+    let sep = if back.contains('?') { '&' } else { '?' };
+    Redirect::to(&format!("{back}{sep}done={done}")).into_response()
 }
 
 pub async fn bulk(
     State(state): State<AppState>,
     Posted { user, form }: Posted,
 ) -> Result<Response, WebError> {
-    let back = form
-        .get("back")
-        .filter(|b| b.starts_with("/queues/") || b.starts_with("/search"))
-        .unwrap_or("/queues")
-        .to_string();
+    let back = list_page(&form).unwrap_or("/queues");
     let ids: Vec<i64> = form
         .all("ids")
         .iter()
         .filter_map(|i| i.parse().ok())
         .collect();
-    let sep = if back.contains('?') { '&' } else { '?' };
     if ids.is_empty() {
-        return Ok(Redirect::to(&format!("{back}{sep}done=nothing-selected")).into_response());
+        return Ok(redirect_with(back, "nothing-selected"));
     }
     for id in ids {
         check_ticket(&state, &user, id).await?;
         apply(&state, &user, id, &form).await?;
     }
-    Ok(Redirect::to(&format!("{back}{sep}done=bulk")).into_response())
+    Ok(redirect_with(back, "bulk"))
 }
 
 /// Downloads only: the browser never renders mail content from us.
