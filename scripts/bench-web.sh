@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Web benchmark (figures, not pass/fail): `docket serve` on a SQLite database
-# seeded with TICKETS tickets (default 100,000), loaded with wrk for the queue
-# page, a ticket page and a search.
+# Web benchmark (figures, not pass/fail): `docket serve` on a database seeded
+# with TICKETS tickets (default 100,000), loaded with wrk for the queue page,
+# a ticket page, a search, the triage board and the WIP board. SQLite by
+# default; BENCH_POSTGRES_URL=postgres://…/dbname runs it on PostgreSQL (the
+# database must exist; it is seeded when empty).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { echo "installing wrk" >&2; apt-get install -y -qq wrk >/dev/null; }
@@ -10,10 +12,18 @@ bin="$PWD/target/release/docket"
 work=$(mktemp -d)
 # BENCH_DB=path keeps (and reuses) the seeded database between runs.
 db=${BENCH_DB:-$work/web.db}
-export DOCKET_DATABASE_URL="sqlite://$db" DOCKET_LOG=warn
+export DOCKET_LOG=warn
 trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
+if [ -n "${BENCH_POSTGRES_URL:-}" ]; then
+  export DOCKET_DATABASE_URL="$BENCH_POSTGRES_URL"
+  "$bin" migrate >/dev/null
+  seeded=$(psql "$BENCH_POSTGRES_URL" -tAc "SELECT COUNT(*) FROM tickets")
+else
+  export DOCKET_DATABASE_URL="sqlite://$db"
+  seeded=$([ -s "$db" ] && echo 1 || echo 0)
+fi
 
-if [ ! -s "$db" ]; then
+if [ "$seeded" = 0 ]; then
   echo "seeding ${TICKETS:-100000} tickets…" >&2
   "$bin" dev seed --tickets "${TICKETS:-100000}" >&2
 fi
@@ -30,7 +40,8 @@ session=$(awk '$6 == "docket_session" { print $7 }' "$jar")
 [ -n "$session" ] || { echo "sign-in failed" >&2; exit 1; }
 ticket=$(( ${TICKETS:-100000} / 2 ))
 
-for page in "/queues/helpdesk" "/tickets/$ticket" "/search?q=printer" "/queues"; do
+for page in "/queues/helpdesk" "/tickets/$ticket" "/search?q=printer" "/queues" \
+  "/triage" "/triage?queue=helpdesk" "/wip"; do
   printf '%s ' "$page"
   wrk -t2 -c16 -d"${DURATION:-10s}" -s scripts/wrk-report.lua -H "Cookie: docket_session=$session" \
     "http://127.0.0.1:$port$page" | tail -n 1

@@ -19,6 +19,9 @@ ALTER TABLE tickets ADD COLUMN merged_into BIGINT REFERENCES tickets(id);
 CREATE INDEX tickets_owner_status ON tickets(owner_id, status);
 CREATE INDEX tickets_waking ON tickets(postponed_until) WHERE postponed_until IS NOT NULL;
 CREATE INDEX tickets_parent ON tickets(parent_id) WHERE parent_id IS NOT NULL;
+-- The triage board's sections: unowned by age, and by last update.
+CREATE INDEX tickets_unowned ON tickets(status, created_at) WHERE owner_id IS NULL;
+CREATE INDEX tickets_status_updated ON tickets(status, updated_at);
 
 -- depends-on and refers-to.
 CREATE TABLE ticket_links (

@@ -277,6 +277,42 @@ pub enum TicketCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Split off a child ticket (same queue and requestors).
+    Child {
+        id: i64,
+        #[arg(long)]
+        subject: String,
+        #[arg(long = "as")]
+        actor: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Link the ticket to another: --depends-on M or --refers-to M.
+    Link {
+        id: i64,
+        #[arg(
+            long,
+            conflicts_with = "refers_to",
+            required_unless_present = "refers_to"
+        )]
+        depends_on: Option<i64>,
+        #[arg(long)]
+        refers_to: Option<i64>,
+        #[arg(long = "as")]
+        actor: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Merge this duplicate into ticket M; mail to either lands on M.
+    Merge {
+        id: i64,
+        #[arg(long)]
+        into: i64,
+        #[arg(long = "as")]
+        actor: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Mail the requestor the questions on stdin and set needs-info.
     RequestInfo {
         id: i64,

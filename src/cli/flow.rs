@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::args::*;
 use super::{EX_USAGE, connect_migrated, print_json, read_stdin_text};
 use crate::config::Config;
-use crate::service::{ServiceError, ownership, status, tickets as actions};
+use crate::service::{ServiceError, links, ownership, status, tickets as actions};
 use crate::store::{Db, now_ms, tickets};
 
 /// Runs a flow command on a ticket; `TicketCmd` variants not handled here
@@ -24,11 +24,14 @@ pub(super) async fn ticket(cfg: &Config, db: &Db, cmd: TicketCmd) -> Result<Exit
         | TicketCmd::Escalate { id, json, .. }
         | TicketCmd::Postpone { id, json, .. }
         | TicketCmd::Eta { id, json, .. }
+        | TicketCmd::Child { id, json, .. }
+        | TicketCmd::Link { id, json, .. }
+        | TicketCmd::Merge { id, json, .. }
         | TicketCmd::RequestInfo { id, json, .. } => (*id, *json),
         _ => anyhow::bail!("not a flow command"),
     };
-    let done = match act(cfg, db, cmd).await {
-        Ok(Ok(text)) => text,
+    let (done, shown) = match act(cfg, db, cmd).await {
+        Ok(Ok((text, shown))) => (text, shown.unwrap_or(id)),
         Ok(Err(usage)) => {
             eprintln!("docket: {usage}");
             return Ok(ExitCode::from(EX_USAGE));
@@ -37,9 +40,9 @@ pub(super) async fn ticket(cfg: &Config, db: &Db, cmd: TicketCmd) -> Result<Exit
     };
     if json {
         let mut conn = db.conn().await?;
-        let t = tickets::show(&mut conn, id)
+        let t = tickets::show(&mut conn, shown)
             .await?
-            .with_context(|| format!("ticket #{id} vanished"))?;
+            .with_context(|| format!("ticket #{shown} vanished"))?;
         print_json(&t.ticket)?;
     } else {
         println!("{done}");
@@ -47,100 +50,149 @@ pub(super) async fn ticket(cfg: &Config, db: &Db, cmd: TicketCmd) -> Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-/// The service call; `Ok(Err(_))` is bad usage (an unreadable time).
+/// The service call: what to say, and the ticket to show with `--json`
+/// when it is not the one named (a new child). `Ok(Err(_))` is bad usage.
 async fn act(
     cfg: &Config,
     db: &Db,
     cmd: TicketCmd,
-) -> Result<Result<String, String>, ServiceError> {
+) -> Result<Result<(String, Option<i64>), String>, ServiceError> {
     let now = now_ms();
     let who = |a: &str| crate::domain::address::normalise(a).unwrap_or_else(|| a.to_string());
-    Ok(Ok(match cmd {
-        TicketCmd::Status {
-            id,
-            status,
-            actor,
-            reason,
-            eta,
-            ..
-        } => {
-            let change = actions::StatusChange {
-                status: &status,
-                reason: reason.as_deref(),
-                eta: eta.as_deref(),
-            };
-            actions::change_status(db, cfg, id, &who(&actor), change, now).await?;
-            format!("ticket #{id} is {status}")
-        }
-        TicketCmd::Take {
-            id, actor, force, ..
-        } => {
-            ownership::take(db, cfg, id, &who(&actor), force, now).await?;
-            format!("ticket #{id} is {}'s", who(&actor))
-        }
-        TicketCmd::Assign {
-            id,
-            owner,
-            actor,
-            force,
-            ..
-        } => {
-            let owner = owner.map(|o| who(&o));
-            ownership::assign(db, cfg, id, &who(&actor), owner.as_deref(), force, now).await?;
-            format!(
-                "ticket #{id} owner: {}",
-                owner.as_deref().unwrap_or("nobody")
-            )
-        }
-        TicketCmd::Escalate {
-            id,
-            to,
-            reason,
-            actor,
-            ..
-        } => {
-            let to = to.map(|t| who(&t));
-            let reason = reason.unwrap_or_default();
-            ownership::escalate(db, cfg, id, &who(&actor), to.as_deref(), &reason, now).await?;
-            match to {
-                Some(t) => format!("ticket #{id} escalated to {t}"),
-                None => format!("ticket #{id} is back in triage"),
+    if let Some(done) = relate(db, &cmd, now).await? {
+        return Ok(Ok(done));
+    }
+    Ok(Ok((
+        match cmd {
+            TicketCmd::Status {
+                id,
+                status,
+                actor,
+                reason,
+                eta,
+                ..
+            } => {
+                let change = actions::StatusChange {
+                    status: &status,
+                    reason: reason.as_deref(),
+                    eta: eta.as_deref(),
+                };
+                actions::change_status(db, cfg, id, &who(&actor), change, now).await?;
+                format!("ticket #{id} is {status}")
             }
+            TicketCmd::Take {
+                id, actor, force, ..
+            } => {
+                ownership::take(db, cfg, id, &who(&actor), force, now).await?;
+                format!("ticket #{id} is {}'s", who(&actor))
+            }
+            TicketCmd::Assign {
+                id,
+                owner,
+                actor,
+                force,
+                ..
+            } => {
+                let owner = owner.map(|o| who(&o));
+                ownership::assign(db, cfg, id, &who(&actor), owner.as_deref(), force, now).await?;
+                format!(
+                    "ticket #{id} owner: {}",
+                    owner.as_deref().unwrap_or("nobody")
+                )
+            }
+            TicketCmd::Escalate {
+                id,
+                to,
+                reason,
+                actor,
+                ..
+            } => {
+                let to = to.map(|t| who(&t));
+                let reason = reason.unwrap_or_default();
+                ownership::escalate(db, cfg, id, &who(&actor), to.as_deref(), &reason, now).await?;
+                match to {
+                    Some(t) => format!("ticket #{id} escalated to {t}"),
+                    None => format!("ticket #{id} is back in triage"),
+                }
+            }
+            TicketCmd::Postpone {
+                id,
+                until,
+                reason,
+                actor,
+                ..
+            } => {
+                let Some(at) = parse_time(&until) else {
+                    return Ok(Err(format!("--until {until:?} is not an RFC 3339 time")));
+                };
+                let reason = reason.unwrap_or_default();
+                status::postpone(db, cfg, id, &who(&actor), at, &reason, now).await?;
+                format!("ticket #{id} is postponed until {until}")
+            }
+            TicketCmd::Eta {
+                id,
+                at,
+                reason,
+                actor,
+                ..
+            } => {
+                let Some(when) = parse_time(&at) else {
+                    return Ok(Err(format!("--at {at:?} is not an RFC 3339 time")));
+                };
+                let reason = reason.unwrap_or_default();
+                status::set_eta(db, cfg, id, &who(&actor), when, &reason, now).await?;
+                format!("ticket #{id}: expected {at}")
+            }
+            TicketCmd::RequestInfo { id, actor, .. } => {
+                let questions =
+                    read_stdin_text().map_err(|e| ServiceError::Invalid(e.to_string()))?;
+                status::request_info(db, cfg, id, &who(&actor), &questions, now).await?;
+                format!("ticket #{id} waits on the requestor; the questions are in the outbox")
+            }
+            _ => return Ok(Err("not a flow command".into())),
+        },
+        None,
+    )))
+}
+
+/// Children, links and merges.
+async fn relate(
+    db: &Db,
+    cmd: &TicketCmd,
+    now: i64,
+) -> Result<Option<(String, Option<i64>)>, ServiceError> {
+    let who = |a: &str| crate::domain::address::normalise(a).unwrap_or_else(|| a.to_string());
+    Ok(Some(match cmd {
+        TicketCmd::Child {
+            id, subject, actor, ..
+        } => {
+            let child = links::create_child(db, *id, &who(actor), subject, now).await?;
+            (format!("ticket #{child} is a child of #{id}"), Some(child))
         }
-        TicketCmd::Postpone {
+        TicketCmd::Link {
             id,
-            until,
-            reason,
+            depends_on,
+            refers_to,
             actor,
             ..
         } => {
-            let Some(at) = parse_time(&until) else {
-                return Ok(Err(format!("--until {until:?} is not an RFC 3339 time")));
+            let (kind, target) = match (depends_on, refers_to) {
+                (Some(t), _) => (links::LinkKind::DependsOn, *t),
+                (None, Some(t)) => (links::LinkKind::RefersTo, *t),
+                (None, None) => {
+                    return Err(ServiceError::Invalid("--depends-on or --refers-to".into()));
+                }
             };
-            let reason = reason.unwrap_or_default();
-            status::postpone(db, cfg, id, &who(&actor), at, &reason, now).await?;
-            format!("ticket #{id} is postponed until {until}")
+            links::link(db, *id, &who(actor), kind, target, now).await?;
+            (format!("ticket #{id} {} #{target}", kind.as_str()), None)
         }
-        TicketCmd::Eta {
-            id,
-            at,
-            reason,
-            actor,
-            ..
+        TicketCmd::Merge {
+            id, into, actor, ..
         } => {
-            let Some(when) = parse_time(&at) else {
-                return Ok(Err(format!("--at {at:?} is not an RFC 3339 time")));
-            };
-            let reason = reason.unwrap_or_default();
-            status::set_eta(db, cfg, id, &who(&actor), when, &reason, now).await?;
-            format!("ticket #{id}: expected {at}")
+            links::merge(db, *id, *into, &who(actor), now).await?;
+            (format!("ticket #{id} is merged into #{into}"), Some(*into))
         }
-        TicketCmd::RequestInfo { id, actor, .. } => {
-            let questions = read_stdin_text().map_err(|e| ServiceError::Invalid(e.to_string()))?;
-            status::request_info(db, cfg, id, &who(&actor), &questions, now).await?;
-            format!("ticket #{id} waits on the requestor; the questions are in the outbox")
-        }
-        _ => return Ok(Err("not a flow command".into())),
+        _ => return Ok(None),
     }))
 }
 

@@ -37,7 +37,11 @@ pub(super) async fn ticket(cfg: &Config, cmd: TicketCmd) -> Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             };
             if json {
-                print_json(&t)?;
+                let relations = crate::service::links::relations(&mut conn, id).await?;
+                print_json(&Shown {
+                    detail: &t,
+                    relations,
+                })?;
             } else {
                 let s = &t.ticket;
                 println!("#{} [{}] {} ({})", s.id, s.queue, s.subject, s.status);
@@ -82,4 +86,13 @@ pub(super) async fn ticket(cfg: &Config, cmd: TicketCmd) -> Result<ExitCode> {
         other => return super::flow::ticket(cfg, &db, other).await,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `ticket show --json`: the ticket, its history and its relations.
+#[derive(serde::Serialize)]
+struct Shown<'a> {
+    #[serde(flatten)]
+    detail: &'a tickets::TicketDetail,
+    #[serde(flatten)]
+    relations: crate::service::links::Relations,
 }

@@ -179,6 +179,9 @@ pub async fn change_status(
         return Ok(());
     }
     check_move(&ctx.status, to)?;
+    if to == Status::Resolved {
+        no_open_children(&mut tx, ticket).await?;
+    }
     let creator = users::ensure(&mut tx, actor, "", now).await?;
     let note = match (reason, eta) {
         (Some(r), Some(e)) => Some(format!("{r} (expected: {e})")),
@@ -266,4 +269,20 @@ pub async fn set_field(
 pub(crate) fn check_move(from: &str, to: Status) -> Result<(), ServiceError> {
     let from = Status::parse(from).unwrap_or(Status::Open);
     lifecycle::check(from, to).map_err(|e| ServiceError::refused("transition", e.to_string()))
+}
+
+/// A parent is resolved only once its children are.
+async fn no_open_children(conn: &mut sqlx::AnyConnection, ticket: i64) -> Result<(), ServiceError> {
+    let open = super::links::open_children(conn, ticket).await?;
+    if open.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = open.iter().map(|c| format!("#{c}")).collect();
+    Err(ServiceError::refused(
+        "open_children",
+        format!(
+            "ticket #{ticket} cannot be resolved while its children are open: {}",
+            list.join(", ")
+        ),
+    ))
 }

@@ -88,6 +88,15 @@ pub async fn add_cc(conn: &mut AnyConnection, ticket: i64, user: i64) -> Result<
     Ok(())
 }
 
+pub async fn requestor_ids(conn: &mut AnyConnection, ticket: i64) -> Result<Vec<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT user_id FROM ticket_requestors WHERE ticket_id = $1")
+            .bind(ticket)
+            .fetch_all(conn)
+            .await?,
+    )
+}
+
 pub async fn requestor_emails(conn: &mut AnyConnection, ticket: i64) -> Result<Vec<String>> {
     Ok(sqlx::query_scalar(
         "SELECT u.email FROM ticket_requestors r JOIN users u ON u.id = r.user_id \

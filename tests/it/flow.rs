@@ -386,3 +386,123 @@ async fn two_schedulers() {
     assert_eq!(wakes, 10, "every ticket woke exactly once");
     t.close().await;
 }
+
+async fn children_links_and_merge(b: Backend) {
+    let Some(t) = team(b).await else { return };
+    let url = t.url.as_str();
+    let parent = new_ticket(&t, "new office", "c1@x").await;
+    let child = json_ok(
+        url,
+        &[
+            "ticket",
+            "child",
+            &parent,
+            "--subject",
+            "network",
+            "--as",
+            ALICE,
+        ],
+    );
+    let cid = child["id"].as_i64().expect("child id");
+    assert_eq!(child["subject"].as_str(), Some("network"));
+    assert_eq!(child["requestors"], serde_json::json!(["sam@example.com"]));
+    let shown = json_ok(url, &["ticket", "show", &parent]);
+    assert_eq!(shown["children"], serde_json::json!([cid]));
+    let c = cid.to_string();
+    assert_eq!(
+        json_ok(url, &["ticket", "show", &c])["parent"].as_i64(),
+        parent.parse::<i64>().ok()
+    );
+    let (code, why) = refused(
+        url,
+        &["ticket", "status", &parent, "resolved", "--as", ALICE],
+        b"",
+    );
+    assert_eq!(code, "open_children");
+    assert!(why.contains(&format!("#{cid}")), "{why}");
+    json_ok(url, &["ticket", "status", &c, "resolved", "--as", ALICE]);
+    json_ok(
+        url,
+        &["ticket", "status", &parent, "resolved", "--as", ALICE],
+    );
+
+    let other = new_ticket(&t, "power cut", "c2@x").await;
+    json_ok(
+        url,
+        &[
+            "ticket",
+            "link",
+            &other,
+            "--depends-on",
+            &parent,
+            "--as",
+            ALICE,
+        ],
+    );
+    json_ok(
+        url,
+        &["ticket", "link", &other, "--refers-to", &c, "--as", ALICE],
+    );
+    let linked = json_ok(url, &["ticket", "show", &other]);
+    assert_eq!(
+        linked["depends_on"],
+        serde_json::json!([parent.parse::<i64>().expect("id")])
+    );
+    assert_eq!(linked["refers_to"], serde_json::json!([cid]));
+
+    let dup = new_ticket(&t, "power cut again", "c3@x").await;
+    let merged = json_ok(
+        url,
+        &["ticket", "merge", &dup, "--into", &other, "--as", ALICE],
+    );
+    let survivor: i64 = other.parse().expect("id");
+    assert_eq!(
+        merged["id"].as_i64(),
+        Some(survivor),
+        "the survivor is shown"
+    );
+    let gone = json_ok(url, &["ticket", "show", &dup]);
+    assert_eq!(gone["merged_into"].as_i64(), Some(survivor));
+    let history = json_ok(url, &["ticket", "show", &other]);
+    let bodies: Vec<&str> = history["transactions"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .filter_map(|x| x["type"].as_str())
+        .collect();
+    assert!(
+        bodies.contains(&"merge") && bodies.iter().filter(|k| **k == "create").count() == 2,
+        "{bodies:?}"
+    );
+    let by_tag = mail(
+        "sam@example.com",
+        "help@example.com",
+        &format!("Re: [Docket #{dup}] power cut again"),
+        "c4@x",
+        "",
+        "by tag",
+    );
+    assert_eq!(
+        ingest(&t.ingestor(), &by_tag, None).await.ticket,
+        Some(survivor)
+    );
+    let by_id = mail(
+        "sam@example.com",
+        "help@example.com",
+        "still dark",
+        "c5@x",
+        "In-Reply-To: <c3@x>\r\n",
+        "by message id",
+    );
+    assert_eq!(
+        ingest(&t.ingestor(), &by_id, None).await.ticket,
+        Some(survivor)
+    );
+    let again = ["ticket", "merge", &dup, "--into", &parent, "--as", ALICE];
+    assert_eq!(refused(url, &again, b"").0, "merged");
+    t.close().await;
+}
+both!(
+    children_guard_the_parent_links_show_and_merge_redirects_mail,
+    children_links_and_merge
+);

@@ -917,3 +917,95 @@ async fn admin_lists_are_paged(b: Backend) {
     app.t.close().await;
 }
 both!(admin_outbox_and_quarantine_are_paged, admin_lists_are_paged);
+
+/// The flow from the ticket page: an ETA, a refused move shown as a
+/// message, a child, a merge whose old number redirects.
+async fn flow_from_the_ticket_page(b: Backend) {
+    let Some(app) = App::start(b).await else {
+        return;
+    };
+    let q = app.t.add_queue("help", "help@example.com", None).await;
+    app.staff("alice@example.com", "staff", &[q]).await;
+    let ing = app.t.ingestor();
+    let new =
+        |subject: &str, id: &str| mail("sam@example.com", "help@example.com", subject, id, "", "b");
+    let a = ingest(&ing, &new("printer", "f1@x"), None)
+        .await
+        .ticket
+        .expect("a");
+    let b2 = ingest(&ing, &new("printer again", "f2@x"), None)
+        .await
+        .ticket
+        .expect("b");
+    let (c, _) = app.sign_in("alice@example.com", PASSWORD).await;
+    let page = format!("/tickets/{a}");
+    let csrf = app.csrf(&c, &page).await;
+    let act = format!("/tickets/{a}/action");
+    let r = app
+        .post(
+            &c,
+            &act,
+            &[
+                ("csrf", &csrf),
+                ("action", "eta"),
+                ("at", "2030-01-02T09:30"),
+                ("reason", "parts on order"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let shown = app.t.show(a).await.ticket;
+    assert_eq!(
+        (shown.eta.as_deref(), shown.eta_reason.as_deref()),
+        (Some("2030-01-02T09:30:00Z"), Some("parts on order"))
+    );
+    let html = app.get(&c, &page).await.text().await.expect("body");
+    assert!(
+        html.contains("parts on order") && html.contains("Wed 2030-01-02 09:30 UTC"),
+        "the ETA shows"
+    );
+    let r = app
+        .post(
+            &c,
+            &act,
+            &[
+                ("csrf", &csrf),
+                ("action", "status"),
+                ("status", "rejected"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    assert!(
+        r.text().await.expect("body").contains("needs a reason"),
+        "the refusal says why"
+    );
+    let r = app
+        .post(
+            &c,
+            &act,
+            &[("csrf", &csrf), ("action", "child"), ("subject", "toner")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let html = app.get(&c, &page).await.text().await.expect("body");
+    assert!(html.contains("Children"), "the child shows on the parent");
+    let other = format!("/tickets/{b2}/action");
+    let target = a.to_string();
+    let r = app
+        .post(
+            &c,
+            &other,
+            &[("csrf", &csrf), ("action", "merge"), ("into", &target)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let r = app.get(&c, &format!("/tickets/{b2}")).await;
+    assert_eq!(r.status(), 303, "a merged ticket redirects");
+    assert_eq!(r.headers()["location"], page.as_str());
+    app.t.close().await;
+}
+both!(
+    the_flow_works_from_the_ticket_page,
+    flow_from_the_ticket_page
+);

@@ -12,7 +12,7 @@ use crate::mail::inbound::parse::{self, ParsedMail};
 use crate::mail::inbound::route::{Action, Route, route};
 use crate::mail::inbound::thread::{Rule, candidates};
 use crate::service::notify;
-use crate::store::{messages, queues, tickets, users};
+use crate::store::{links, messages, queues, tickets, users};
 use sqlx::AnyConnection;
 use tracing::{Instrument, info_span};
 
@@ -178,7 +178,7 @@ impl Ingestor {
                     continue;
                 };
                 if let Some(id) = reply_token::ticket_of(&detail, secret.expose())
-                    && tickets::exists(&mut *conn, id).await?
+                    && let Some(id) = links::survivor(&mut *conn, id).await?
                 {
                     return Ok((Some((id, Rule::ReplyAddress)), None));
                 }
@@ -186,7 +186,7 @@ impl Ingestor {
         }
         let tags = self.tags(ctx);
         if let Some(id) = find_ticket_id(&mail.subject, &tags) {
-            if tickets::exists(&mut *conn, id).await? {
+            if let Some(id) = links::survivor(&mut *conn, id).await? {
                 return Ok((Some((id, Rule::SubjectTag)), None));
             }
             return Ok((

@@ -9,7 +9,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::{Page, flash};
+use super::{Page, When, flash, when};
+use crate::service::links::Relations;
 use crate::service::tickets::{self as actions, STATUSES};
 use crate::store::{tickets, views};
 use crate::web::AppState;
@@ -23,7 +24,7 @@ pub struct HistoryItem {
     pub kind: String,
     pub label: String,
     pub from: String,
-    pub created_at: String,
+    pub at: When,
     pub rule: Option<String>,
     pub automatic: bool,
     pub classification: String,
@@ -41,8 +42,23 @@ pub struct TicketShow {
     t: tickets::TicketSummary,
     owner: String,
     due: String,
+    created: When,
+    updated: When,
+    eta: Option<When>,
+    postponed_until: Option<When>,
+    relations: Relations,
+    /// Children as `(id, status)`, for their progress.
+    children: Vec<(i64, String)>,
     history: Vec<HistoryItem>,
     statuses: &'static [&'static str],
+}
+
+/// A stored RFC 3339 time as people read it.
+fn when_text(rfc3339: &str, now: i64) -> When {
+    let ms = chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map(|d| d.timestamp_millis())
+        .unwrap_or(now);
+    when(ms, now)
 }
 
 pub async fn ticket_show(
@@ -50,12 +66,21 @@ pub async fn ticket_show(
     user: CurrentUser,
     Path(id): Path<i64>,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<TicketShow, WebError> {
+) -> Result<Response, WebError> {
     check_ticket(&state, &user, id).await?;
     let mut conn = state.db.pool.acquire().await?;
+    // A merged ticket lives on in the one it was merged into.
+    if let Some(into) = crate::store::links::survivor(&mut conn, id).await?
+        && into != id
+    {
+        return Ok(Redirect::to(&format!("/tickets/{into}")).into_response());
+    }
     let detail = tickets::show(&mut conn, id)
         .await?
         .ok_or(WebError::NotFound)?;
+    let now = state.now();
+    let relations = crate::service::links::relations(&mut conn, id).await?;
+    let children = crate::store::links::children(&mut conn, id).await?;
     let history = detail
         .transactions
         .into_iter()
@@ -68,6 +93,11 @@ pub async fn ticket_show(
                 "owner" => "Owner changed",
                 "priority" => "Priority changed",
                 "due" => "Due date changed",
+                "eta" => "ETA set",
+                "postpone" => "Postponed",
+                "escalate" => "Escalated",
+                "link" => "Linked",
+                "merge" => "Merged",
                 _ => "Change",
             }
             .to_string();
@@ -84,7 +114,7 @@ pub async fn ticket_show(
                 label,
                 kind: x.kind,
                 from: x.from.unwrap_or_else(|| "Docket".into()),
-                created_at: x.created_at,
+                at: when_text(&x.created_at, now),
                 rule: x.thread_rule.filter(|r| r != "new"),
                 automatic: x.auto_submitted,
                 flag: x.flag.clone(),
@@ -97,7 +127,14 @@ pub async fn ticket_show(
         .collect();
     let mut page = user.page();
     page.flash = flash(q.get("done"));
+    let t = &detail.ticket;
     Ok(TicketShow {
+        created: when_text(&t.created_at, now),
+        updated: when_text(&t.updated_at, now),
+        eta: t.eta.as_deref().map(|e| when_text(e, now)),
+        postponed_until: t.postponed_until.as_deref().map(|e| when_text(e, now)),
+        relations,
+        children,
         page,
         owner: detail
             .ticket
@@ -113,7 +150,8 @@ pub async fn ticket_show(
         t: detail.ticket,
         history,
         statuses: &STATUSES,
-    })
+    }
+    .into_response())
 }
 
 fn back_to(id: i64, done: &str) -> Response {
@@ -237,8 +275,67 @@ async fn apply(
             .await?;
             Ok("status")
         }
-        _ => Err(WebError::BadRequest("Unknown action.".into())),
+        Some(other) => flow(state, user, id, form, other).await,
+        None => Err(WebError::BadRequest("Unknown action.".into())),
     }
+}
+
+/// A time from a `datetime-local` field, read as UTC (the instance's zone).
+fn form_time(form: &FormData, key: &str) -> Result<i64, WebError> {
+    let raw = form.text(key).unwrap_or_default();
+    chrono::NaiveDateTime::parse_from_str(&raw, "%Y-%m-%dT%H:%M")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(&raw, "%Y-%m-%dT%H:%M:%S"))
+        .map(|t| t.and_utc().timestamp_millis())
+        .map_err(|_| WebError::BadRequest("Give a date and a time.".into()))
+}
+
+/// The triage flow's actions from the ticket page.
+async fn flow(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    form: &FormData,
+    action: &str,
+) -> Result<&'static str, WebError> {
+    use crate::service::{links, ownership, status};
+    let (db, cfg, who, now) = (&state.db, &state.cfg, user.email.as_str(), state.now());
+    let reason = form.text("reason").unwrap_or_default();
+    let number = |key: &str| -> Result<i64, WebError> {
+        form.text(key)
+            .and_then(|v| v.trim().trim_start_matches('#').parse().ok())
+            .ok_or_else(|| WebError::BadRequest("Give a ticket number.".into()))
+    };
+    match action {
+        "eta" => status::set_eta(db, cfg, id, who, form_time(form, "at")?, &reason, now).await?,
+        "postpone" => {
+            let until = form_time(form, "until")?;
+            status::postpone(db, cfg, id, who, until, &reason, now).await?
+        }
+        "request-info" => {
+            let questions = form.text("questions").unwrap_or_default();
+            status::request_info(db, cfg, id, who, &questions, now).await?
+        }
+        "escalate" => {
+            let to = form
+                .text("to")
+                .and_then(|o| crate::domain::address::normalise(&o));
+            ownership::escalate(db, cfg, id, who, to.as_deref(), &reason, now).await?
+        }
+        "child" => {
+            let subject = form.text("subject").unwrap_or_default();
+            links::create_child(db, id, who, &subject, now).await?;
+        }
+        "link" => {
+            let kind = match form.get("kind") {
+                Some("refers-to") => links::LinkKind::RefersTo,
+                _ => links::LinkKind::DependsOn,
+            };
+            links::link(db, id, who, kind, number("target")?, now).await?
+        }
+        "merge" => links::merge(db, id, number("into")?, who, now).await?,
+        _ => return Err(WebError::BadRequest("Unknown action.".into())),
+    }
+    Ok("updated")
 }
 
 pub async fn action(
