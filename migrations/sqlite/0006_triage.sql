@@ -31,3 +31,15 @@ CREATE TABLE ticket_links (
     created_at BIGINT NOT NULL,
     PRIMARY KEY (ticket_id, kind, target_id)
 );
+
+-- Intake: the fields a queue requires (a comma list of keys, empty: none),
+-- the fields each ticket was given, and what it still lacks.
+ALTER TABLE queues ADD COLUMN intake TEXT NOT NULL DEFAULT '';
+ALTER TABLE tickets ADD COLUMN intake_missing TEXT NOT NULL DEFAULT '';
+CREATE TABLE ticket_fields (
+    ticket_id BIGINT NOT NULL REFERENCES tickets(id),
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (ticket_id, name)
+);

@@ -134,6 +134,11 @@ pub enum QueueCmd {
         /// Default most open tickets per engineer (`none`: no limit).
         #[arg(long)]
         wip_limit: Option<String>,
+        /// Intake fields a complete request needs, comma-separated
+        /// (description, drop_dead_date, nice_to_have_date, capacity,
+        /// security, dependencies, acceptance_criteria); empty: none.
+        #[arg(long)]
+        intake: Option<String>,
     },
     /// Add EMAIL to the queue with a role, change their role, or --remove.
     Member {

@@ -249,7 +249,6 @@ pub(super) async fn wip(cfg: &Config, json: bool) -> Result<ExitCode> {
 #[derive(Serialize)]
 struct TriageIds {
     new_unowned: Vec<i64>,
-    /// Intake criteria are not built yet: always empty for now.
     incomplete: Vec<i64>,
     needs_info: Vec<i64>,
     stale: Vec<i64>,
@@ -276,7 +275,7 @@ pub(super) async fn triage(
     if json {
         print_json(&TriageIds {
             new_unowned: ids(&b.new_unowned),
-            incomplete: Vec::new(),
+            incomplete: ids(&b.incomplete),
             needs_info: ids(&b.needs_info),
             stale: ids(&b.stale),
             waking: ids(&b.waking),
@@ -285,6 +284,7 @@ pub(super) async fn triage(
     } else {
         for (title, lines) in [
             ("new and unowned", &b.new_unowned),
+            ("incomplete requests", &b.incomplete),
             ("waiting on the requestor", &b.needs_info),
             ("no update lately", &b.stale),
             ("waking this week", &b.waking),

@@ -30,7 +30,15 @@ pub(super) async fn queue(cfg: &Config, cmd: QueueCmd) -> Result<()> {
             .await?;
             println!("queue {name} added (id {id}) for {addr}");
         }
-        QueueCmd::Set { name, wip_limit } => {
+        QueueCmd::Set {
+            name,
+            wip_limit,
+            intake,
+        } => {
+            if let Some(list) = intake {
+                let keys = crate::service::intake::set_required(&db, &name, &list).await?;
+                println!("queue {name}: intake {}", keys.join(", "));
+            }
             let admin = crate::service::admin::set_queue_wip_limit;
             if let Some(raw) = wip_limit {
                 let limit = crate::service::admin::parse_wip_limit(Some(&raw))?;

@@ -38,9 +38,11 @@ pub(super) async fn ticket(cfg: &Config, cmd: TicketCmd) -> Result<ExitCode> {
             };
             if json {
                 let relations = crate::service::links::relations(&mut conn, id).await?;
+                let intake = crate::service::intake::view(&mut conn, id).await?;
                 print_json(&Shown {
                     detail: &t,
                     relations,
+                    intake,
                 })?;
             } else {
                 let s = &t.ticket;
@@ -95,4 +97,5 @@ struct Shown<'a> {
     detail: &'a tickets::TicketDetail,
     #[serde(flatten)]
     relations: crate::service::links::Relations,
+    intake: crate::service::intake::IntakeView,
 }

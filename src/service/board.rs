@@ -32,6 +32,7 @@ pub fn over_limit(rows: &[WipRow]) -> Vec<String> {
 #[derive(Debug, Clone, Serialize)]
 pub struct Board {
     pub new_unowned: Vec<TriageLine>,
+    pub incomplete: Vec<TriageLine>,
     pub needs_info: Vec<TriageLine>,
     pub stale: Vec<TriageLine>,
     pub waking: Vec<TriageLine>,
@@ -62,6 +63,7 @@ pub async fn triage(
     let mut section =
         async |which, bound| triage::section(&mut conn, which, queues, bound, SECTION_LIMIT).await;
     let new_unowned = section(Section::NewUnowned, 0).await?;
+    let incomplete = section(Section::Incomplete, 0).await?;
     let needs_info = section(Section::NeedsInfo, 0).await?;
     let stale = section(Section::Stale, now - stale_days.max(1) * DAY_MS).await?;
     let waking = section(Section::Waking, now + 7 * DAY_MS).await?;
@@ -72,6 +74,7 @@ pub async fn triage(
     Ok(Board {
         over_wip: over_limit(&wip),
         new_unowned,
+        incomplete,
         needs_info,
         stale,
         waking,

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod health;
 pub mod import;
 pub mod ingest;
+pub mod intake;
 pub mod links;
 pub mod notify;
 pub mod ownership;

@@ -100,17 +100,16 @@ pub async fn request_info(
         now,
     )
     .await?;
-    tell_requestors(
-        &mut tx,
-        cfg,
-        &ctx,
-        "needs-info",
-        None,
-        questions,
-        actor,
-        now,
-    )
-    .await?;
+    // The mail lists the intake fields still missing, ready to fill in.
+    let missing = super::intake::refresh(&mut tx, ticket).await?;
+    let mut asked = questions.to_string();
+    if !missing.is_empty() {
+        asked.push_str("\n\nPlease also reply with these lines filled in:\n");
+        for label in super::intake::labels(&missing) {
+            asked.push_str(&format!("\n{label}: "));
+        }
+    }
+    tell_requestors(&mut tx, cfg, &ctx, "needs-info", None, &asked, actor, now).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! sqlx's `Any` driver; the few per-backend statements branch on [`Backend`].
 
 pub mod demo;
+pub mod intake;
 pub mod links;
 pub mod mailboxes;
 pub mod messages;

@@ -238,6 +238,8 @@ pub struct TriageLine {
     pub eta_reason: Option<String>,
     pub status_reason: Option<String>,
     pub postponed_until: Option<i64>,
+    /// Required intake keys still missing, comma-separated.
+    pub intake_missing: String,
 }
 
 /// The dashboard's sections.
@@ -245,6 +247,8 @@ pub struct TriageLine {
 pub enum Section {
     /// New or open with nobody on it, oldest first.
     NewUnowned,
+    /// Active, but lacking intake fields its queue requires, oldest first.
+    Incomplete,
     /// Waiting on the requestor, longest first.
     NeedsInfo,
     /// Active and not updated since the cutoff, stalest first.
@@ -258,6 +262,10 @@ impl Section {
         match self {
             Section::NewUnowned => {
                 "t.owner_id IS NULL AND t.status IN ('new', 'open') ORDER BY t.created_at, t.id"
+            }
+            Section::Incomplete => {
+                "t.intake_missing <> '' AND t.status IN ('new', 'open', 'needs-info') \
+                 ORDER BY t.created_at, t.id"
             }
             Section::NeedsInfo => "t.status = 'needs-info' ORDER BY t.updated_at, t.id",
             Section::Stale => {
@@ -281,7 +289,8 @@ const LINE_SELECT: &str = "SELECT t.id, q.name AS queue, t.subject, t.status, \
      CASE WHEN o.id IS NULL THEN NULL ELSE (SELECT COUNT(*) FROM tickets w \
       WHERE w.owner_id = o.id AND w.status = 'open') END AS owner_open, \
      COALESCE(o.wip_limit, q.wip_limit) AS owner_limit, \
-     t.created_at, t.updated_at, t.eta_at, t.eta_reason, t.status_reason, t.postponed_until \
+     t.created_at, t.updated_at, t.eta_at, t.eta_reason, t.status_reason, t.postponed_until, \
+     t.intake_missing \
      FROM tickets t JOIN queues q ON q.id = t.queue_id LEFT JOIN users o ON o.id = t.owner_id";
 
 /// One section of the dashboard, on the queues given (all: `None`).

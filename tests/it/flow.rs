@@ -506,3 +506,95 @@ both!(
     children_guard_the_parent_links_show_and_merge_redirects_mail,
     children_links_and_merge
 );
+
+async fn intake_from_mail(b: Backend) {
+    let Some(t) = team(b).await else { return };
+    let url = t.url.as_str();
+    let required = "description,drop_dead_date,capacity,acceptance_criteria";
+    ok(docket(
+        url,
+        &["queue", "set", "help", "--intake", required],
+        b"",
+    ));
+    let first = mail(
+        "sam@example.com",
+        "help@example.com",
+        "bigger database",
+        "i1@x",
+        "",
+        "We need a bigger database.\r\nDrop-dead date: 1 December 2026\r\n",
+    );
+    let id = ingest(&t.ingestor(), &first, None)
+        .await
+        .ticket
+        .expect("ticket");
+    let n = id.to_string();
+    let shown = json_ok(url, &["ticket", "show", &n]);
+    assert_eq!(shown["intake"]["complete"], Value::Bool(false));
+    assert_eq!(
+        shown["intake"]["missing"],
+        serde_json::json!(["capacity", "acceptance_criteria"])
+    );
+    assert_eq!(
+        shown["intake"]["fields"]["drop_dead_date"].as_str(),
+        Some("2026-12-01")
+    );
+    let ack: String =
+        sqlx::query_scalar("SELECT body FROM outbox WHERE kind = 'ack' AND ticket_id = $1")
+            .bind(id)
+            .fetch_one(&t.db.pool)
+            .await
+            .expect("ack");
+    assert!(
+        ack.contains("Capacity: ") && ack.contains("Acceptance criteria: "),
+        "{ack}"
+    );
+    assert!(
+        !ack.contains("Drop-dead date:"),
+        "what was given is not asked again: {ack}"
+    );
+    assert_eq!(
+        json_ok(url, &["triage"])["incomplete"],
+        serde_json::json!([id])
+    );
+
+    let ask = ["ticket", "request-info", &n, "--as", ALICE, "--json"];
+    ok(docket(url, &ask, b"Which region?"));
+    let asked: String = sqlx::query_scalar(
+        "SELECT body FROM outbox WHERE kind = 'request_info' AND ticket_id = $1",
+    )
+    .bind(id)
+    .fetch_one(&t.db.pool)
+    .await
+    .expect("request_info");
+    assert!(
+        asked.contains("Which region?") && asked.contains("Capacity: "),
+        "{asked}"
+    );
+
+    let answer = mail(
+        "sam@example.com",
+        "help@example.com",
+        &format!("Re: [Docket #{id}] bigger database"),
+        "i2@x",
+        "",
+        "EU.\r\nCapacity: 2 TB\r\nacceptance CRITERIA: restores in under an hour\r\n",
+    );
+    ingest(&t.ingestor(), &answer, None).await;
+    let after = json_ok(url, &["ticket", "show", &n]);
+    assert_eq!(after["intake"]["complete"], Value::Bool(true), "{after}");
+    assert_eq!(after["status"].as_str(), Some("open"));
+    assert_eq!(
+        after["intake"]["fields"]["acceptance_criteria"].as_str(),
+        Some("restores in under an hour")
+    );
+    assert_eq!(
+        json_ok(url, &["triage"])["incomplete"],
+        serde_json::json!([])
+    );
+    t.close().await;
+}
+both!(
+    intake_fields_come_from_mail_and_the_acknowledgement_asks_for_the_rest,
+    intake_from_mail
+);

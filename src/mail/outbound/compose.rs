@@ -18,16 +18,14 @@ struct AckText<'a> {
     subject: &'a str,
     queue_name: &'a str,
     tag: &'a str,
+    missing: &'a [&'a str],
 }
 
+/// The same acknowledgement as HTML: `a` is the text version's data.
 #[derive(Template)]
 #[template(path = "mail/ack.html")]
 struct AckHtml<'a> {
-    requestor_name: &'a str,
-    ticket_id: i64,
-    subject: &'a str,
-    queue_name: &'a str,
-    tag: &'a str,
+    a: &'a AckText<'a>,
 }
 
 #[derive(Template)]
@@ -76,6 +74,8 @@ pub struct AckInput<'a> {
     pub requestor_name: &'a str,
     pub queue_name: &'a str,
     pub instance_name: &'a str,
+    /// Labels of the intake fields the request still lacks.
+    pub missing: &'a [&'a str],
 }
 
 fn or_no_subject(s: &str) -> &str {
@@ -94,14 +94,9 @@ pub fn acknowledgement(a: &AckInput<'_>) -> Result<Composed, askama::Error> {
         subject,
         queue_name: a.queue_name,
         tag: a.tag,
+        missing: a.missing,
     };
-    let html = AckHtml {
-        requestor_name: a.requestor_name,
-        ticket_id: a.ticket_id,
-        subject,
-        queue_name: a.queue_name,
-        tag: a.tag,
-    };
+    let html = AckHtml { a: &text };
     Ok(Composed {
         subject: tagged_subject(a.tag, a.ticket_id, a.subject),
         body: text.render()?,
@@ -349,9 +344,16 @@ mod tests {
             requestor_name: "Sam",
             queue_name: "helpdesk",
             instance_name: "docket.test",
+            missing: &["Drop-dead date", "Capacity"],
         })
         .unwrap();
         assert_eq!(c.subject, "[Docket #42] Printer <broken>");
+        assert!(
+            c.body.contains("    Drop-dead date: \n    Capacity: \n"),
+            "{}",
+            c.body
+        );
+        assert!(c.html_body.as_deref().unwrap_or("").contains("Capacity: "));
         assert!(c.body.contains("ticket #42"));
         assert!(
             c.body.contains("Printer <broken>"),

@@ -9,6 +9,7 @@ use crate::mail::inbound::parse::{self, ParsedMail};
 use crate::mail::inbound::route::{Action, Route};
 use crate::mail::inbound::thread::Rule;
 use crate::mail::outbound::compose;
+use crate::service::intake;
 use crate::service::notify::{self, StaffNotice};
 use crate::store::{messages, outbox, queues, tickets, users};
 use sqlx::AnyConnection;
@@ -153,6 +154,9 @@ impl Ingestor {
         .await?;
         reopen_or_touch(conn, s, ticket, &tctx.status, action).await?;
         if !s.class.is_automatic() {
+            if speaker.voice == Voice::Outsider && action == Action::Correspond {
+                intake::record_mail(conn, ticket, &s.mail.body, false, s.now).await?;
+            }
             self.tell(conn, ctx, &tctx, &speaker, s).await?;
         }
         let kind = match action {
@@ -313,8 +317,10 @@ impl Ingestor {
             },
         )
         .await?;
-
-        let ack = self.acknowledge(conn, ctx, s, queue, ticket).await?;
+        let missing = intake::record_mail(conn, ticket, &s.mail.body, true, s.now).await?;
+        let ack = self
+            .acknowledge(conn, ctx, s, queue, ticket, &intake::labels(&missing))
+            .await?;
         let mut reason = format!("new ticket in queue {} via {}", queue.name, route.via);
         if let Some(note) = thread_note {
             reason.push_str(&format!("; {note}"));
@@ -332,6 +338,7 @@ impl Ingestor {
         s: &Stored<'_>,
         queue: &queues::Queue,
         ticket: i64,
+        missing: &[&str],
     ) -> Result<String, IngestError> {
         let (mail, from, now) = (s.mail, s.from, s.now);
         if s.class.is_automatic() {
@@ -363,6 +370,7 @@ impl Ingestor {
             requestor_name: &from.name,
             queue_name: &queue.name,
             instance_name: &self.cfg.instance_name,
+            missing,
         })
         .map_err(IngestError::from)?;
         let mut references = mail.references.clone();

@@ -69,6 +69,8 @@ pub struct TriagePage {
 #[derive(Clone, Copy)]
 enum Dated {
     Eta,
+    /// No time: the missing intake fields in the reason column.
+    Missing,
     Updated,
     Wakes,
 }
@@ -76,6 +78,10 @@ enum Dated {
 fn line(t: TriageLine, dated: Dated, now: i64) -> LineView {
     let (at, reason) = match dated {
         Dated::Eta => (t.eta_at, t.eta_reason),
+        Dated::Missing => {
+            let keys: Vec<String> = t.intake_missing.split(',').map(str::to_string).collect();
+            (None, Some(crate::service::intake::labels(&keys).join(", ")))
+        }
         Dated::Updated => (Some(t.updated_at), t.status_reason),
         Dated::Wakes => (t.postponed_until, t.status_reason),
     };
@@ -164,6 +170,12 @@ pub async fn triage(
             title: "New and unowned",
             when_label: "ETA",
             lines: view(b.new_unowned, Dated::Eta),
+        },
+        SectionView {
+            key: "incomplete",
+            title: "Incomplete requests",
+            when_label: "Missing",
+            lines: view(b.incomplete, Dated::Missing),
         },
         SectionView {
             key: "needs-info",

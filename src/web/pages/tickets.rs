@@ -49,6 +49,9 @@ pub struct TicketShow {
     relations: Relations,
     /// Children as `(id, status)`, for their progress.
     children: Vec<(i64, String)>,
+    /// Intake: `(label, value)` given, and the labels still missing.
+    intake_given: Vec<(&'static str, String)>,
+    intake_missing: Vec<&'static str>,
     history: Vec<HistoryItem>,
     statuses: &'static [&'static str],
 }
@@ -81,6 +84,14 @@ pub async fn ticket_show(
     let now = state.now();
     let relations = crate::service::links::relations(&mut conn, id).await?;
     let children = crate::store::links::children(&mut conn, id).await?;
+    let intake = crate::service::intake::view(&mut conn, id).await?;
+    let intake_missing = crate::service::intake::labels(&intake.missing);
+    let intake_given = intake
+        .fields
+        .into_iter()
+        .filter(|(k, _)| k != "description")
+        .filter_map(|(k, v)| crate::domain::intake::label(&k).map(|l| (l, v)))
+        .collect();
     let history = detail
         .transactions
         .into_iter()
@@ -135,6 +146,8 @@ pub async fn ticket_show(
         postponed_until: t.postponed_until.as_deref().map(|e| when_text(e, now)),
         relations,
         children,
+        intake_given,
+        intake_missing,
         page,
         owner: detail
             .ticket
