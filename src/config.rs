@@ -28,6 +28,7 @@ pub struct FileConfig {
     pub smtp_connections: Option<u32>,
     pub reply_token_secret: Option<Secret>,
     pub trusted_authserv_id: Option<String>,
+    pub public_url: Option<String>,
     pub listen: Option<String>,
     pub imap_lease_secs: Option<u64>,
 }
@@ -62,6 +63,10 @@ pub struct Config {
     /// mail from their own client count as theirs. Unset: only personal
     /// reply addresses authenticate staff by mail.
     pub trusted_authserv_id: Option<String>,
+    /// Where people reach this instance's web UI from outside
+    /// (`https://help.example.com`): mail to requestors carries a personal
+    /// link to their status page there. Unset: no such link.
+    pub public_url: Option<String>,
     /// Where `docket serve` listens.
     pub listen: String,
     /// How long a poller's hold on a mailbox lasts without renewal; it is
@@ -84,6 +89,7 @@ impl std::fmt::Debug for Config {
             .field("smtp_connections", &self.smtp_connections)
             .field("reply_token_secret", &self.reply_token_secret)
             .field("trusted_authserv_id", &self.trusted_authserv_id)
+            .field("public_url", &self.public_url)
             .field("listen", &self.listen)
             .field("imap_lease_secs", &self.imap_lease_secs)
             .finish()
@@ -104,6 +110,7 @@ impl Default for Config {
             smtp_connections: 16,
             reply_token_secret: None,
             trusted_authserv_id: None,
+            public_url: None,
             listen: "127.0.0.1:8080".to_string(),
             imap_lease_secs: 60,
         }
@@ -176,6 +183,11 @@ impl Config {
                 .filter(|s| !s.is_empty())
                 .or(file.trusted_authserv_id)
                 .map(|s| s.trim().to_ascii_lowercase()),
+            public_url: std::env::var("DOCKET_PUBLIC_URL")
+                .ok()
+                .filter(|s| !s.is_empty())
+                .or(file.public_url)
+                .map(|s| s.trim().trim_end_matches('/').to_string()),
             listen: over.listen.or(file.listen).unwrap_or(d.listen),
             imap_lease_secs: file.imap_lease_secs.unwrap_or(d.imap_lease_secs).max(1),
         }

@@ -8,4 +8,5 @@ pub mod intake;
 pub mod lifecycle;
 pub mod reply_token;
 pub mod secret;
+pub mod status_link;
 pub mod subject_tag;

@@ -33,7 +33,7 @@ impl Personal {
     }
 }
 
-fn mac(secret: &str, what: &str) -> Hmac<Sha256> {
+pub(crate) fn mac(secret: &str, what: &str) -> Hmac<Sha256> {
     // HMAC takes a key of any length; new_from_slice cannot fail for it.
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
         .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));

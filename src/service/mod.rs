@@ -13,6 +13,7 @@ pub mod links;
 pub mod notify;
 pub mod ownership;
 pub mod poll;
+pub mod requestor;
 pub mod scheduler;
 pub mod sign_in_limit;
 pub mod status;

@@ -99,6 +99,13 @@ pub async fn enqueue(
     let mut references: Vec<String> = ids.first().cloned().into_iter().collect();
     references.extend(ids.iter().skip(1).rev().take(9).rev().cloned());
     let default_reply_to = reply_address(scope.cfg, &ctx.correspond_address, ctx.id);
+    // A requestor's own mail carries their status-page link; never one
+    // going to several people, who would see each other's.
+    let mut body = composed.body;
+    if kind != "notify" && to.len() == 1 && cc.is_empty() {
+        let link = super::requestor::link_for(&mut *conn, scope.cfg, &to[0], now).await?;
+        body.push_str(&super::requestor::footer(link.as_deref()));
+    }
     let id = outbox::insert(
         &mut *conn,
         outbox::NewMail {
@@ -110,7 +117,7 @@ pub async fn enqueue(
             to: &to,
             cc: &cc,
             subject: &composed.subject,
-            body: &composed.body,
+            body: &body,
             html_body: composed.html_body.as_deref(),
             auto_submitted,
             message_id: &composed.message_id,

@@ -62,6 +62,16 @@ pub fn router(state: AppState) -> Router {
         .route("/static/board.js", get(board_script))
         .route("/triage", get(pages::board::triage))
         .route("/wip", get(pages::board::wip))
+        .route("/my/resend", post(pages::requestor::resend))
+        .route("/my/{token}", get(pages::requestor::show))
+        .route(
+            "/my/{token}/tickets/{id}/reply",
+            post(pages::requestor::reply),
+        )
+        .route(
+            "/my/{token}/tickets/{id}/fields",
+            post(pages::requestor::fields),
+        )
         .route("/login", get(auth::login_form).post(auth::login))
         .route("/logout", post(auth::logout))
         .route("/queues", get(pages::queues::queues_index))

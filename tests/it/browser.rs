@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -531,4 +532,153 @@ async fn triage_board(b: Backend) {
 both!(
     triage_board_walks_with_the_keyboard_in_chromium,
     triage_board
+);
+
+/// The requestor's page through their link: only their tickets, never a
+/// comment; a tampered or expired link is refused.
+async fn requestor_page(b: Backend) {
+    let Some(t) = TestDb::new(b).await else {
+        return;
+    };
+    let Some(br) = Browser::start().await else {
+        return;
+    };
+    let q = t.add_queue("help", "help@example.com", None).await;
+    staff(&t, "alice@example.com", q).await;
+    let mut cfg = t.config();
+    cfg.public_url = Some("http://status.example".into());
+    let ing = docket::service::ingest::Ingestor::new(t.db.clone(), Arc::new(cfg.clone()));
+    let mine = mail(
+        "Sam Park <sam@example.net>",
+        "help@example.com",
+        "Laptop for Kim",
+        "r1@x",
+        "",
+        "Please order one.",
+    );
+    let theirs = mail(
+        "Lee <lee@example.net>",
+        "help@example.com",
+        "Lee's secret project",
+        "r2@x",
+        "",
+        "x",
+    );
+    let id = ingest(&ing, &mine, None).await.ticket.expect("ticket");
+    ingest(&ing, &theirs, None).await;
+    let now = docket::store::now_ms();
+    docket::service::tickets::comment(
+        &t.db,
+        &cfg,
+        id,
+        "alice@example.com",
+        "INTERNAL: vendor is slow",
+        now,
+    )
+    .await
+    .expect("comment");
+    docket::service::tickets::reply(
+        &t.db,
+        &cfg,
+        id,
+        "alice@example.com",
+        "Ordered; it ships Monday.",
+        now,
+    )
+    .await
+    .expect("reply");
+    docket::service::status::set_eta(
+        &t.db,
+        &cfg,
+        id,
+        "alice@example.com",
+        now + 3 * 86_400_000,
+        "the vendor ships Monday",
+        now,
+    )
+    .await
+    .expect("eta");
+    let ack: String =
+        sqlx::query_scalar("SELECT body FROM outbox WHERE kind = 'ack' AND ticket_id = $1")
+            .bind(id)
+            .fetch_one(&t.db.pool)
+            .await
+            .expect("ack");
+    let at = ack
+        .find("http://status.example/my/")
+        .expect("the ack carries the link");
+    let token: String = ack[at + "http://status.example/my/".len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    let served = crate::support::Served::start(&t, cfg, Default::default(), |a| a).await;
+    let base = served.base.clone();
+    let suffix = if b == Backend::Sqlite {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    br.client
+        .goto(&format!("{base}/my/{token}"))
+        .await
+        .expect("goto");
+    let text = br.wait_text("Your requests").await;
+    assert!(
+        text.contains("Laptop for Kim") && text.contains("Ordered; it ships Monday."),
+        "{text}"
+    );
+    assert!(
+        text.contains("the vendor ships Monday"),
+        "the ETA and its reason show"
+    );
+    assert!(
+        !text.contains("INTERNAL"),
+        "a comment reached the requestor: {text}"
+    );
+    assert!(
+        !text.contains("secret project"),
+        "another requestor's ticket shows: {text}"
+    );
+    br.screenshot(&format!("requestor-{suffix}")).await;
+    // An answer from the page lands on the ticket as Sam's.
+    br.fill("textarea[name=body]", "Thank you!").await;
+    br.click(".respond button[type=submit]").await;
+    br.wait_text("your answer is on the request").await;
+    let last = t.show(id).await.transactions;
+    let last = last.last().expect("history");
+    assert_eq!(
+        (last.kind.as_str(), last.from.as_deref()),
+        ("correspond", Some("sam@example.net"))
+    );
+    let mut tampered = token.clone();
+    let end = if tampered.ends_with('0') { "1" } else { "0" };
+    tampered.replace_range(tampered.len() - 1.., end);
+    br.client
+        .goto(&format!("{base}/my/{tampered}"))
+        .await
+        .expect("goto");
+    br.wait_text("This link is not valid").await;
+    let secret = {
+        let mut c = t.db.pool.acquire().await.expect("conn");
+        docket::service::notify::reply_secret(&mut c, &t.config())
+            .await
+            .expect("secret")
+    };
+    let user: i64 = t
+        .scalar_i64("SELECT id FROM users WHERE email = 'sam@example.net'")
+        .await;
+    let old = docket::domain::status_link::issue(secret.expose(), user, now - 1000);
+    br.client
+        .goto(&format!("{base}/my/{old}"))
+        .await
+        .expect("goto");
+    br.wait_text("This link has expired").await;
+    br.screenshot(&format!("requestor-expired-{suffix}")).await;
+    br.stop().await;
+    drop(served);
+    t.close().await;
+}
+both!(
+    the_requestor_page_shows_only_their_public_history_in_chromium,
+    requestor_page
 );

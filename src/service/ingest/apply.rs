@@ -9,8 +9,8 @@ use crate::mail::inbound::parse::{self, ParsedMail};
 use crate::mail::inbound::route::{Action, Route};
 use crate::mail::inbound::thread::Rule;
 use crate::mail::outbound::compose;
-use crate::service::intake;
 use crate::service::notify::{self, StaffNotice};
+use crate::service::{intake, requestor};
 use crate::store::{messages, outbox, queues, tickets, users};
 use sqlx::AnyConnection;
 use tracing::warn;
@@ -373,6 +373,8 @@ impl Ingestor {
             missing,
         })
         .map_err(IngestError::from)?;
+        let link = requestor::link_for(&mut *conn, &self.cfg, &from.email, now).await?;
+        let body = composed.body.clone() + &requestor::footer(link.as_deref());
         let mut references = mail.references.clone();
         references.push(mail.message_id.clone());
         outbox::insert(
@@ -390,7 +392,7 @@ impl Ingestor {
                 to: std::slice::from_ref(&from.email),
                 cc: &[],
                 subject: &composed.subject,
-                body: &composed.body,
+                body: &body,
                 html_body: composed.html_body.as_deref(),
                 auto_submitted: true,
                 message_id: &composed.message_id,

@@ -37,6 +37,8 @@ pub enum Source {
     },
     QuarantineRetry(i64),
     Bench,
+    /// Written by a requestor on their status page.
+    StatusPage,
 }
 
 impl Source {
@@ -51,6 +53,7 @@ impl Source {
             } => format!("imap:{mailbox}:{uidvalidity}:{uid}"),
             Source::QuarantineRetry(id) => format!("quarantine-retry:{id}"),
             Source::Bench => "bench".into(),
+            Source::StatusPage => "status-page".into(),
         }
     }
 }

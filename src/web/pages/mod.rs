@@ -6,6 +6,7 @@ pub mod admin;
 pub mod board;
 pub mod list;
 pub mod queues;
+pub mod requestor;
 pub mod search;
 pub mod tickets;
 
@@ -30,6 +31,7 @@ impl Page {
 pub(crate) fn flash(key: Option<&String>) -> Option<String> {
     let msg = match key?.as_str() {
         "replied" => "Reply recorded; it is on its way to the requestors.",
+        "answered" => "Thank you: your answer is on the request.",
         "commented" => "Comment added.",
         "taken" => "The ticket is yours.",
         "assigned" => "Assigned.",
@@ -86,9 +88,22 @@ pub(crate) fn when(ms: i64, now: i64) -> When {
     }
 }
 
+/// A stored RFC 3339 value as people read it; other text as it is.
+pub(crate) fn readable(value: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(value)
+        .map(|d| d.format("%a %Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|_| value.to_string())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::when;
+    use super::{readable, when};
+
+    #[test]
+    fn stored_times_read_as_dates_and_words_stay_words() {
+        assert_eq!(readable("2026-12-06T15:07:07Z"), "Sun 2026-12-06 15:07 UTC");
+        assert_eq!(readable("alice@example.com"), "alice@example.com");
+    }
 
     #[test]
     fn times_read_as_people_say_them() {

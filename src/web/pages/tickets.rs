@@ -116,8 +116,8 @@ pub async fn ticket_show(
                 (None, None) => String::new(),
                 (old, new) => format!(
                     "{} → {}",
-                    old.as_deref().unwrap_or("nobody"),
-                    new.as_deref().unwrap_or("nobody")
+                    old.as_deref().map_or("nobody".into(), super::readable),
+                    new.as_deref().map_or("nobody".into(), super::readable)
                 ),
             };
             HistoryItem {
