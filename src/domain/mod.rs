@@ -4,6 +4,7 @@
 pub mod address;
 pub mod auth_results;
 pub mod clock;
+pub mod commands;
 pub mod intake;
 pub mod lifecycle;
 pub mod reply_token;

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod board;
+pub mod commands;
 pub mod demo;
 pub mod health;
 pub mod import;

@@ -161,6 +161,8 @@ pub enum StaffNotice {
     BackToTriage,
     /// A postponed ticket woke up.
     Woke,
+    /// A command in the recipient's mail was refused.
+    CommandRefused,
 }
 
 impl StaffNotice {
@@ -175,6 +177,7 @@ impl StaffNotice {
             StaffNotice::TakenOver => "took this ticket from you (it has a new owner)",
             StaffNotice::BackToTriage => "handed this ticket back to triage",
             StaffNotice::Woke => "woke this postponed ticket; it is open again",
+            StaffNotice::CommandRefused => "refused a command in your mail",
         }
     }
 

@@ -230,6 +230,9 @@ pub struct TransactionView {
     pub new_value: Option<String>,
     pub message_id: Option<String>,
     pub attachments: Vec<AttachmentView>,
+    /// A command by mail: whether it was carried out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<bool>,
 }
 
 #[derive(Debug, Serialize, FromRow)]
@@ -356,6 +359,7 @@ pub async fn show(conn: &mut AnyConnection, id: i64) -> Result<Option<TicketDeta
             let mine: Vec<AttachmentView>;
             (mine, atts) = atts.drain(..).partition(|a| a.transaction_id == x.id);
             TransactionView {
+                accepted: (x.kind == "command").then(|| x.new_value.as_deref() == Some("accepted")),
                 id: x.id,
                 kind: x.kind,
                 from: x.from_email,

@@ -598,3 +598,112 @@ both!(
     intake_fields_come_from_mail_and_the_acknowledgement_asks_for_the_rest,
     intake_from_mail
 );
+
+/// Commands at the top of a staff reply through the personal reply address
+/// act on the ticket, stay out of the requestor's mail, and a refused one
+/// is noted and told; from a forged `From:` they are only noted.
+async fn commands_by_mail(b: Backend) {
+    let Some(t) = team(b).await else { return };
+    let id = new_ticket(&t, "printer jam", "m1@x").await;
+    let n: i64 = id.parse().expect("id");
+    let secret = {
+        let mut c = t.db.pool.acquire().await.expect("conn");
+        docket::service::notify::reply_secret(&mut c, &t.config())
+            .await
+            .expect("secret")
+    };
+    let alice: i64 = t
+        .scalar_i64("SELECT id FROM users WHERE email = 'alice@example.com'")
+        .await;
+    let to = docket::domain::reply_token::personal_address(
+        "help@example.com",
+        secret.expose(),
+        docket::domain::reply_token::Personal::Correspond,
+        alice,
+    );
+    let body = "Owner: me\r\nETA: 2026-12-24\r\nReason: parts ordered\r\nPriority: 12\r\n\r\nWe ordered the part.\r\n";
+    let subject = format!("Re: [Docket #{id}] printer jam");
+    ingest(
+        &t.ingestor(),
+        &mail(ALICE, &to, &subject, "m2@x", "", body),
+        None,
+    )
+    .await;
+    let shown = json_ok(&t.url, &["ticket", "show", &id]);
+    assert_eq!(shown["owner"].as_str(), Some(ALICE));
+    assert_eq!(shown["eta"].as_str(), Some("2026-12-24T09:00:00Z"));
+    assert_eq!(shown["eta_reason"].as_str(), Some("parts ordered"));
+    let history = shown["transactions"].as_array().expect("history");
+    let commands: Vec<(&str, bool)> = history
+        .iter()
+        .filter(|x| x["type"] == "command")
+        .map(|x| {
+            (
+                x["body"].as_str().unwrap_or(""),
+                x["accepted"].as_bool().unwrap_or(false),
+            )
+        })
+        .collect();
+    assert_eq!(
+        commands,
+        vec![
+            ("Owner: me", true),
+            ("ETA: 2026-12-24", true),
+            ("Priority: 12", false)
+        ]
+    );
+    let said = history
+        .iter()
+        .find(|x| x["type"] == "correspond" && x["from"] == ALICE)
+        .expect("alice's reply");
+    assert_eq!(
+        said["body"].as_str().map(str::trim),
+        Some("We ordered the part.")
+    );
+    let to_sam: String =
+        sqlx::query_scalar("SELECT body FROM outbox WHERE kind = 'reply' AND ticket_id = $1")
+            .bind(n)
+            .fetch_one(&t.db.pool)
+            .await
+            .expect("the reply to sam");
+    assert!(
+        to_sam.contains("We ordered the part.") && !to_sam.contains("Owner:"),
+        "{to_sam}"
+    );
+    assert_eq!(
+        mail_to_containing(&t, ALICE, "Priority: 12").await,
+        1,
+        "the refusal is told"
+    );
+
+    let forged = mail(
+        BOB,
+        "help@example.com",
+        &subject,
+        "m3@x",
+        "",
+        "Status: rejected\r\nReason: spam\r\n\r\nclosing this",
+    );
+    ingest(&t.ingestor(), &forged, None).await;
+    let after = json_ok(&t.url, &["ticket", "show", &id]);
+    assert_eq!(
+        after["status"].as_str(),
+        Some("open"),
+        "a forged From: commands nothing"
+    );
+    let noted = after["transactions"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .any(|x| {
+            x["type"] == "command"
+                && x["accepted"] == Value::Bool(false)
+                && x["body"] == "Status: rejected"
+        });
+    assert!(noted, "the ignored command is noted");
+    t.close().await;
+}
+both!(
+    commands_by_mail_act_only_when_authenticated,
+    commands_by_mail
+);

@@ -27,8 +27,21 @@ fn docket(url: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Reads as the `docket` user, as an operator must once the database is
+/// that user's: a root reader would create SQLite's `-wal`/`-shm` files as
+/// root, and mailgate could then no longer write (and would defer).
 fn tickets(url: &str) -> Vec<serde_json::Value> {
-    serde_json::from_str::<serde_json::Value>(&docket(url, &["ticket", "list", "--json"]))
+    let out = Command::new("runuser")
+        .args(["-u", "docket", "--", docket_bin(), "--database-url", url])
+        .args(["ticket", "list", "--json"])
+        .output()
+        .expect("run docket as docket");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str::<serde_json::Value>(&String::from_utf8_lossy(&out.stdout))
         .expect("json")
         .as_array()
         .expect("array")

@@ -4,16 +4,16 @@
 use super::*;
 use crate::domain::reply_token::{self, Personal};
 use crate::domain::{address, auth_results};
-use crate::mail::inbound::classify::{Class, failed_recipients};
+use crate::mail::inbound::classify::Class;
 use crate::mail::inbound::parse::{self, ParsedMail};
 use crate::mail::inbound::route::{Action, Route};
 use crate::mail::inbound::thread::Rule;
 use crate::mail::outbound::compose;
+use crate::service::commands::MailCommands;
 use crate::service::notify::{self, StaffNotice};
 use crate::service::{intake, requestor};
 use crate::store::{messages, outbox, queues, tickets, users};
 use sqlx::AnyConnection;
-use tracing::warn;
 
 pub(super) const FLAG_OUTSIDER_COMMENT: &str = "comment address used by a non-member";
 pub(super) const FLAG_UNAUTHENTICATED: &str =
@@ -88,7 +88,7 @@ impl Stored<'_> {
                 kind: e.kind,
                 creator_id: Some(e.creator),
                 message_row_id: Some(row_id),
-                body: &self.mail.body,
+                body: e.body,
                 thread_rule: Some(e.rule.as_str()),
                 thread_note: e.note,
                 flag: e.flag,
@@ -111,6 +111,8 @@ pub(super) struct Entry<'a> {
     pub(super) rule: Rule,
     pub(super) note: Option<&'a str>,
     pub(super) flag: Option<&'static str>,
+    /// The text kept: the mail's body less any commands.
+    pub(super) body: &'a str,
 }
 
 pub(super) async fn store_attachments(
@@ -140,6 +142,14 @@ impl Ingestor {
         };
         let speaker = self.speaker(conn, ctx, s, tctx.queue_id, action).await?;
         let (action, flag) = (speaker.action, speaker.flag);
+        // Staff correspondence may open with commands: run after the commit,
+        // and never shown to the requestor.
+        let commands = (action == Action::Correspond && speaker.voice != Voice::Outsider)
+            .then(|| crate::domain::commands::parse(&s.mail.body))
+            .filter(|p| !p.commands.is_empty());
+        let text = commands
+            .as_ref()
+            .map_or(s.mail.body.as_str(), |p| p.rest.as_str());
         s.record(
             conn,
             ticket,
@@ -149,6 +159,7 @@ impl Ingestor {
                 rule,
                 note: None,
                 flag,
+                body: text,
             },
         )
         .await?;
@@ -157,17 +168,24 @@ impl Ingestor {
             if speaker.voice == Voice::Outsider && action == Action::Correspond {
                 intake::record_mail(conn, ticket, &s.mail.body, false, s.now).await?;
             }
-            self.tell(conn, ctx, &tctx, &speaker, s).await?;
+            self.tell(conn, ctx, &tctx, &speaker, s, text).await?;
         }
         let kind = match action {
             Action::Correspond => OutcomeKind::Replied,
             Action::Comment => OutcomeKind::Commented,
         };
-        Ok(Outcome::new(
+        let mut o = Outcome::new(
             kind,
             Some(ticket),
             format!("threaded by {} ({})", rule.as_str(), s.class.as_str()),
-        ))
+        );
+        o.commands = commands.map(|parsed| MailCommands {
+            ticket,
+            actor: speaker.email.clone(),
+            authenticated: speaker.voice == Voice::Staff,
+            parsed,
+        });
+        Ok(o)
     }
 
     /// Who hears of a message on a ticket: authenticated staff
@@ -180,6 +198,7 @@ impl Ingestor {
         tctx: &tickets::TicketContext,
         speaker: &Speaker,
         s: &Stored<'_>,
+        text: &str,
     ) -> Result<(), IngestError> {
         let scope = notify::Scope {
             cfg: &self.cfg,
@@ -187,7 +206,7 @@ impl Ingestor {
             own: &ctx.own_addresses,
             now: s.now,
         };
-        let (actor, body) = (speaker.email.as_str(), s.mail.body.as_str());
+        let (actor, body) = (speaker.email.as_str(), text);
         let notice = match (speaker.action, speaker.voice) {
             (Action::Comment, _) => StaffNotice::Commented,
             (Action::Correspond, Voice::Staff) => {
@@ -314,6 +333,7 @@ impl Ingestor {
                 rule: Rule::New,
                 note: thread_note,
                 flag: None,
+                body: &s.mail.body,
             },
         )
         .await?;
@@ -403,40 +423,6 @@ impl Ingestor {
         )
         .await?;
         Ok("acknowledgement queued".into())
-    }
-
-    /// Marks the addresses a DSN reports as failed so we stop mailing them.
-    pub(super) async fn record_bounce(
-        &self,
-        conn: &mut AnyConnection,
-        mail: &ParsedMail,
-        now: i64,
-    ) -> Result<(), IngestError> {
-        for att in &mail.attachments {
-            if att.content_type != "message/delivery-status" {
-                continue;
-            }
-            let text = String::from_utf8_lossy(&att.content);
-            // A DSN is a claim anyone can forge: it counts only for an address
-            // we really mailed, quoted by the Message-ID we sent it.
-            let quoted: Vec<String> = mail
-                .embedded_message_ids
-                .iter()
-                .chain(&mail.in_reply_to)
-                .chain(&mail.references)
-                .cloned()
-                .collect();
-            for addr in failed_recipients(&text) {
-                if outbox::sent_to(&mut *conn, &quoted, &addr).await? {
-                    users::mark_bouncing(&mut *conn, &addr, now).await?;
-                } else {
-                    warn!(
-                        "a bounce names an address we did not mail with the quoted message; not marked"
-                    );
-                }
-            }
-        }
-        Ok(())
     }
 }
 

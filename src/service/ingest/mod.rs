@@ -19,6 +19,7 @@ mod decide;
 use decide::recipient_addresses;
 
 mod apply;
+mod bounce;
 use apply::Stored;
 
 mod quarantined;
@@ -116,6 +117,9 @@ pub struct Outcome {
     pub message_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quarantine_id: Option<i64>,
+    /// Commands at the top of a staff reply, run once the mail is stored.
+    #[serde(skip)]
+    pub commands: Option<crate::service::commands::MailCommands>,
 }
 
 impl Outcome {
@@ -126,6 +130,7 @@ impl Outcome {
             reason: reason.into(),
             message_id: None,
             quarantine_id: None,
+            commands: None,
         }
     }
 }
@@ -249,6 +254,7 @@ impl Ingestor {
             {
                 Ok(outcome) => {
                     tx.commit().await?;
+                    self.run_commands(std::slice::from_ref(&outcome)).await;
                     return Ok(outcome);
                 }
                 Err(IngestError::Store(StoreError::DuplicateRace)) => tx.rollback().await?,
@@ -348,10 +354,24 @@ impl Ingestor {
         items: &[Item<'_>],
         hints: &Hints,
     ) -> Result<Vec<Outcome>, IngestError> {
-        match self.ingest_batch_fast(items, hints).await {
-            Ok(out) => Ok(out),
-            Err(e) if e.is_transient() => Err(e),
-            Err(_) => self.ingest_batch_careful(items, hints).await,
+        let out = match self.ingest_batch_fast(items, hints).await {
+            Ok(out) => out,
+            Err(e) if e.is_transient() => return Err(e),
+            Err(_) => self.ingest_batch_careful(items, hints).await?,
+        };
+        self.run_commands(&out).await;
+        Ok(out)
+    }
+
+    /// Commands by mail, after the mail is durable. A failure here is
+    /// logged: the mail itself is stored either way.
+    async fn run_commands(&self, outcomes: &[Outcome]) {
+        for m in outcomes.iter().filter_map(|o| o.commands.as_ref()) {
+            if let Err(e) =
+                crate::service::commands::run(&self.db, &self.cfg, m, self.now_ms()).await
+            {
+                warn!(ticket = m.ticket, error = %e, "running the commands of a mail failed");
+            }
         }
     }
 
