@@ -43,3 +43,11 @@ CREATE TABLE ticket_fields (
     updated_at BIGINT NOT NULL,
     PRIMARY KEY (ticket_id, name)
 );
+
+-- Which changes mail the requestor, per queue; quieter than every status
+-- change. Events: taken, eta, needs-info, postponed, stalled, resolved,
+-- rejected, status (any other change).
+ALTER TABLE queues ADD COLUMN notify TEXT NOT NULL DEFAULT 'resolved,rejected,needs-info,eta';
+-- A requestor's reply reopens a resolved ticket within this many days;
+-- later it opens a new ticket that refers to the old one.
+ALTER TABLE queues ADD COLUMN reopen_days BIGINT NOT NULL DEFAULT 14;

@@ -139,6 +139,14 @@ pub enum QueueCmd {
         /// security, dependencies, acceptance_criteria); empty: none.
         #[arg(long)]
         intake: Option<String>,
+        /// Changes mailed to the requestors, comma-separated (taken, eta,
+        /// needs-info, postponed, stalled, resolved, rejected, status).
+        #[arg(long)]
+        notify: Option<String>,
+        /// Days after resolving within which a requestor's reply reopens
+        /// the ticket (later it opens a new one that refers to it).
+        #[arg(long)]
+        reopen_days: Option<i64>,
     },
     /// Add EMAIL to the queue with a role, change their role, or --remove.
     Member {

@@ -34,7 +34,17 @@ pub(super) async fn queue(cfg: &Config, cmd: QueueCmd) -> Result<()> {
             name,
             wip_limit,
             intake,
+            notify,
+            reopen_days,
         } => {
+            if let Some(list) = notify {
+                let events = crate::service::admin::set_queue_notify(&db, &name, &list).await?;
+                println!("queue {name}: requestors told of {}", events.join(", "));
+            }
+            if let Some(days) = reopen_days {
+                crate::service::admin::set_queue_reopen_days(&db, &name, days).await?;
+                println!("queue {name}: replies reopen for {days} days after resolving");
+            }
             if let Some(list) = intake {
                 let keys = crate::service::intake::set_required(&db, &name, &list).await?;
                 println!("queue {name}: intake {}", keys.join(", "));

@@ -74,11 +74,12 @@ impl Status {
         self == Status::Open
     }
 
-    /// Moving into this status needs a reason (the requestor is told it).
+    /// Moving into this status needs a reason (the requestor is told it;
+    /// for `resolved`, the resolution).
     pub fn needs_reason(self) -> bool {
         matches!(
             self,
-            Status::NeedsInfo | Status::Postponed | Status::Rejected
+            Status::NeedsInfo | Status::Postponed | Status::Rejected | Status::Resolved
         )
     }
 
@@ -206,6 +207,7 @@ mod tests {
         assert_eq!(Status::NeedsInfo.waiting_on(), Some(WaitingOn::Requestor));
         assert_eq!(Status::Stalled.waiting_on(), Some(WaitingOn::Outside));
         assert_eq!(Status::Resolved.waiting_on(), None);
-        assert!(Status::Rejected.needs_reason() && !Status::Resolved.needs_reason());
+        assert!(Status::Rejected.needs_reason() && Status::Resolved.needs_reason());
+        assert!(!Status::Stalled.needs_reason() && !Status::Open.needs_reason());
     }
 }

@@ -183,3 +183,43 @@ pub async fn set_member(
     tx.commit().await?;
     Ok(addr)
 }
+
+/// The changes a queue mails its requestors about: a comma list of
+/// `service::notify::EVENTS` (empty: none).
+pub async fn set_queue_notify(
+    db: &Db,
+    queue: &str,
+    list: &str,
+) -> Result<Vec<String>, ServiceError> {
+    let mut events: Vec<String> = Vec::new();
+    for e in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        if !super::notify::EVENTS.contains(&e) {
+            return Err(ServiceError::Invalid(format!(
+                "unknown event {e:?}; one of {}",
+                super::notify::EVENTS.join(", ")
+            )));
+        }
+        if !events.iter().any(|x| x == e) {
+            events.push(e.to_string());
+        }
+    }
+    let mut tx = db.begin_write().await?;
+    let id = queue_id(&mut tx, queue).await?;
+    queues::set_notify(&mut tx, id, &events.join(",")).await?;
+    tx.commit().await?;
+    Ok(events)
+}
+
+/// The days after resolving within which a requestor's reply reopens.
+pub async fn set_queue_reopen_days(db: &Db, queue: &str, days: i64) -> Result<(), ServiceError> {
+    if days < 0 {
+        return Err(ServiceError::Invalid(
+            "The reopen window is 0 days or more.".into(),
+        ));
+    }
+    let mut tx = db.begin_write().await?;
+    let id = queue_id(&mut tx, queue).await?;
+    queues::set_reopen_days(&mut tx, id, days).await?;
+    tx.commit().await?;
+    Ok(())
+}

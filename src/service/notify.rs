@@ -318,6 +318,9 @@ pub async fn status_changed(
     reason: Option<&str>,
     actor: Option<&str>,
 ) -> Result<Option<i64>, ServiceError> {
+    if !notifies(scope.ticket, event(old, new)) {
+        return Ok(None);
+    }
     let (cfg, ctx) = (scope.cfg, scope.ticket);
     let to = tickets::requestor_emails(&mut *conn, ctx.id).await?;
     let cc = tickets::cc_emails(&mut *conn, ctx.id).await?;
@@ -332,11 +335,81 @@ pub async fn status_changed(
         reason,
         instance_name: &cfg.instance_name,
     })?;
-    let kind = match new {
-        "resolved" => "resolved",
-        "needs-info" => "request_info",
+    let kind = match (new, reason) {
+        ("resolved", _) => "resolved",
+        ("needs-info", _) => "request_info",
         _ if new == old => "eta",
         _ => "status",
     };
     enqueue(conn, scope, kind, to, cc, composed, true, None, actor).await
+}
+
+/// Changes a queue may mail its requestors about (`docket queue set
+/// --notify`).
+pub const EVENTS: [&str; 8] = [
+    "taken",
+    "eta",
+    "needs-info",
+    "postponed",
+    "stalled",
+    "resolved",
+    "rejected",
+    "status",
+];
+
+/// A status change as the queue's notify setting names it.
+fn event(old: &str, new: &str) -> &'static str {
+    match new {
+        "resolved" => "resolved",
+        "rejected" => "rejected",
+        "needs-info" => "needs-info",
+        "postponed" => "postponed",
+        "stalled" => "stalled",
+        _ if new == old => "eta",
+        _ => "status",
+    }
+}
+
+fn notifies(ctx: &TicketContext, event: &str) -> bool {
+    ctx.notify_events.split(',').any(|e| e.trim() == event)
+}
+
+/// "Alice is working on your request", when the queue tells requestors so.
+pub async fn taken(
+    conn: &mut AnyConnection,
+    scope: &Scope<'_>,
+    owner: &str,
+    actor: &str,
+) -> Result<Option<i64>, ServiceError> {
+    if !notifies(scope.ticket, "taken") {
+        return Ok(None);
+    }
+    let (cfg, ctx) = (scope.cfg, scope.ticket);
+    let name = owner.split('@').next().unwrap_or(owner);
+    let reason = format!("{name} is working on your request.");
+    let to = tickets::requestor_emails(&mut *conn, ctx.id).await?;
+    let cc = tickets::cc_emails(&mut *conn, ctx.id).await?;
+    let composed = compose::status_update(&compose::StatusInput {
+        tag: tag_of(cfg, ctx),
+        ticket_id: ctx.id,
+        subject: &ctx.subject,
+        old_status: &ctx.status,
+        new_status: &ctx.status,
+        owner: Some(owner),
+        eta: None,
+        reason: Some(&reason),
+        instance_name: &cfg.instance_name,
+    })?;
+    enqueue(
+        conn,
+        scope,
+        "taken",
+        to,
+        cc,
+        composed,
+        true,
+        None,
+        Some(actor),
+    )
+    .await
 }

@@ -285,6 +285,7 @@ async fn tell(
         Some(o) => {
             let people = vec![o.email.clone()];
             notify::tell_people(tx, &scope, by, why, notify::StaffNotice::Assigned, people).await?;
+            notify::taken(tx, &scope, &o.email, by).await?;
         }
         None => {
             let mut back = ctx.clone();

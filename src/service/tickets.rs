@@ -166,10 +166,12 @@ pub async fn change_status(
     }
     let reason = reason.map(str::trim).filter(|r| !r.is_empty());
     if to.needs_reason() && reason.is_none() {
-        return Err(ServiceError::refused(
-            "reason_required",
-            format!("setting a ticket to {to} needs a reason"),
-        ));
+        let what = if to == Status::Resolved {
+            "resolving a ticket needs a resolution (it is mailed to the requestor)".to_string()
+        } else {
+            format!("setting a ticket to {to} needs a reason")
+        };
+        return Err(ServiceError::refused("reason_required", what));
     }
     let mut tx = db.begin_write().await?;
     let ctx = tickets::context(&mut tx, ticket)

@@ -54,3 +54,23 @@ pub fn own_addresses(queues: &[Queue]) -> Vec<String> {
         })
         .collect()
 }
+
+/// Which changes mail the queue's requestors (a comma list of events).
+pub async fn set_notify(conn: &mut AnyConnection, queue_id: i64, events: &str) -> Result<()> {
+    sqlx::query("UPDATE queues SET notify = $1 WHERE id = $2")
+        .bind(events)
+        .bind(queue_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// How long after resolving a requestor's reply reopens a ticket.
+pub async fn set_reopen_days(conn: &mut AnyConnection, queue_id: i64, days: i64) -> Result<()> {
+    sqlx::query("UPDATE queues SET reopen_days = $1 WHERE id = $2")
+        .bind(days)
+        .bind(queue_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

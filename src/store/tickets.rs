@@ -395,12 +395,17 @@ pub struct TicketContext {
     pub comment_address: Option<String>,
     pub subject_tag: Option<String>,
     pub owner: Option<String>,
+    /// The changes the queue mails its requestors about (comma list).
+    pub notify_events: String,
+    pub reopen_days: i64,
+    pub resolved_at: Option<i64>,
 }
 
 pub async fn context(conn: &mut AnyConnection, id: i64) -> Result<Option<TicketContext>> {
     Ok(sqlx::query_as(
         "SELECT t.id, t.subject, t.status, q.id AS queue_id, q.name AS queue_name, q.correspond_address, \
-         q.comment_address, q.subject_tag, o.email AS owner \
+         q.comment_address, q.subject_tag, o.email AS owner, q.notify AS notify_events, q.reopen_days, \
+         t.resolved_at \
          FROM tickets t JOIN queues q ON q.id = t.queue_id LEFT JOIN users o ON o.id = t.owner_id \
          WHERE t.id = $1",
     )

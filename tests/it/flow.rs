@@ -183,7 +183,21 @@ async fn lifecycle_refusals(b: Backend) {
     let Some(t) = team(b).await else { return };
     let id = new_ticket(&t, "printer", "l1@x").await;
     let url = t.url.as_str();
-    json_ok(url, &["ticket", "status", &id, "resolved", "--as", ALICE]);
+    let bare = ["ticket", "status", &id, "resolved", "--as", ALICE];
+    let (code, why) = refused(url, &bare, b"");
+    assert_eq!(code, "reason_required");
+    assert!(why.contains("resolution"), "{why}");
+    let fixed = [
+        "ticket",
+        "status",
+        &id,
+        "resolved",
+        "--reason",
+        "toner replaced",
+        "--as",
+        ALICE,
+    ];
+    json_ok(url, &fixed);
     let (code, why) = refused(
         url,
         &["ticket", "status", &id, "stalled", "--as", ALICE],
@@ -415,15 +429,24 @@ async fn children_links_and_merge(b: Backend) {
     );
     let (code, why) = refused(
         url,
-        &["ticket", "status", &parent, "resolved", "--as", ALICE],
+        &[
+            "ticket", "status", &parent, "resolved", "--reason", "done", "--as", ALICE,
+        ],
         b"",
     );
     assert_eq!(code, "open_children");
     assert!(why.contains(&format!("#{cid}")), "{why}");
-    json_ok(url, &["ticket", "status", &c, "resolved", "--as", ALICE]);
     json_ok(
         url,
-        &["ticket", "status", &parent, "resolved", "--as", ALICE],
+        &[
+            "ticket", "status", &c, "resolved", "--reason", "cabled", "--as", ALICE,
+        ],
+    );
+    json_ok(
+        url,
+        &[
+            "ticket", "status", &parent, "resolved", "--reason", "moved in", "--as", ALICE,
+        ],
     );
 
     let other = new_ticket(&t, "power cut", "c2@x").await;
@@ -706,4 +729,104 @@ async fn commands_by_mail(b: Backend) {
 both!(
     commands_by_mail_act_only_when_authenticated,
     commands_by_mail
+);
+
+async fn outbox_kinds(t: &TestDb, ticket: i64, kind: &str) -> Vec<String> {
+    sqlx::query_scalar("SELECT body FROM outbox WHERE ticket_id = $1 AND kind = $2 ORDER BY id")
+        .bind(ticket)
+        .bind(kind)
+        .fetch_all(&t.db.pool)
+        .await
+        .expect("outbox")
+}
+
+/// The queue chooses which changes mail the requestor; a reply long after
+/// resolving opens a follow-up that refers to the old ticket.
+async fn requestor_updates_and_follow_ups(b: Backend) {
+    let Some(t) = team(b).await else { return };
+    let url = t.url.as_str();
+    let id = new_ticket(&t, "vpn drops", "u1@x").await;
+    let n: i64 = id.parse().expect("id");
+    json_ok(url, &["ticket", "take", &id, "--as", ALICE]);
+    assert!(
+        outbox_kinds(&t, n, "taken").await.is_empty(),
+        "quiet by default"
+    );
+    ok(docket(
+        url,
+        &["queue", "set", "help", "--notify", "taken,resolved"],
+        b"",
+    ));
+    json_ok(url, &["ticket", "take", &id, "--as", BOB]);
+    let taken = outbox_kinds(&t, n, "taken").await;
+    assert_eq!(taken.len(), 1);
+    assert!(
+        taken[0].contains("bob is working on your request"),
+        "{}",
+        taken[0]
+    );
+    let eta = [
+        "ticket",
+        "eta",
+        &id,
+        "--at",
+        "2030-01-01T10:00:00Z",
+        "--reason",
+        "waiting on the ISP",
+        "--as",
+        BOB,
+    ];
+    json_ok(url, &eta);
+    assert!(
+        outbox_kinds(&t, n, "eta").await.is_empty(),
+        "ETA changes are off for this queue"
+    );
+    let resolve = [
+        "ticket",
+        "status",
+        &id,
+        "resolved",
+        "--reason",
+        "new router",
+        "--as",
+        BOB,
+    ];
+    json_ok(url, &resolve);
+    let resolved = outbox_kinds(&t, n, "resolved").await;
+    assert!(
+        resolved.len() == 1 && resolved[0].contains("new router"),
+        "{resolved:?}"
+    );
+
+    ok(docket(
+        url,
+        &["queue", "set", "help", "--reopen-days", "0"],
+        b"",
+    ));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let late = mail(
+        "sam@example.com",
+        "help@example.com",
+        &format!("Re: [Docket #{id}] vpn drops"),
+        "u2@x",
+        "",
+        "It is dropping again.",
+    );
+    let follow = ingest(&t.ingestor(), &late, None)
+        .await
+        .ticket
+        .expect("a ticket");
+    assert_ne!(follow, n, "a late reply opens a follow-up");
+    let shown = json_ok(url, &["ticket", "show", &follow.to_string()]);
+    assert_eq!(shown["refers_to"], serde_json::json!([n]));
+    assert_eq!(
+        t.show(n).await.ticket.status,
+        "resolved",
+        "the old ticket stays resolved"
+    );
+    t.close().await;
+}
+both!(
+    queues_choose_requestor_updates_and_late_replies_follow_up,
+    requestor_updates_and_follow_ups
 );

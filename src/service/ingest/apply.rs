@@ -140,6 +140,9 @@ impl Ingestor {
         let Some(tctx) = tickets::context(&mut *conn, ticket).await? else {
             return Err(IngestError::TicketVanished(ticket));
         };
+        if let Some(o) = self.follow_up(conn, ctx, s, &tctx, action).await? {
+            return Ok(o);
+        }
         let speaker = self.speaker(conn, ctx, s, tctx.queue_id, action).await?;
         let (action, flag) = (speaker.action, speaker.flag);
         // Staff correspondence may open with commands: run after the commit,

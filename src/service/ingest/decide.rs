@@ -273,3 +273,47 @@ fn admit<'m>(
         .ok_or_else(|| "no usable sender address (From/Sender)".to_string())?;
     Ok((mail, from))
 }
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+impl Ingestor {
+    /// A requestor writing on a ticket resolved longer ago than its queue's
+    /// reopen window starts a new ticket that refers to the old one (as
+    /// Zammad's follow-up rule does) instead of reopening it.
+    pub(super) async fn follow_up(
+        &self,
+        conn: &mut AnyConnection,
+        ctx: &Context,
+        s: &Stored<'_>,
+        old: &tickets::TicketContext,
+        action: Action,
+    ) -> Result<Option<Outcome>, IngestError> {
+        let long_ago = old
+            .resolved_at
+            .is_some_and(|at| at < s.now - old.reopen_days.max(0) * DAY_MS);
+        if old.status != "resolved"
+            || !long_ago
+            || action != Action::Correspond
+            || s.class.is_automatic()
+            || s.sender.is_staff()
+        {
+            return Ok(None);
+        }
+        let route = Route {
+            queue_id: old.queue_id,
+            action: Action::Correspond,
+            via: "follow-up".into(),
+        };
+        let note = format!(
+            "follow-up to #{}, resolved more than {} days ago",
+            old.id, old.reopen_days
+        );
+        let o = self
+            .create_ticket(conn, ctx, s, &route, Some(&note))
+            .await?;
+        if let Some(new) = o.ticket {
+            links::add(&mut *conn, new, "refers-to", old.id, s.now).await?;
+        }
+        Ok(Some(o))
+    }
+}
