@@ -36,6 +36,7 @@ CREATE TABLE ticket_links (
 -- the fields each ticket was given, and what it still lacks.
 ALTER TABLE queues ADD COLUMN intake TEXT NOT NULL DEFAULT '';
 ALTER TABLE tickets ADD COLUMN intake_missing TEXT NOT NULL DEFAULT '';
+CREATE INDEX tickets_incomplete ON tickets(status, created_at) WHERE intake_missing <> '';
 CREATE TABLE ticket_fields (
     ticket_id BIGINT NOT NULL REFERENCES tickets(id),
     name TEXT NOT NULL,

@@ -114,13 +114,7 @@ async fn note(
     h.new_value = Some(&outcome);
     store::tickets::add_transaction(&mut tx, h).await?;
     if let (Err(why), true) = (result, m.authenticated) {
-        let own = notify::own_addresses(&mut tx).await?;
-        let scope = notify::Scope {
-            cfg,
-            ticket: &ctx,
-            own: &own,
-            now,
-        };
+        let scope = notify::Scope::load(&mut tx, cfg, &ctx, now).await?;
         let body = format!("{line}\n\nrefused: {why}");
         let people = vec![m.actor.clone()];
         // Told to the author, who is excluded as actor: the notice names Docket.

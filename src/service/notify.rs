@@ -62,8 +62,26 @@ pub fn comment_reply_address(ticket: &TicketContext) -> String {
 pub struct Scope<'a> {
     pub cfg: &'a Config,
     pub ticket: &'a TicketContext,
-    pub own: &'a [String],
+    /// Our own addresses, never mailed.
+    pub own: Vec<String>,
     pub now: i64,
+}
+
+impl<'a> Scope<'a> {
+    /// The scope of mail about `ticket`, with our own addresses loaded.
+    pub async fn load(
+        conn: &mut AnyConnection,
+        cfg: &'a Config,
+        ticket: &'a TicketContext,
+        now: i64,
+    ) -> Result<Scope<'a>, ServiceError> {
+        Ok(Scope {
+            cfg,
+            ticket,
+            own: own_addresses(conn).await?,
+            now,
+        })
+    }
 }
 
 pub fn tag_of<'a>(cfg: &'a Config, ctx: &'a TicketContext) -> &'a str {
@@ -85,8 +103,8 @@ pub async fn enqueue(
     actor: Option<&str>,
 ) -> Result<Option<i64>, ServiceError> {
     let (ctx, now) = (scope.ticket, scope.now);
-    let to = recipients(to, scope.own, actor);
-    let cc: Vec<String> = recipients(cc, scope.own, actor)
+    let to = recipients(to, &scope.own, actor);
+    let cc: Vec<String> = recipients(cc, &scope.own, actor)
         .into_iter()
         .filter(|c| !to.contains(c))
         .collect();
@@ -220,7 +238,7 @@ pub async fn tell_people(
     // The actor is not told of their own words, except that mail claiming
     // to be from them which nothing authenticated reaches them too.
     let exclude = (!tell_actor).then_some(actor);
-    let to = recipients(people, scope.own, exclude);
+    let to = recipients(people, &scope.own, exclude);
     if to.is_empty() {
         return Ok(None);
     }

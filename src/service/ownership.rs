@@ -273,13 +273,7 @@ async fn tell(
     reason: Option<&str>,
     now: i64,
 ) -> Result<(), ServiceError> {
-    let own = notify::own_addresses(&mut *tx).await?;
-    let scope = notify::Scope {
-        cfg,
-        ticket: ctx,
-        own: &own,
-        now,
-    };
+    let scope = notify::Scope::load(&mut *tx, cfg, ctx, now).await?;
     let (by, why) = (actor.email.as_str(), reason.unwrap_or(""));
     match new_owner {
         Some(o) => {

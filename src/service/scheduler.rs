@@ -43,13 +43,7 @@ pub async fn run_once(db: &Db, cfg: &Config, now: i64) -> Result<SchedulerReport
         h.new_value = Some("open");
         h.thread_note = Some("woke up: the postponement ended");
         tickets::add_transaction(&mut tx, h).await?;
-        let own = notify::own_addresses(&mut tx).await?;
-        let scope = notify::Scope {
-            cfg,
-            ticket: &ctx,
-            own: &own,
-            now,
-        };
+        let scope = notify::Scope::load(&mut tx, cfg, &ctx, now).await?;
         notify::tell_staff(
             &mut tx,
             &scope,

@@ -133,13 +133,7 @@ async fn tell_requestors(
     actor: &str,
     now: i64,
 ) -> Result<(), ServiceError> {
-    let own = notify::own_addresses(&mut *tx).await?;
-    let scope = notify::Scope {
-        cfg,
-        ticket: ctx,
-        own: &own,
-        now,
-    };
+    let scope = notify::Scope::load(&mut *tx, cfg, ctx, now).await?;
     notify::status_changed(tx, &scope, &ctx.status, new, eta, Some(reason), Some(actor)).await?;
     Ok(())
 }

@@ -89,13 +89,7 @@ async fn post_text(
     let creator = users::ensure(&mut tx, actor, "", now).await?;
     let id =
         tickets::add_transaction(&mut tx, history(ticket, kind, Some(creator), body, now)).await?;
-    let own = notify::own_addresses(&mut tx).await?;
-    let scope = notify::Scope {
-        cfg,
-        ticket: &ctx,
-        own: &own,
-        now,
-    };
+    let scope = notify::Scope::load(&mut tx, cfg, &ctx, now).await?;
     if kind == "comment" {
         notify::tell_staff(&mut tx, &scope, actor, body, notify::StaffNotice::Commented).await?;
     } else {
@@ -201,13 +195,7 @@ pub async fn change_status(
         now,
     )
     .await?;
-    let own = notify::own_addresses(&mut tx).await?;
-    let scope = notify::Scope {
-        cfg,
-        ticket: &ctx,
-        own: &own,
-        now,
-    };
+    let scope = notify::Scope::load(&mut tx, cfg, &ctx, now).await?;
     notify::status_changed(&mut tx, &scope, &ctx.status, new, eta, reason, Some(actor)).await?;
     tx.commit().await?;
     Ok(())

@@ -11,6 +11,8 @@ pub async fn spread(conn: &mut AnyConnection, staff: &[i64]) -> Result<()> {
         "UPDATE tickets SET status = 'stalled' WHERE id % 11 = 2",
         "UPDATE tickets SET status = 'needs-info' WHERE id % 13 = 3",
         "UPDATE tickets SET status = 'resolved', resolved_at = updated_at WHERE id % 3 = 0",
+        "UPDATE tickets SET status = 'postponed', postponed_until = updated_at + (id % 10) * 86400000, \
+         status_reason = 'after the change freeze' WHERE id % 17 = 4",
         "UPDATE tickets SET priority = id % 4",
     ] {
         sqlx::query(sql).execute(&mut *conn).await?;
@@ -24,7 +26,8 @@ pub async fn spread(conn: &mut AnyConnection, staff: &[i64]) -> Result<()> {
     }
     // Tickets arrived over the last 60 days, not all this second.
     sqlx::query(
-        "UPDATE tickets SET created_at = created_at - (id % 60) * 86400000 - (id % 1440) * 60000",
+        "UPDATE tickets SET created_at = created_at - (id % 60) * 86400000 - (id % 1440) * 60000, \
+         updated_at = updated_at - (id % 30) * 86400000",
     )
     .execute(conn)
     .await?;

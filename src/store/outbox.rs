@@ -59,6 +59,8 @@ pub struct OutboxItem {
     pub subject: String,
     pub message_id: String,
     pub in_reply_to: Option<String>,
+    /// Where answers go: the queue, a per-ticket or a personal address.
+    pub reply_to: Option<String>,
     pub status: String,
     pub attempts: i64,
     pub last_error: Option<String>,
@@ -79,6 +81,7 @@ struct Row {
     subject: String,
     message_id: String,
     in_reply_to: Option<String>,
+    reply_to: Option<String>,
     status: String,
     attempts: i64,
     last_error: Option<String>,
@@ -95,7 +98,7 @@ fn split(list: &str) -> Vec<String> {
 }
 
 const ITEM_COLUMNS: &str = "id, ticket_id, kind, to_addrs, cc_addrs, subject, message_id, in_reply_to, \
-     status, attempts, last_error, refused, created_at, sent_at";
+     reply_to, status, attempts, last_error, refused, created_at, sent_at";
 
 impl From<Row> for OutboxItem {
     fn from(r: Row) -> Self {
@@ -108,6 +111,7 @@ impl From<Row> for OutboxItem {
             subject: r.subject,
             message_id: r.message_id,
             in_reply_to: r.in_reply_to,
+            reply_to: r.reply_to,
             status: r.status,
             attempts: r.attempts,
             last_error: r.last_error,

@@ -760,6 +760,17 @@ async fn requestor_updates_and_follow_ups(b: Backend) {
     json_ok(url, &["ticket", "take", &id, "--as", BOB]);
     let taken = outbox_kinds(&t, n, "taken").await;
     assert_eq!(taken.len(), 1);
+    let listed = json_ok(url, &["outbox", "list"]);
+    let row = listed
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["kind"] == "taken")
+        .expect("the taken row");
+    assert!(
+        row["reply_to"].as_str().is_some_and(|r| r.contains("help")),
+        "{row}"
+    );
     assert!(
         taken[0].contains("bob is working on your request"),
         "{}",

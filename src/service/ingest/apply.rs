@@ -206,7 +206,7 @@ impl Ingestor {
         let scope = notify::Scope {
             cfg: &self.cfg,
             ticket: tctx,
-            own: &ctx.own_addresses,
+            own: ctx.own_addresses.clone(),
             now: s.now,
         };
         let (actor, body) = (speaker.email.as_str(), text);
