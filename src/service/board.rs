@@ -8,7 +8,7 @@ use crate::store::triage::{self, Section, TriageLine, WipRow};
 use crate::store::{Db, queues};
 
 /// How many tickets a dashboard section shows at most.
-pub const SECTION_LIMIT: i64 = 100;
+pub const SECTION_LIMIT: i64 = 50;
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
 /// Every membership with the member's open tickets and limit.

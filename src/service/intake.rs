@@ -31,34 +31,59 @@ pub async fn record_mail(
     first: bool,
     now: i64,
 ) -> Result<Vec<String>, ServiceError> {
+    let given = intake::parse(body);
+    let Some((_, required)) = store::required_for(&mut *conn, ticket).await? else {
+        return Err(ServiceError::NoTicket(ticket));
+    };
+    // Most queues require nothing and most mail names no field: then there
+    // is nothing to write, and ingest stays as fast as before.
+    if required.is_empty() && given.is_empty() {
+        return Ok(Vec::new());
+    }
     if first && !body.trim().is_empty() {
         let description: String = body.trim().chars().take(DESCRIPTION_CHARS).collect();
         store::set_field(&mut *conn, ticket, "description", &description, now).await?;
     }
-    for (key, value) in intake::parse(body) {
+    for (key, value) in given {
         store::set_field(&mut *conn, ticket, key, &value, now).await?;
     }
     refresh(conn, ticket).await
 }
 
-/// Recomputes what the ticket lacks against its queue's requirements.
-pub async fn refresh(conn: &mut AnyConnection, ticket: i64) -> Result<Vec<String>, ServiceError> {
+/// What the ticket's queue requires, and what the ticket was given. A
+/// ticket from before its queue asked for a description has one when its
+/// first mail had a body.
+async fn required_and_given(
+    conn: &mut AnyConnection,
+    ticket: i64,
+) -> Result<(Vec<String>, Vec<(String, String)>), ServiceError> {
     let Some((_, required)) = store::required_for(&mut *conn, ticket).await? else {
         return Err(ServiceError::NoTicket(ticket));
     };
     let required = intake::parse_keys(&required).unwrap_or_default();
-    let given = store::fields(&mut *conn, ticket).await?;
+    let mut given = store::fields(&mut *conn, ticket).await?;
+    if required.iter().any(|k| k == "description") && !given.iter().any(|(k, _)| k == "description")
+    {
+        let first = store::first_body(&mut *conn, ticket)
+            .await?
+            .unwrap_or_default();
+        if !first.trim().is_empty() {
+            given.push(("description".into(), first));
+        }
+    }
+    Ok((required, given))
+}
+
+/// Recomputes what the ticket lacks against its queue's requirements.
+pub async fn refresh(conn: &mut AnyConnection, ticket: i64) -> Result<Vec<String>, ServiceError> {
+    let (required, given) = required_and_given(&mut *conn, ticket).await?;
     let missing = intake::missing(&required, &given);
     store::set_missing(&mut *conn, ticket, &missing.join(",")).await?;
     Ok(missing)
 }
 
 pub async fn view(conn: &mut AnyConnection, ticket: i64) -> Result<IntakeView, ServiceError> {
-    let Some((_, required)) = store::required_for(&mut *conn, ticket).await? else {
-        return Err(ServiceError::NoTicket(ticket));
-    };
-    let required = intake::parse_keys(&required).unwrap_or_default();
-    let given = store::fields(&mut *conn, ticket).await?;
+    let (required, given) = required_and_given(conn, ticket).await?;
     let missing = intake::missing(&required, &given);
     Ok(IntakeView {
         complete: missing.is_empty(),

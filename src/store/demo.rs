@@ -11,7 +11,7 @@ pub async fn spread(conn: &mut AnyConnection, staff: &[i64]) -> Result<()> {
         "UPDATE tickets SET status = 'stalled' WHERE id % 11 = 2",
         "UPDATE tickets SET status = 'needs-info' WHERE id % 13 = 3",
         "UPDATE tickets SET status = 'resolved', resolved_at = updated_at WHERE id % 3 = 0",
-        "UPDATE tickets SET status = 'postponed', postponed_until = updated_at + (id % 10) * 86400000, \
+        "UPDATE tickets SET status = 'postponed', postponed_until = updated_at + (id % 10 + 1) * 86400000, \
          status_reason = 'after the change freeze' WHERE id % 17 = 4",
         "UPDATE tickets SET priority = id % 4",
     ] {

@@ -76,3 +76,13 @@ pub async fn active_tickets(conn: &mut AnyConnection, queue_id: i64) -> Result<V
     .fetch_all(conn)
     .await?)
 }
+
+/// The body of the mail that opened the ticket: its description.
+pub async fn first_body(conn: &mut AnyConnection, ticket: i64) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT body FROM transactions WHERE ticket_id = $1 AND type = 'create' ORDER BY id LIMIT 1",
+    )
+    .bind(ticket)
+    .fetch_optional(conn)
+    .await?)
+}

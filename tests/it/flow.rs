@@ -335,6 +335,16 @@ both!(
     postpone_and_wake
 );
 
+/// A `serve` the test did not get to stop (it failed first) is killed.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Two `serve` processes on one PostgreSQL database wake each postponed
 /// ticket exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -367,7 +377,7 @@ async fn two_schedulers() {
             .spawn()
             .expect("serve")
     };
-    let (mut first, mut second) = (serve(), serve());
+    let (mut first, mut second) = (Reaped(serve()), Reaped(serve()));
     let until = (chrono::Utc::now() + chrono::Duration::seconds(10))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     for id in &ids {
@@ -389,8 +399,8 @@ async fn two_schedulers() {
     }
     // A few more passes of both, then count.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    crate::support::terminate(&mut first, "the first docket serve");
-    crate::support::terminate(&mut second, "the second docket serve");
+    crate::support::terminate(&mut first.0, "the first docket serve");
+    crate::support::terminate(&mut second.0, "the second docket serve");
     let wakes = t
         .scalar_i64(
             "SELECT COUNT(*) FROM transactions WHERE type = 'status' \
