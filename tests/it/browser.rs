@@ -108,6 +108,18 @@ impl Browser {
             .expect("click");
     }
 
+    /// Signs in with the test password and lands on the queues.
+    async fn sign_in(&self, base: &str, email: &str) {
+        self.client
+            .goto(&format!("{base}/login"))
+            .await
+            .expect("goto");
+        self.fill("input[name=email]", email).await;
+        self.fill("input[name=password]", PASSWORD).await;
+        self.click("button[type=submit]").await;
+        self.wait_path("/queues").await;
+    }
+
     /// Waits for a navigation to land on a path ending with `suffix`.
     async fn wait_path(&self, suffix: &str) {
         for _ in 0..100 {
@@ -219,11 +231,7 @@ async fn daily_work(b: Backend) {
     .await;
     let served = app(&t).await;
     let base = served.base.clone();
-    let suffix = if b == Backend::Sqlite {
-        "sqlite"
-    } else {
-        "postgres"
-    };
+    let suffix = b.label();
 
     br.client
         .goto(&format!("{base}/login"))
@@ -343,14 +351,7 @@ Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/html\
         .expect("ticket");
     let served = app(&t).await;
     let base = served.base.clone();
-    br.client
-        .goto(&format!("{base}/login"))
-        .await
-        .expect("goto");
-    br.fill("input[name=email]", "alice@example.com").await;
-    br.fill("input[name=password]", PASSWORD).await;
-    br.click("button[type=submit]").await;
-    br.wait_path("/queues").await;
+    br.sign_in(&base, "alice@example.com").await;
     for path in [
         format!("/tickets/{id}"),
         "/queues/help".into(),
@@ -368,15 +369,7 @@ Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/html\
         .await
         .expect("goto");
     br.wait_text("<script>window.__xss=2").await; // the subject, shown as text
-    br.screenshot(&format!(
-        "hostile-mail-{}",
-        if b == Backend::Sqlite {
-            "sqlite"
-        } else {
-            "postgres"
-        }
-    ))
-    .await;
+    br.screenshot(&format!("hostile-mail-{}", b.label())).await;
     br.stop().await;
     t.close().await;
 }
@@ -451,19 +444,8 @@ async fn triage_board(b: Backend) {
     .expect("postpone");
     let served = app(&t).await;
     let base = served.base.clone();
-    let suffix = if b == Backend::Sqlite {
-        "sqlite"
-    } else {
-        "postgres"
-    };
-    br.client
-        .goto(&format!("{base}/login"))
-        .await
-        .expect("goto");
-    br.fill("input[name=email]", "alice@example.com").await;
-    br.fill("input[name=password]", PASSWORD).await;
-    br.click("button[type=submit]").await;
-    br.wait_path("/queues").await;
+    let suffix = b.label();
+    br.sign_in(&base, "alice@example.com").await;
     br.client
         .goto(&format!("{base}/triage"))
         .await
@@ -613,11 +595,7 @@ async fn requestor_page(b: Backend) {
         .collect();
     let served = crate::support::Served::start(&t, cfg, Default::default(), |a| a).await;
     let base = served.base.clone();
-    let suffix = if b == Backend::Sqlite {
-        "sqlite"
-    } else {
-        "postgres"
-    };
+    let suffix = b.label();
     br.client
         .goto(&format!("{base}/my/{token}"))
         .await
@@ -658,12 +636,7 @@ async fn requestor_page(b: Backend) {
         .await
         .expect("goto");
     br.wait_text("This link is not valid").await;
-    let secret = {
-        let mut c = t.db.pool.acquire().await.expect("conn");
-        docket::service::notify::reply_secret(&mut c, &t.config())
-            .await
-            .expect("secret")
-    };
+    let secret = t.reply_secret().await;
     let user: i64 = t
         .scalar_i64("SELECT id FROM users WHERE email = 'sam@example.net'")
         .await;

@@ -639,12 +639,7 @@ async fn commands_by_mail(b: Backend) {
     let Some(t) = team(b).await else { return };
     let id = new_ticket(&t, "printer jam", "m1@x").await;
     let n: i64 = id.parse().expect("id");
-    let secret = {
-        let mut c = t.db.pool.acquire().await.expect("conn");
-        docket::service::notify::reply_secret(&mut c, &t.config())
-            .await
-            .expect("secret")
-    };
+    let secret = t.reply_secret().await;
     let alice: i64 = t
         .scalar_i64("SELECT id FROM users WHERE email = 'alice@example.com'")
         .await;

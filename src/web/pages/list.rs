@@ -1,7 +1,8 @@
 //! Ticket lists as queue pages and search results show them
 //! (`templates/queues/list.html`).
 
-use super::age;
+use super::{When, when};
+use crate::store;
 use crate::store::views;
 
 pub struct ListRow {
@@ -11,7 +12,7 @@ pub struct ListRow {
     pub owner: String,
     pub requestor: String,
     pub queue: String,
-    pub updated: String,
+    pub updated: When,
 }
 
 pub(crate) fn rows(list: Vec<views::TicketRow>) -> Vec<ListRow> {
@@ -27,7 +28,7 @@ pub(crate) fn rows(list: Vec<views::TicketRow>) -> Vec<ListRow> {
             owner: t.owner.unwrap_or_else(|| "—".into()),
             requestor: t.requestor.unwrap_or_default(),
             queue: t.queue,
-            updated: age(Some(t.updated_at)),
+            updated: when(t.updated_at, store::now_ms()),
         })
         .collect()
 }

@@ -46,14 +46,9 @@ pub(crate) fn flash(key: Option<&String>) -> Option<String> {
     Some(msg.to_string())
 }
 
+/// How long ago, as people say it ("3 h ago"); "—" for never.
 pub(crate) fn age(ms: Option<i64>) -> String {
-    let Some(ms) = ms else { return "—".into() };
-    let mins = (store::now_ms() - ms).max(0) / 60_000;
-    match mins {
-        0..=59 => format!("{mins} min"),
-        60..=2879 => format!("{} h", mins / 60),
-        _ => format!("{} days", mins / 1440),
-    }
+    ms.map_or_else(|| "—".into(), |ms| when(ms, store::now_ms()).ago)
 }
 
 /// A time as people read it: short and relative ("3 h ago", "in 2 d"),

@@ -19,6 +19,16 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// For file names: screenshots of each backend's run.
+    pub fn label(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
 /// Runs an async test body once per backend: `both!(name, body_fn)`.
 #[macro_export]
 macro_rules! both {
@@ -147,6 +157,14 @@ impl TestDb {
             instance_name: "docket.test".into(),
             ..Config::default()
         }
+    }
+
+    /// The instance's secret for reply addresses and status links.
+    pub async fn reply_secret(&self) -> docket::domain::secret::Secret {
+        let mut c = self.db.pool.acquire().await.expect("conn");
+        docket::service::notify::reply_secret(&mut c, &self.config())
+            .await
+            .expect("secret")
     }
 
     pub fn ingestor(&self) -> Ingestor {
