@@ -846,3 +846,61 @@ both!(
     queues_choose_requestor_updates_and_late_replies_follow_up,
     requestor_updates_and_follow_ups
 );
+
+/// A personal limit overrides the queue's; a member removed from a queue
+/// can no longer take its tickets; a fresh status-page link is mailed only
+/// to someone who asked us something, and the answer never says which.
+async fn limits_membership_and_fresh_links(b: Backend) {
+    let Some(t) = team(b).await else { return };
+    let url = t.url.as_str();
+    ok(docket(
+        url,
+        &["queue", "set", "help", "--wip-limit", "5"],
+        b"",
+    ));
+    ok(docket(
+        url,
+        &["user", "set", ALICE, "--wip-limit", "1"],
+        b"",
+    ));
+    let one = new_ticket(&t, "one", "p1@x").await;
+    let two = new_ticket(&t, "two", "p2@x").await;
+    json_ok(url, &["ticket", "take", &one, "--as", ALICE]);
+    let (code, why) = refused(url, &["ticket", "take", &two, "--as", ALICE], b"");
+    assert_eq!(
+        (code.as_str(), why.as_str()),
+        ("wip_limit", "alice@example.com has 1 of 1 open tickets")
+    );
+    ok(docket(
+        url,
+        &["queue", "member", "help", BOB, "--remove"],
+        b"",
+    ));
+    assert_eq!(
+        refused(url, &["ticket", "take", &two, "--as", BOB], b"").0,
+        "not_member"
+    );
+
+    let mut cfg = t.config();
+    cfg.public_url = Some("http://status.example".into());
+    for who in ["sam@example.com", "nobody@example.com"] {
+        docket::service::requestor::resend(&t.db, &cfg, who, docket::store::now_ms())
+            .await
+            .expect("resend");
+    }
+    let links: Vec<String> =
+        sqlx::query_scalar("SELECT to_addrs FROM outbox WHERE kind = 'status_link'")
+            .fetch_all(&t.db.pool)
+            .await
+            .expect("links");
+    assert_eq!(
+        links,
+        vec!["sam@example.com".to_string()],
+        "only a requestor gets a link"
+    );
+    t.close().await;
+}
+both!(
+    personal_limits_membership_and_fresh_links,
+    limits_membership_and_fresh_links
+);
