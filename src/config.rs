@@ -31,6 +31,7 @@ pub struct FileConfig {
     pub public_url: Option<String>,
     pub listen: Option<String>,
     pub imap_lease_secs: Option<u64>,
+    pub time_zone: Option<chrono_tz::Tz>,
 }
 
 /// The configuration every command runs with. Its `Debug` hides the
@@ -73,6 +74,9 @@ pub struct Config {
     /// renewed every third of that, IDLE included, so a second instance
     /// takes over only from one that died.
     pub imap_lease_secs: u64,
+    /// The zone pages show times in for people who chose none (IANA name,
+    /// `Europe/Berlin`); hover titles stay in UTC.
+    pub time_zone: chrono_tz::Tz,
 }
 
 impl std::fmt::Debug for Config {
@@ -92,6 +96,7 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("listen", &self.listen)
             .field("imap_lease_secs", &self.imap_lease_secs)
+            .field("time_zone", &self.time_zone)
             .finish()
     }
 }
@@ -113,6 +118,7 @@ impl Default for Config {
             public_url: None,
             listen: "127.0.0.1:8080".to_string(),
             imap_lease_secs: 60,
+            time_zone: chrono_tz::UTC,
         }
     }
 }
@@ -190,6 +196,7 @@ impl Config {
                 .map(|s| s.trim().trim_end_matches('/').to_string()),
             listen: over.listen.or(file.listen).unwrap_or(d.listen),
             imap_lease_secs: file.imap_lease_secs.unwrap_or(d.imap_lease_secs).max(1),
+            time_zone: file.time_zone.unwrap_or(d.time_zone),
         }
     }
 }
@@ -226,6 +233,16 @@ mod tests {
             assert!(!shown.contains(secret), "{shown}");
         }
         assert!(shown.contains("postgres://docket:***@db/docket"), "{shown}");
+    }
+
+    #[test]
+    fn a_time_zone_is_an_iana_name() {
+        let file: FileConfig = toml::from_str("time_zone = \"Europe/Berlin\"").unwrap();
+        assert_eq!(
+            Config::resolve(file, Overrides::default()).time_zone,
+            chrono_tz::Europe::Berlin
+        );
+        assert!(toml::from_str::<FileConfig>("time_zone = \"Mars/Olympus\"").is_err());
     }
 
     #[test]

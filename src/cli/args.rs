@@ -147,6 +147,10 @@ pub enum QueueCmd {
         /// the ticket (later it opens a new one that refers to it).
         #[arg(long)]
         reopen_days: Option<i64>,
+        /// A public queue shows all its tickets read-only to anyone with a
+        /// status-page link or an account.
+        #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
+        public: Option<bool>,
     },
     /// Add EMAIL to the queue with a role, change their role, or --remove.
     Member {
@@ -228,6 +232,10 @@ pub enum TicketCmd {
         reason: Option<String>,
         #[arg(long)]
         eta: Option<String>,
+        /// Resolving: the request's acceptance criteria were met (needed
+        /// when it states any; recorded in the history).
+        #[arg(long)]
+        criteria_met: bool,
         #[arg(long)]
         json: bool,
     },
@@ -380,6 +388,10 @@ pub enum UserCmd {
         /// Most open tickets they may own (`none`: the queue's default).
         #[arg(long)]
         wip_limit: Option<String>,
+        /// The zone they read times in (IANA name such as `Europe/Berlin`;
+        /// `default`: the instance's `time_zone`).
+        #[arg(long)]
+        time_zone: Option<String>,
     },
 }
 

@@ -70,12 +70,14 @@ async fn act(
                 actor,
                 reason,
                 eta,
+                criteria_met,
                 ..
             } => {
                 let change = actions::StatusChange {
                     status: &status,
                     reason: reason.as_deref(),
                     eta: eta.as_deref(),
+                    criteria_met,
                 };
                 actions::change_status(db, cfg, id, &who(&actor), change, now).await?;
                 format!("ticket #{id} is {status}")
@@ -316,8 +318,12 @@ pub(super) async fn scheduler(cfg: &Config, cmd: SchedulerCmd) -> Result<ExitCod
         let report = crate::service::scheduler::run_once(&db, cfg, now_ms()).await?;
         if json {
             super::print_line(&report)?;
-        } else if once || !report.woken.is_empty() {
-            println!("woke {} postponed tickets", report.woken.len());
+        } else if once || !report.woken.is_empty() || !report.breached.is_empty() {
+            println!(
+                "woke {} postponed tickets; recorded {} SLA breaches",
+                report.woken.len(),
+                report.breached.len()
+            );
         }
         if once {
             break;

@@ -36,7 +36,17 @@ pub(super) async fn queue(cfg: &Config, cmd: QueueCmd) -> Result<()> {
             intake,
             notify,
             reopen_days,
+            public,
         } => {
+            if let Some(public) = public {
+                crate::service::admin::set_queue_public(&db, &name, public).await?;
+                let shown = if public {
+                    "public (read-only to anyone with a link or account)"
+                } else {
+                    "private"
+                };
+                println!("queue {name}: {shown}");
+            }
             if let Some(list) = notify {
                 let events = crate::service::admin::set_queue_notify(&db, &name, &list).await?;
                 println!("queue {name}: requestors told of {}", events.join(", "));

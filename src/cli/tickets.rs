@@ -39,10 +39,12 @@ pub(super) async fn ticket(cfg: &Config, cmd: TicketCmd) -> Result<ExitCode> {
             if json {
                 let relations = crate::service::links::relations(&mut conn, id).await?;
                 let intake = crate::service::intake::view(&mut conn, id).await?;
+                let sla = crate::service::sla::of_ticket(&mut conn, id, now_ms()).await?;
                 print_json(&Shown {
                     detail: &t,
                     relations,
                     intake,
+                    sla,
                 })?;
             } else {
                 let s = &t.ticket;
@@ -98,4 +100,5 @@ struct Shown<'a> {
     #[serde(flatten)]
     relations: crate::service::links::Relations,
     intake: crate::service::intake::IntakeView,
+    sla: Option<crate::service::sla::TicketSla>,
 }

@@ -43,7 +43,19 @@ pub(super) async fn user(cfg: &Config, cmd: UserCmd) -> Result<()> {
             crate::store::users::clear_bouncing(&mut conn, &email).await?;
             println!("{email} is mailed again");
         }
-        UserCmd::Set { email, wip_limit } => {
+        UserCmd::Set {
+            email,
+            wip_limit,
+            time_zone,
+        } => {
+            if let Some(zone) = time_zone {
+                let (addr, zone) =
+                    crate::service::admin::set_user_time_zone(&db, &email, &zone).await?;
+                println!(
+                    "{addr}: times in {}",
+                    zone.as_deref().unwrap_or("the instance's zone")
+                );
+            }
             if let Some(raw) = wip_limit {
                 let limit = crate::service::admin::parse_wip_limit(Some(&raw))?;
                 let addr = crate::service::admin::set_user_wip_limit(&db, &email, limit).await?;

@@ -34,6 +34,8 @@ impl Command {
 pub struct Parsed {
     pub commands: Vec<Command>,
     pub reason: Option<String>,
+    /// `Criteria-met: yes`: the resolver confirms the acceptance criteria.
+    pub criteria_met: bool,
     pub rest: String,
 }
 
@@ -59,6 +61,11 @@ pub fn parse(body: &str) -> Parsed {
             "needs-info" => Command::NeedsInfo(value),
             "reason" => {
                 out.reason = Some(value).filter(|v| !v.is_empty());
+                lines.next();
+                continue;
+            }
+            "criteria-met" => {
+                out.criteria_met = matches!(value.to_ascii_lowercase().as_str(), "yes" | "true");
                 lines.next();
                 continue;
             }
@@ -95,6 +102,10 @@ mod tests {
         );
         assert_eq!(p.reason.as_deref(), Some("fixed the cable"));
         assert_eq!(p.rest, "All done, thanks!");
+        assert!(!p.criteria_met);
+        let p = parse("Status: resolved\nCriteria-met: YES\nReason: done\n\nthanks");
+        assert!(p.criteria_met);
+        assert_eq!(p.rest, "thanks");
     }
 
     #[test]

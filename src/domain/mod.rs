@@ -3,11 +3,13 @@
 
 pub mod address;
 pub mod auth_results;
+pub mod business_hours;
 pub mod clock;
 pub mod commands;
 pub mod intake;
 pub mod lifecycle;
 pub mod reply_token;
 pub mod secret;
+pub mod sla;
 pub mod status_link;
 pub mod subject_tag;

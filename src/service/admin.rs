@@ -148,6 +148,35 @@ pub async fn set_user_wip_limit(
     Ok(addr)
 }
 
+/// The zone a person reads times in; `default` (or empty) goes back to the
+/// instance's. Returns the address and the zone's canonical name.
+pub async fn set_user_time_zone(
+    db: &Db,
+    raw_email: &str,
+    zone: &str,
+) -> Result<(String, Option<String>), ServiceError> {
+    let addr = email(raw_email, "The email")?;
+    let zone = match zone.trim() {
+        "" | "default" => None,
+        z => Some(
+            z.parse::<chrono_tz::Tz>()
+                .map_err(|_| {
+                    ServiceError::Invalid(format!(
+                        "{z:?} is not a time zone; use an IANA name such as Europe/Berlin"
+                    ))
+                })?
+                .name()
+                .to_string(),
+        ),
+    };
+    let mut tx = db.begin_write().await?;
+    if !crate::store::users::set_time_zone(&mut tx, &addr, zone.as_deref()).await? {
+        return Err(ServiceError::Invalid(format!("There is no user {addr}.")));
+    }
+    tx.commit().await?;
+    Ok((addr, zone))
+}
+
 /// Adds a staff user to a queue as `triager` or `engineer` (default), or
 /// changes their role; `role` `None` with `remove` takes them off.
 pub async fn set_member(
@@ -220,6 +249,16 @@ pub async fn set_queue_reopen_days(db: &Db, queue: &str, days: i64) -> Result<()
     let mut tx = db.begin_write().await?;
     let id = queue_id(&mut tx, queue).await?;
     queues::set_reopen_days(&mut tx, id, days).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Makes a queue public (its tickets readable by anyone with a status-page
+/// link or an account, never its comments) or private again.
+pub async fn set_queue_public(db: &Db, queue: &str, public: bool) -> Result<(), ServiceError> {
+    let mut tx = db.begin_write().await?;
+    let id = queue_id(&mut tx, queue).await?;
+    queues::set_public(&mut tx, id, public).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -54,6 +54,7 @@ async fn run_one(
                 status: s,
                 reason: Some(reason).filter(|r| !r.is_empty()),
                 eta: None,
+                criteria_met: m.parsed.criteria_met,
             };
             tickets::change_status(db, cfg, id, who, change, now).await
         }

@@ -120,6 +120,7 @@ pub async fn create_child(
     h.thread_note = Some("child");
     h.new_value = Some(&c);
     tickets::add_transaction(&mut tx, h).await?;
+    super::sla::refresh(&mut tx, child, now).await?;
     tx.commit().await?;
     Ok(child)
 }

@@ -17,6 +17,7 @@ pub mod poll;
 pub mod requestor;
 pub mod scheduler;
 pub mod sign_in_limit;
+pub mod sla;
 pub mod status;
 pub mod tickets;
 

@@ -181,6 +181,8 @@ pub enum StaffNotice {
     Woke,
     /// A command in the recipient's mail was refused.
     CommandRefused,
+    /// An SLA target was missed.
+    SlaBreached,
 }
 
 impl StaffNotice {
@@ -196,6 +198,15 @@ impl StaffNotice {
             StaffNotice::BackToTriage => "handed this ticket back to triage",
             StaffNotice::Woke => "woke this postponed ticket; it is open again",
             StaffNotice::CommandRefused => "refused a command in your mail",
+            StaffNotice::SlaBreached => "recorded a missed SLA target on this ticket",
+        }
+    }
+
+    /// The outbox kind: a breach is its own, so it can be counted.
+    fn kind(self) -> &'static str {
+        match self {
+            StaffNotice::SlaBreached => "sla_breach",
+            _ => "notify",
         }
     }
 
@@ -269,7 +280,7 @@ pub async fn tell_people(
         let id = enqueue(
             conn,
             scope,
-            "notify",
+            notice.kind(),
             vec![who],
             vec![],
             composed,

@@ -47,7 +47,12 @@ pub struct Page {
     pub tickets: Vec<Ticket>,
     /// For the page's forms.
     pub form_token: String,
+    /// Queues whose tickets anyone with a link may read.
+    pub public_queues: Vec<String>,
 }
+
+/// The most tickets a public queue's page lists.
+const PUBLIC_PAGE: i64 = 200;
 
 pub enum Access {
     Granted(Page),
@@ -73,21 +78,55 @@ pub async fn page(db: &Db, cfg: &Config, token: &str, now: i64) -> Result<Access
         return Ok(Access::Refused);
     };
     let secret = notify::reply_secret(&mut conn, cfg).await?;
-    let mut out = Vec::new();
-    for t in store::tickets_of(&mut conn, user).await? {
-        let history = store::public_history(&mut conn, t.id).await?;
-        let view = super::intake::view(&mut conn, t.id).await?;
+    let tickets = store::tickets_of(&mut conn, user).await?;
+    Ok(Access::Granted(Page {
+        email,
+        tickets: with_history(&mut conn, tickets).await?,
+        form_token: status_link::form_token(secret.expose(), token),
+        public_queues: crate::store::queues::public_queues(&mut conn)
+            .await?
+            .into_iter()
+            .map(|(_, name)| name)
+            .collect(),
+    }))
+}
+
+async fn with_history(
+    conn: &mut AnyConnection,
+    tickets: Vec<RequestorTicket>,
+) -> Result<Vec<Ticket>, ServiceError> {
+    let mut out = Vec::with_capacity(tickets.len());
+    for t in tickets {
+        let history = store::public_history(&mut *conn, t.id).await?;
+        let view = super::intake::view(&mut *conn, t.id).await?;
         out.push(Ticket {
             missing: super::intake::labels(&view.missing),
             ticket: t,
             history,
         });
     }
-    Ok(Access::Granted(Page {
-        email,
-        tickets: out,
-        form_token: status_link::form_token(secret.expose(), token),
-    }))
+    Ok(out)
+}
+
+/// A public queue's tickets with their public history (never a comment),
+/// read-only. `None`: no public queue of that name. Who may call this —
+/// a valid link's holder or a signed-in account — is the caller's check.
+pub async fn public_queue(db: &Db, queue: &str) -> Result<Option<Vec<Ticket>>, ServiceError> {
+    let mut conn = db.conn().await?;
+    match store::public_queue_tickets(&mut conn, queue, PUBLIC_PAGE).await? {
+        Some(tickets) => Ok(Some(with_history(&mut conn, tickets).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Whether `token` is a valid status-page link now.
+pub async fn link_is_valid(
+    db: &Db,
+    cfg: &Config,
+    token: &str,
+    now: i64,
+) -> Result<Checked, ServiceError> {
+    who(db, cfg, token, now).await
 }
 
 /// The requestor behind a valid link and a form from its page, when the

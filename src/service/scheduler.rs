@@ -16,6 +16,8 @@ use crate::store::{Db, tickets, triage};
 pub struct SchedulerReport {
     /// Tickets opened again because their postponement ended.
     pub woken: Vec<i64>,
+    /// SLA breaches recorded: `[ticket, clock]`.
+    pub breached: Vec<(i64, String)>,
 }
 
 /// At most this many tickets wake in one pass; the rest wait for the next.
@@ -43,6 +45,7 @@ pub async fn run_once(db: &Db, cfg: &Config, now: i64) -> Result<SchedulerReport
         h.new_value = Some("open");
         h.thread_note = Some("woke up: the postponement ended");
         tickets::add_transaction(&mut tx, h).await?;
+        super::sla::refresh(&mut tx, id, now).await?;
         let scope = notify::Scope::load(&mut tx, cfg, &ctx, now).await?;
         notify::tell_staff(
             &mut tx,
@@ -55,5 +58,6 @@ pub async fn run_once(db: &Db, cfg: &Config, now: i64) -> Result<SchedulerReport
         tx.commit().await?;
         report.woken.push(id);
     }
+    report.breached = super::sla::scan(db, cfg, now).await?.breached;
     Ok(report)
 }

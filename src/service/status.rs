@@ -34,6 +34,7 @@ pub async fn postpone(
     h.old_value = Some(&ctx.status);
     h.new_value = Some(&when);
     tickets::add_transaction(&mut tx, h).await?;
+    super::sla::refresh(&mut tx, ticket, now).await?;
     let until_text = format!("postponed until {when}");
     tell_requestors(
         &mut tx,

@@ -100,6 +100,10 @@ async fn post_text(
         set_status_in(&mut tx, ticket, creator, "new", "open", None, now).await?;
     } else {
         tickets::touch(&mut tx, ticket, now).await?;
+        if kind == "correspond" {
+            // A staff reply stops the response clocks.
+            super::sla::refresh(&mut tx, ticket, now).await?;
+        }
     }
     tx.commit().await?;
     Ok(id)
@@ -119,6 +123,7 @@ pub(crate) async fn set_status_in(
     h.old_value = Some(old);
     h.new_value = Some(new);
     tickets::add_transaction(&mut *conn, h).await?;
+    super::sla::refresh(conn, ticket, now).await?;
     Ok(())
 }
 
@@ -130,6 +135,9 @@ pub struct StatusChange<'a> {
     pub reason: Option<&'a str>,
     /// When the requestor may expect progress (`stalled`, `needs-info`).
     pub eta: Option<&'a str>,
+    /// The resolver confirms the request's acceptance criteria were met;
+    /// resolving a ticket that states criteria needs it (it is recorded).
+    pub criteria_met: bool,
 }
 
 /// Changes the status, recording the reason and ETA, and tells the requestors.
@@ -145,6 +153,7 @@ pub async fn change_status(
         status: new,
         reason,
         eta,
+        criteria_met,
     } = change;
     let to = Status::parse(new).ok_or_else(|| {
         ServiceError::Invalid(format!(
@@ -175,10 +184,29 @@ pub async fn change_status(
         return Ok(());
     }
     check_move(&ctx.status, to)?;
-    if to == Status::Resolved {
+    let criteria = if to == Status::Resolved {
         no_open_children(&mut tx, ticket).await?;
+        acceptance_criteria(&mut tx, ticket).await?
+    } else {
+        None
+    };
+    if let Some(text) = &criteria
+        && !criteria_met
+    {
+        return Err(ServiceError::refused(
+            "criteria_unconfirmed",
+            format!(
+                "the request states acceptance criteria ({text:?}); confirm they were met \
+                 (the web form's box, --criteria-met, or a 'Criteria-met: yes' line by mail)"
+            ),
+        ));
     }
     let creator = users::ensure(&mut tx, actor, "", now).await?;
+    if let Some(text) = &criteria {
+        let mut h = history(ticket, "criteria", Some(creator), text, now);
+        h.new_value = Some("met");
+        tickets::add_transaction(&mut tx, h).await?;
+    }
     let note = match (reason, eta) {
         (Some(r), Some(e)) => Some(format!("{r} (expected: {e})")),
         (Some(r), None) => Some(r.to_string()),
@@ -199,6 +227,18 @@ pub async fn change_status(
     notify::status_changed(&mut tx, &scope, &ctx.status, new, eta, reason, Some(actor)).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The request's acceptance criteria ("what done means"), when it states any.
+pub async fn acceptance_criteria(
+    conn: &mut sqlx::AnyConnection,
+    ticket: i64,
+) -> Result<Option<String>, ServiceError> {
+    Ok(crate::store::intake::fields(conn, ticket)
+        .await?
+        .into_iter()
+        .find(|(k, v)| k == "acceptance_criteria" && !v.trim().is_empty())
+        .map(|(_, v)| v))
 }
 
 /// Sets the priority (0–9) or the due date (`YYYY-MM-DD`, none to clear),
@@ -251,6 +291,8 @@ pub async fn set_field(
     );
     h.new_value = shown.as_deref();
     tickets::add_transaction(&mut tx, h).await?;
+    // The priority may choose another SLA policy.
+    super::sla::refresh(&mut tx, ticket, now).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -13,6 +13,7 @@ pub mod requestor;
 pub mod search_index;
 pub mod sessions;
 pub mod settings;
+pub mod sla;
 pub mod tickets;
 pub mod triage;
 pub mod users;

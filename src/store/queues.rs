@@ -74,3 +74,21 @@ pub async fn set_reopen_days(conn: &mut AnyConnection, queue_id: i64, days: i64)
         .await?;
     Ok(())
 }
+
+pub async fn set_public(conn: &mut AnyConnection, queue_id: i64, public: bool) -> Result<()> {
+    sqlx::query("UPDATE queues SET public = $1 WHERE id = $2")
+        .bind(i16::from(public))
+        .bind(queue_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// `(id, name)` of the public queues.
+pub async fn public_queues(conn: &mut AnyConnection) -> Result<Vec<(i64, String)>> {
+    Ok(
+        sqlx::query_as("SELECT id, name FROM queues WHERE public = 1 ORDER BY name")
+            .fetch_all(conn)
+            .await?,
+    )
+}

@@ -21,20 +21,49 @@ pub struct RequestorTicket {
     pub postponed_until: Option<i64>,
 }
 
+const TICKET_COLUMNS: &str = "t.id, t.subject, t.status, q.name AS queue, \
+     o.display_name AS owner_name, o.email AS owner_email, t.created_at, t.updated_at, \
+     t.eta_at, t.eta_reason, t.status_reason, t.postponed_until";
+
 /// The tickets `user` asked for, the most recently changed first.
 pub async fn tickets_of(conn: &mut AnyConnection, user: i64) -> Result<Vec<RequestorTicket>> {
-    Ok(sqlx::query_as(
-        "SELECT t.id, t.subject, t.status, q.name AS queue, o.display_name AS owner_name, \
-         o.email AS owner_email, t.created_at, t.updated_at, t.eta_at, t.eta_reason, \
-         t.status_reason, t.postponed_until \
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {TICKET_COLUMNS} \
          FROM ticket_requestors r JOIN tickets t ON t.id = r.ticket_id \
          JOIN queues q ON q.id = t.queue_id LEFT JOIN users o ON o.id = t.owner_id \
          WHERE r.user_id = $1 AND t.merged_into IS NULL ORDER BY t.updated_at DESC, t.id DESC \
-         LIMIT 200",
-    )
+         LIMIT 200"
+    )))
     .bind(user)
     .fetch_all(conn)
     .await?)
+}
+
+/// A public queue's tickets, the most recently changed first; `None` when
+/// no public queue has that name.
+pub async fn public_queue_tickets(
+    conn: &mut AnyConnection,
+    queue: &str,
+    limit: i64,
+) -> Result<Option<Vec<RequestorTicket>>> {
+    let id: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM queues WHERE name = $1 AND public = 1")
+            .bind(queue)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some(id) = id else { return Ok(None) };
+    Ok(Some(
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {TICKET_COLUMNS} FROM tickets t JOIN queues q ON q.id = t.queue_id \
+             LEFT JOIN users o ON o.id = t.owner_id \
+             WHERE t.queue_id = $1 AND t.merged_into IS NULL \
+             ORDER BY t.updated_at DESC, t.id DESC LIMIT $2"
+        )))
+        .bind(id)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?,
+    ))
 }
 
 #[derive(Debug, Clone, FromRow)]

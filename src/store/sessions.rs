@@ -11,6 +11,7 @@ pub struct SessionUser {
     pub display_name: String,
     pub role: String,
     pub csrf_token: String,
+    pub time_zone: Option<String>,
 }
 
 pub async fn create(
@@ -41,7 +42,8 @@ pub async fn find(
     now: i64,
 ) -> Result<Option<SessionUser>> {
     Ok(sqlx::query_as(
-        "SELECT u.id AS user_id, u.email, u.display_name, u.role, s.csrf_token FROM sessions s \
+        "SELECT u.id AS user_id, u.email, u.display_name, u.role, s.csrf_token, u.time_zone \
+         FROM sessions s \
          JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2",
     )
     .bind(token_hash)

@@ -213,3 +213,17 @@ pub async fn staff_with_queues(conn: &mut AnyConnection) -> Result<Vec<(String, 
     }
     Ok(out)
 }
+
+/// Sets the zone a person reads times in; false when there is no such user.
+pub async fn set_time_zone(
+    conn: &mut AnyConnection,
+    email: &str,
+    zone: Option<&str>,
+) -> Result<bool> {
+    let done = sqlx::query("UPDATE users SET time_zone = $1 WHERE email = $2")
+        .bind(zone)
+        .bind(email)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}

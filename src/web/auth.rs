@@ -68,9 +68,16 @@ pub struct CurrentUser {
     pub email: String,
     pub admin: bool,
     pub csrf: String,
+    /// The zone they read times in: their own, else the instance's.
+    pub tz: chrono_tz::Tz,
 }
 
 impl CurrentUser {
+    /// Times on their pages, relative to `now` and in their zone.
+    pub fn viewer(&self, now: i64) -> super::pages::Viewer {
+        super::pages::Viewer { now, tz: self.tz }
+    }
+
     pub fn page(&self) -> Page {
         Page {
             user: Some(self.email.clone()),
@@ -163,6 +170,10 @@ impl FromRequestParts<AppState> for CurrentUser {
                 email: s.email,
                 admin: s.role == "admin",
                 csrf: s.csrf_token,
+                tz: s
+                    .time_zone
+                    .and_then(|z| z.parse().ok())
+                    .unwrap_or(state.cfg.time_zone),
             }),
             _ => Err(AuthRejection::SignIn),
         }

@@ -49,6 +49,14 @@ impl AppState {
     pub fn now(&self) -> i64 {
         self.clock.now_ms()
     }
+
+    /// Times for someone without an account: the instance's zone.
+    pub fn anonymous_viewer(&self) -> pages::Viewer {
+        pages::Viewer {
+            now: self.now(),
+            tz: self.cfg.time_zone,
+        }
+    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -64,6 +72,11 @@ pub fn router(state: AppState) -> Router {
         .route("/wip", get(pages::board::wip))
         .route("/my/resend", post(pages::requestor::resend))
         .route("/my/{token}", get(pages::requestor::show))
+        .route(
+            "/my/{token}/queues/{name}",
+            get(pages::requestor::public_for_link),
+        )
+        .route("/public/{name}", get(pages::requestor::public_for_account))
         .route(
             "/my/{token}/tickets/{id}/reply",
             post(pages::requestor::reply),

@@ -625,6 +625,33 @@ async fn intake_from_mail(b: Backend) {
         json_ok(url, &["triage"])["incomplete"],
         serde_json::json!([])
     );
+
+    // Resolving asks the resolver to confirm the criteria, and records it.
+    let resolve = [
+        "ticket",
+        "status",
+        &n,
+        "resolved",
+        "--reason",
+        "new cluster",
+        "--as",
+        ALICE,
+    ];
+    let (code, why) = refused(url, &resolve, b"");
+    assert_eq!(code, "criteria_unconfirmed");
+    assert!(why.contains("restores in under an hour"), "{why}");
+    let mut confirmed = resolve.to_vec();
+    confirmed.push("--criteria-met");
+    json_ok(url, &confirmed);
+    let done = json_ok(url, &["ticket", "show", &n]);
+    assert_eq!(done["status"].as_str(), Some("resolved"));
+    let recorded = done["transactions"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .find(|x| x["type"] == "criteria")
+        .expect("the confirmation is in the history");
+    assert_eq!(recorded["new_value"].as_str(), Some("met"), "{recorded}");
     t.close().await;
 }
 both!(

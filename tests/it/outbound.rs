@@ -315,6 +315,7 @@ async fn staff_reply_and_status_reach_requestor(b: Backend) {
             status: "resolved",
             reason: Some("concentrator replaced"),
             eta: None,
+            criteria_met: false,
         },
         store::now_ms(),
     )

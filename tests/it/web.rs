@@ -1003,9 +1003,219 @@ async fn flow_from_the_ticket_page(b: Backend) {
     let r = app.get(&c, &format!("/tickets/{b2}")).await;
     assert_eq!(r.status(), 303, "a merged ticket redirects");
     assert_eq!(r.headers()["location"], page.as_str());
+
+    // In her own zone, a time she types is hers, and shows as she wrote it.
+    let set = crate::support::docket(
+        &app.t.url,
+        &[
+            "user",
+            "set",
+            "alice@example.com",
+            "--time-zone",
+            "Asia/Tokyo",
+        ],
+        b"",
+    );
+    assert!(set.status.success(), "{set:?}");
+    let bad = crate::support::docket(
+        &app.t.url,
+        &[
+            "user",
+            "set",
+            "alice@example.com",
+            "--time-zone",
+            "Mars/Olympus",
+        ],
+        b"",
+    );
+    assert!(!bad.status.success(), "an unknown zone is refused");
+    let r = app
+        .post(
+            &c,
+            &act,
+            &[
+                ("csrf", &csrf),
+                ("action", "eta"),
+                ("at", "2030-01-02T09:30"),
+                ("reason", "parts on order"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        app.t.show(a).await.ticket.eta.as_deref(),
+        Some("2030-01-02T00:30:00Z"),
+        "09:30 in Tokyo is 00:30 UTC"
+    );
+    let html = app.get(&c, &page).await.text().await.expect("body");
+    assert!(
+        html.contains(">Wed 2030-01-02 09:30</time>")
+            && html.contains("title=\"Wed 2030-01-02 00:30 UTC\"")
+            && html.contains("(Asia/Tokyo)"),
+        "local time shown, UTC on hover"
+    );
     app.t.close().await;
 }
 both!(
     the_flow_works_from_the_ticket_page,
     flow_from_the_ticket_page
+);
+
+/// A public queue shows all its tickets, read-only and without comments,
+/// to anyone signed in and to anyone holding a valid status-page link; a
+/// private queue stays hidden from both.
+async fn public_queues(b: Backend) {
+    let Some(app) = App::start(b).await else {
+        return;
+    };
+    let t = &app.t;
+    t.add_queue("outage", "outage@example.com", None).await;
+    t.add_queue("hr", "hr@example.com", None).await;
+    let set = crate::support::docket(&t.url, &["queue", "set", "outage", "--public", "true"], b"");
+    assert!(set.status.success(), "{set:?}");
+    app.staff("eve@example.com", "staff", &[]).await;
+    let ing = t.ingestor();
+    let sam = ingest(
+        &ing,
+        &mail(
+            "sam@example.com",
+            "outage@example.com",
+            "VPN is down",
+            "p1@x",
+            "",
+            "b",
+        ),
+        None,
+    )
+    .await
+    .ticket
+    .expect("sam's");
+    ingest(
+        &ing,
+        &mail(
+            "kim@example.com",
+            "outage@example.com",
+            "Mail is slow",
+            "p2@x",
+            "",
+            "b",
+        ),
+        None,
+    )
+    .await
+    .ticket
+    .expect("kim's");
+    ingest(
+        &ing,
+        &mail(
+            "kim@example.com",
+            "hr@example.com",
+            "Salary question",
+            "p3@x",
+            "",
+            "b",
+        ),
+        None,
+    )
+    .await
+    .ticket
+    .expect("private");
+    let cfg = t.config();
+    docket::service::tickets::comment(
+        &t.db,
+        &cfg,
+        sam,
+        "eve@example.com",
+        "INTERNAL router notes",
+        docket::store::now_ms(),
+    )
+    .await
+    .expect("comment");
+
+    // Signed in without being a member: read-only, no comments.
+    let (c, _) = app.sign_in("eve@example.com", PASSWORD).await;
+    let index = app.get(&c, "/queues").await.text().await.expect("body");
+    assert!(index.contains("href=\"/public/outage\""), "{index}");
+    assert!(
+        !index.contains("/public/hr"),
+        "a private queue is not offered"
+    );
+    let r = app.get(&c, "/public/outage").await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.expect("body");
+    assert!(
+        html.contains("VPN is down") && html.contains("Mail is slow"),
+        "{html}"
+    );
+    assert!(!html.contains("INTERNAL"), "a comment leaked: {html}");
+    assert!(
+        !html.contains("class=\"respond\"") && !html.contains("class=\"fill\""),
+        "the public view is read-only"
+    );
+    assert_eq!(app.get(&c, "/public/hr").await.status(), 404);
+    assert_eq!(
+        app.get(&c, &format!("/tickets/{sam}")).await.status(),
+        404,
+        "the staff view stays for members"
+    );
+    assert_eq!(
+        app.get(&App::client(), "/public/outage").await.status(),
+        303,
+        "an account is needed"
+    );
+
+    // Sam's link opens the queue too; a tampered link does not.
+    let secret = t.reply_secret().await;
+    let user: i64 = t
+        .scalar_i64("SELECT id FROM users WHERE email = 'sam@example.com'")
+        .await;
+    let now = docket::store::now_ms();
+    let token = docket::domain::status_link::issue(secret.expose(), user, now + 86_400_000);
+    let anon = App::client();
+    let mine = app
+        .get(&anon, &format!("/my/{token}"))
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        mine.contains(&format!("/my/{token}/queues/outage")),
+        "the page offers the public queue"
+    );
+    assert!(
+        !mine.contains("Mail is slow"),
+        "his own page lists only his tickets"
+    );
+    let html = app
+        .get(&anon, &format!("/my/{token}/queues/outage"))
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        html.contains("Mail is slow")
+            && !html.contains("INTERNAL")
+            && !html.contains("class=\"respond\""),
+        "{html}"
+    );
+    assert_eq!(
+        app.get(&anon, &format!("/my/{token}/queues/hr"))
+            .await
+            .status(),
+        404
+    );
+    let mut tampered = token.clone();
+    let end = if tampered.ends_with('0') { "1" } else { "0" };
+    tampered.replace_range(tampered.len() - 1.., end);
+    assert_eq!(
+        app.get(&anon, &format!("/my/{tampered}/queues/outage"))
+            .await
+            .status(),
+        403
+    );
+    app.t.close().await;
+}
+both!(
+    public_queues_are_read_only_to_links_and_accounts,
+    public_queues
 );

@@ -167,6 +167,8 @@ impl Ingestor {
         )
         .await?;
         reopen_or_touch(conn, s, ticket, &tctx.status, action).await?;
+        // A reply either way moves the response clocks.
+        crate::service::sla::refresh(conn, ticket, s.now).await?;
         if !s.class.is_automatic() {
             if speaker.voice == Voice::Outsider && action == Action::Correspond {
                 intake::record_mail(conn, ticket, &s.mail.body, false, s.now).await?;
@@ -341,6 +343,7 @@ impl Ingestor {
         )
         .await?;
         let missing = intake::record_mail(conn, ticket, &s.mail.body, true, s.now).await?;
+        crate::service::sla::refresh(conn, ticket, s.now).await?;
         let ack = self
             .acknowledge(conn, ctx, s, queue, ticket, &intake::labels(&missing))
             .await?;

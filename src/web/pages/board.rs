@@ -6,7 +6,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Query, State};
 use serde::Deserialize;
 
-use super::{Page, When, flash, when};
+use super::{Page, Viewer, When, flash};
 use crate::domain::lifecycle::Status;
 use crate::service::board;
 use crate::store::triage::{TriageLine, WipRow};
@@ -39,6 +39,7 @@ pub struct LineView {
     wip: Option<String>,
     over: bool,
     when: Option<When>,
+    when_text: Option<String>,
     reason: Option<String>,
 }
 
@@ -75,7 +76,7 @@ enum Dated {
     Wakes,
 }
 
-fn line(t: TriageLine, dated: Dated, now: i64) -> LineView {
+fn line(t: TriageLine, dated: Dated, viewer: Viewer) -> LineView {
     let (at, reason) = match dated {
         Dated::Eta => (t.eta_at, t.eta_reason),
         Dated::Missing => {
@@ -95,8 +96,16 @@ fn line(t: TriageLine, dated: Dated, now: i64) -> LineView {
         waiting_on: Status::parse(&t.status)
             .and_then(Status::waiting_on)
             .map_or("—", |w| w.as_str()),
-        created: when(t.created_at, now),
-        when: at.map(|ms| when(ms, now)),
+        created: viewer.when(t.created_at),
+        when: at.map(|ms| viewer.when(ms)),
+        // An ETA or a wake-up reads as a day and time; an update as an age.
+        when_text: at.map(|ms| {
+            let w = viewer.when(ms);
+            match dated {
+                Dated::Eta | Dated::Wakes => w.local,
+                Dated::Missing | Dated::Updated => w.ago,
+            }
+        }),
         reason,
         id: t.id,
         subject: if t.subject.is_empty() {
@@ -153,15 +162,15 @@ pub async fn triage(
     Query(q): Query<BoardQuery>,
 ) -> Result<TriagePage, WebError> {
     let (ids, queues) = scope(&state, &user, q.queue.as_deref()).await?;
-    let now = state.now();
-    let b = board::triage(&state.db, ids.as_deref(), STALE_DAYS, now).await?;
+    let viewer = user.viewer(state.now());
+    let b = board::triage(&state.db, ids.as_deref(), STALE_DAYS, viewer.now).await?;
     let mut engineers: Vec<String> = b.wip.iter().map(|r| r.user.clone()).collect();
     engineers.sort();
     engineers.dedup();
     let view = |lines: Vec<TriageLine>, dated| {
         lines
             .into_iter()
-            .map(|t| line(t, dated, now))
+            .map(|t| line(t, dated, viewer))
             .collect::<Vec<_>>()
     };
     let sections = vec![

@@ -1,8 +1,7 @@
 //! Ticket lists as queue pages and search results show them
 //! (`templates/queues/list.html`).
 
-use super::{When, when};
-use crate::store;
+use super::{Viewer, When};
 use crate::store::views;
 
 pub struct ListRow {
@@ -15,7 +14,7 @@ pub struct ListRow {
     pub updated: When,
 }
 
-pub(crate) fn rows(list: Vec<views::TicketRow>) -> Vec<ListRow> {
+pub(crate) fn rows(list: Vec<views::TicketRow>, viewer: Viewer) -> Vec<ListRow> {
     list.into_iter()
         .map(|t| ListRow {
             id: t.id,
@@ -28,7 +27,7 @@ pub(crate) fn rows(list: Vec<views::TicketRow>) -> Vec<ListRow> {
             owner: t.owner.unwrap_or_else(|| "—".into()),
             requestor: t.requestor.unwrap_or_default(),
             queue: t.queue,
-            updated: when(t.updated_at, store::now_ms()),
+            updated: viewer.when(t.updated_at),
         })
         .collect()
 }

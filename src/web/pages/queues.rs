@@ -8,7 +8,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 
 use super::list::{ListRow, query_string, rows};
-use super::{Page, age, flash};
+use super::{Page, flash};
 use crate::service::tickets::STATUSES;
 use crate::store::{self, views};
 use crate::web::AppState;
@@ -71,6 +71,8 @@ pub struct QueueLine {
 pub struct QueuesIndex {
     page: Page,
     queues: Vec<QueueLine>,
+    /// Public queues the user does not work: readable at `/public/NAME`.
+    public: Vec<String>,
 }
 
 pub async fn queues_index(
@@ -78,11 +80,12 @@ pub async fn queues_index(
     user: CurrentUser,
 ) -> Result<QueuesIndex, WebError> {
     let ids = visible(&state, &user).await?;
+    let viewer = user.viewer(state.now());
     let mut queues = Vec::new();
     for id in ids {
         if let Some(q) = state.overview_cache.get(&state.db, id).await? {
             queues.push(QueueLine {
-                oldest: age(q.oldest_open_at),
+                oldest: viewer.age(q.oldest_open_at),
                 name: q.name,
                 address: q.address,
                 new_count: q.new_count,
@@ -94,9 +97,17 @@ pub async fn queues_index(
         }
     }
     queues.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut conn = state.db.pool.acquire().await?;
+    let public = store::queues::public_queues(&mut conn)
+        .await?
+        .into_iter()
+        .filter(|(_, name)| !queues.iter().any(|q| &q.name == name))
+        .map(|(_, name)| name)
+        .collect();
     Ok(QueuesIndex {
         page: user.page(),
         queues,
+        public,
     })
 }
 
@@ -199,7 +210,7 @@ pub async fn queue_show(
         page,
         back: format!("/queues/{name}"),
         queue: name,
-        tickets: rows(list),
+        tickets: rows(list, user.viewer(state.now())),
         statuses: &STATUSES,
         filter_status: filter.status.unwrap_or_default(),
         filter_owner: filter.owner.unwrap_or_default(),

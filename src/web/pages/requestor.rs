@@ -9,10 +9,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::{Page, When, flash, when};
+use super::{Page, Viewer, When, flash};
 use crate::domain::lifecycle::Status;
+use crate::domain::status_link::Checked;
 use crate::service::requestor::{self, Access};
 use crate::web::AppState;
+use crate::web::auth::CurrentUser;
 use crate::web::error::WebError;
 use crate::web::form::FormData;
 
@@ -50,6 +52,23 @@ pub struct MyPage {
     token: String,
     form_token: String,
     tickets: Vec<TicketView>,
+    public_queues: Vec<String>,
+    read_only: bool,
+}
+
+/// A public queue's tickets, read-only (`templates/my/public.html`).
+#[derive(Template, WebTemplate)]
+#[template(path = "my/public.html")]
+pub struct PublicQueuePage {
+    page: Page,
+    queue: String,
+    /// Where "back" goes: the link holder's own page, or the queues.
+    back: String,
+    tickets: Vec<TicketView>,
+    // The shared ticket template's forms are off on this page.
+    token: String,
+    form_token: String,
+    read_only: bool,
 }
 
 #[derive(Template, WebTemplate)]
@@ -87,7 +106,7 @@ fn status_label(status: &str) -> &'static str {
     }
 }
 
-fn ticket_view(t: requestor::Ticket, now: i64) -> TicketView {
+fn ticket_view(t: requestor::Ticket, viewer: Viewer) -> TicketView {
     let r = t.ticket;
     let history = t
         .history
@@ -102,11 +121,11 @@ fn ticket_view(t: requestor::Ticket, now: i64) -> TicketView {
             },
             change: match (x.kind.as_str(), &x.new_value) {
                 ("status", Some(n)) => status_label(n).to_string(),
-                (_, Some(n)) => super::readable(n),
+                (_, Some(n)) => viewer.readable(n),
                 _ => String::new(),
             },
             from: name_of(x.from_name, x.from_email),
-            at: when(x.created_at, now),
+            at: viewer.when(x.created_at),
             kind: x.kind,
             body: x.body,
         })
@@ -118,9 +137,9 @@ fn ticket_view(t: requestor::Ticket, now: i64) -> TicketView {
             Some(_) => name_of(r.owner_name, r.owner_email),
             None => "nobody yet".into(),
         },
-        eta: r.eta_at.map(|e| when(e, now)),
-        wakes: r.postponed_until.map(|e| when(e, now)),
-        updated: when(r.updated_at, now),
+        eta: r.eta_at.map(|e| viewer.when(e)),
+        wakes: r.postponed_until.map(|e| viewer.when(e)),
+        updated: viewer.when(r.updated_at),
         missing: t
             .missing
             .iter()
@@ -145,8 +164,8 @@ pub async fn show(
     Path(token): Path<String>,
     axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> Result<Response, WebError> {
-    let now = state.now();
-    let access = requestor::page(&state.db, &state.cfg, &token, now).await?;
+    let viewer = state.anonymous_viewer();
+    let access = requestor::page(&state.db, &state.cfg, &token, viewer.now).await?;
     let mut page = Page::anonymous();
     page.flash = flash(q.get("done"));
     Ok(match access {
@@ -154,7 +173,13 @@ pub async fn show(
             page,
             email: p.email,
             form_token: p.form_token,
-            tickets: p.tickets.into_iter().map(|t| ticket_view(t, now)).collect(),
+            tickets: p
+                .tickets
+                .into_iter()
+                .map(|t| ticket_view(t, viewer))
+                .collect(),
+            public_queues: p.public_queues,
+            read_only: false,
             token,
         }
         .into_response(),
@@ -232,4 +257,74 @@ pub async fn resend(State(state): State<AppState>, body: Bytes) -> Result<Sent, 
     Ok(Sent {
         page: Page::anonymous(),
     })
+}
+
+/// A public queue for the holder of a valid status-page link.
+pub async fn public_for_link(
+    State(state): State<AppState>,
+    Path((token, queue)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    let viewer = state.anonymous_viewer();
+    match requestor::link_is_valid(&state.db, &state.cfg, &token, viewer.now).await? {
+        Checked::Valid(_) => {}
+        Checked::Expired => {
+            let page = Page::anonymous();
+            return Ok((
+                StatusCode::FORBIDDEN,
+                Refused {
+                    page,
+                    expired: true,
+                },
+            )
+                .into_response());
+        }
+        Checked::Invalid => {
+            let page = Page::anonymous();
+            return Ok((
+                StatusCode::FORBIDDEN,
+                Refused {
+                    page,
+                    expired: false,
+                },
+            )
+                .into_response());
+        }
+    }
+    let back = format!("/my/{token}");
+    public_page(&state, Page::anonymous(), viewer, queue, back).await
+}
+
+/// A public queue for anyone signed in, member of it or not.
+pub async fn public_for_account(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(queue): Path<String>,
+) -> Result<Response, WebError> {
+    let viewer = user.viewer(state.now());
+    public_page(&state, user.page(), viewer, queue, "/queues".into()).await
+}
+
+async fn public_page(
+    state: &AppState,
+    page: Page,
+    viewer: Viewer,
+    queue: String,
+    back: String,
+) -> Result<Response, WebError> {
+    let tickets = requestor::public_queue(&state.db, &queue)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    Ok(PublicQueuePage {
+        page,
+        queue,
+        back,
+        tickets: tickets
+            .into_iter()
+            .map(|t| ticket_view(t, viewer))
+            .collect(),
+        token: String::new(),
+        form_token: String::new(),
+        read_only: true,
+    }
+    .into_response())
 }

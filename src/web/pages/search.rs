@@ -47,7 +47,7 @@ pub async fn search(
         page,
         back: format!("/search?{}", query_string(&[("q", &text)])),
         q: text,
-        tickets: rows(list),
+        tickets: rows(list, user.viewer(state.now())),
         statuses: &STATUSES,
     })
 }

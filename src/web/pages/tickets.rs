@@ -9,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::{Page, When, flash, when};
+use super::{Page, Viewer, When, flash};
 use crate::service::links::Relations;
 use crate::service::tickets::{self as actions, STATUSES};
 use crate::store::{tickets, views};
@@ -52,16 +52,20 @@ pub struct TicketShow {
     /// Intake: `(label, value)` given, and the labels still missing.
     intake_given: Vec<(&'static str, String)>,
     intake_missing: Vec<&'static str>,
+    /// The acceptance criteria a resolver confirms.
+    criteria: Option<String>,
+    /// The zone the form's times are read in.
+    zone: &'static str,
     history: Vec<HistoryItem>,
     statuses: &'static [&'static str],
 }
 
 /// A stored RFC 3339 time as people read it.
-fn when_text(rfc3339: &str, now: i64) -> When {
+fn when_text(rfc3339: &str, viewer: Viewer) -> When {
     let ms = chrono::DateTime::parse_from_rfc3339(rfc3339)
         .map(|d| d.timestamp_millis())
-        .unwrap_or(now);
-    when(ms, now)
+        .unwrap_or(viewer.now);
+    viewer.when(ms)
 }
 
 pub async fn ticket_show(
@@ -81,11 +85,16 @@ pub async fn ticket_show(
     let detail = tickets::show(&mut conn, id)
         .await?
         .ok_or(WebError::NotFound)?;
-    let now = state.now();
+    let now = user.viewer(state.now());
     let relations = crate::service::links::relations(&mut conn, id).await?;
     let children = crate::store::links::children(&mut conn, id).await?;
     let intake = crate::service::intake::view(&mut conn, id).await?;
     let intake_missing = crate::service::intake::labels(&intake.missing);
+    let criteria = intake
+        .fields
+        .iter()
+        .find(|(k, v)| k.as_str() == "acceptance_criteria" && !v.trim().is_empty())
+        .map(|(_, v)| v.clone());
     let intake_given = intake
         .fields
         .into_iter()
@@ -109,6 +118,7 @@ pub async fn ticket_show(
                 "escalate" => "Escalated",
                 "link" => "Linked",
                 "merge" => "Merged",
+                "criteria" => "Acceptance criteria confirmed met",
                 _ => "Change",
             }
             .to_string();
@@ -116,8 +126,8 @@ pub async fn ticket_show(
                 (None, None) => String::new(),
                 (old, new) => format!(
                     "{} → {}",
-                    old.as_deref().map_or("nobody".into(), super::readable),
-                    new.as_deref().map_or("nobody".into(), super::readable)
+                    old.as_deref().map_or("nobody".into(), |v| now.readable(v)),
+                    new.as_deref().map_or("nobody".into(), |v| now.readable(v))
                 ),
             };
             HistoryItem {
@@ -148,6 +158,8 @@ pub async fn ticket_show(
         children,
         intake_given,
         intake_missing,
+        criteria,
+        zone: user.tz.name(),
         page,
         owner: detail
             .ticket
@@ -282,6 +294,7 @@ async fn apply(
                     status: &status,
                     reason: reason.as_deref(),
                     eta: None,
+                    criteria_met: form.get("criteria_met") == Some("yes"),
                 },
                 state.now(),
             )
@@ -293,13 +306,23 @@ async fn apply(
     }
 }
 
-/// A time from a `datetime-local` field, read as UTC (the instance's zone).
-fn form_time(form: &FormData, key: &str) -> Result<i64, WebError> {
+/// A time from a `datetime-local` field, read in the user's zone.
+fn form_time(form: &FormData, key: &str, tz: chrono_tz::Tz) -> Result<i64, WebError> {
+    use chrono::TimeZone;
     let raw = form.text(key).unwrap_or_default();
-    chrono::NaiveDateTime::parse_from_str(&raw, "%Y-%m-%dT%H:%M")
+    let naive = chrono::NaiveDateTime::parse_from_str(&raw, "%Y-%m-%dT%H:%M")
         .or_else(|_| chrono::NaiveDateTime::parse_from_str(&raw, "%Y-%m-%dT%H:%M:%S"))
-        .map(|t| t.and_utc().timestamp_millis())
-        .map_err(|_| WebError::BadRequest("Give a date and a time.".into()))
+        .map_err(|_| WebError::BadRequest("Give a date and a time.".into()))?;
+    // A time the clocks skip (spring forward) does not exist; an hour
+    // that happens twice (autumn) means its first occurrence.
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.timestamp_millis())
+        .ok_or_else(|| {
+            WebError::BadRequest(format!(
+                "{raw} does not exist in {tz}: the clocks skip it. Pick another time."
+            ))
+        })
 }
 
 /// The triage flow's actions from the ticket page.
@@ -319,9 +342,20 @@ async fn flow(
             .ok_or_else(|| WebError::BadRequest("Give a ticket number.".into()))
     };
     match action {
-        "eta" => status::set_eta(db, cfg, id, who, form_time(form, "at")?, &reason, now).await?,
+        "eta" => {
+            status::set_eta(
+                db,
+                cfg,
+                id,
+                who,
+                form_time(form, "at", user.tz)?,
+                &reason,
+                now,
+            )
+            .await?
+        }
         "postpone" => {
-            let until = form_time(form, "until")?;
+            let until = form_time(form, "until", user.tz)?;
             status::postpone(db, cfg, id, who, until, &reason, now).await?
         }
         "request-info" => {
