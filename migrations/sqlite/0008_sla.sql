@@ -50,3 +50,14 @@ CREATE INDEX tickets_sla_risk ON tickets(sla_risk_at) WHERE sla_risk_at IS NOT N
 -- The built-in calendar: every hour of every day, in UTC.
 INSERT INTO calendars (name, time_zone, hours, holidays, created_at)
 VALUES ('24x7', 'UTC', 'mon 00:00-24:00;tue 00:00-24:00;wed 00:00-24:00;thu 00:00-24:00;fri 00:00-24:00;sat 00:00-24:00;sun 00:00-24:00', '', 0);
+
+-- Reports count tickets by when they were created and closed.
+CREATE INDEX tickets_created ON tickets(created_at);
+CREATE INDEX tickets_resolved ON tickets(resolved_at) WHERE resolved_at IS NOT NULL;
+
+-- When the ticket entered its status: the aging report's "time in status".
+ALTER TABLE tickets ADD COLUMN status_changed_at BIGINT;
+UPDATE tickets SET status_changed_at = COALESCE(
+    (SELECT MAX(x.created_at) FROM transactions x
+     WHERE x.ticket_id = tickets.id AND x.type IN ('status', 'postpone')),
+    created_at);

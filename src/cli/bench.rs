@@ -195,6 +195,7 @@ async fn import_into(cfg: &Config, url: &str, mbox: &Path, what: &str) -> Result
     let hints = Hints {
         queue: Some("bench".into()),
         action: None,
+        keep_dates: false,
     };
     let started = Instant::now();
     let s = import_path(&ingestor, mbox, &hints, 500, |_, _| Ok(())).await?;

@@ -212,7 +212,7 @@ struct Problem<'a> {
 }
 
 /// Exit 1 with the reason, on stderr and (with `--json`) as JSON.
-fn refused(e: ServiceError, json: bool) -> Result<ExitCode> {
+pub(super) fn refused(e: ServiceError, json: bool) -> Result<ExitCode> {
     let code = match &e {
         ServiceError::Refused { code, .. } => *code,
         ServiceError::NoTicket(_) => "no_ticket",
@@ -305,7 +305,18 @@ pub(super) async fn triage(
 }
 
 pub(super) async fn scheduler(cfg: &Config, cmd: SchedulerCmd) -> Result<ExitCode> {
-    let SchedulerCmd::Run { once, json } = cmd;
+    let SchedulerCmd::Run { once, at, json } = cmd;
+    let at = match at
+        .as_deref()
+        .map(chrono::DateTime::parse_from_rfc3339)
+        .transpose()
+    {
+        Ok(at) => at.map(|d| d.timestamp_millis()),
+        Err(_) => {
+            eprintln!("docket: --at takes an RFC 3339 time like 2026-12-01T09:00:00Z");
+            return Ok(ExitCode::from(EX_USAGE));
+        }
+    };
     let db = connect_migrated(cfg).await?;
     let shutdown = super::serve::shutdown_signal()?;
     tokio::pin!(shutdown);
@@ -315,7 +326,8 @@ pub(super) async fn scheduler(cfg: &Config, cmd: SchedulerCmd) -> Result<ExitCod
             _ = ticker.tick() => {}
             _ = &mut shutdown => break,
         }
-        let report = crate::service::scheduler::run_once(&db, cfg, now_ms()).await?;
+        let now = at.unwrap_or_else(now_ms);
+        let report = crate::service::scheduler::run_once(&db, cfg, now).await?;
         if json {
             super::print_line(&report)?;
         } else if once || !report.woken.is_empty() || !report.breached.is_empty() {

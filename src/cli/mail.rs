@@ -24,6 +24,7 @@ pub(super) fn hints(queue: Option<String>, action: Option<ActionArg>) -> Hints {
             ActionArg::Correspond => Action::Correspond,
             ActionArg::Comment => Action::Comment,
         }),
+        keep_dates: false,
     }
 }
 
@@ -131,7 +132,10 @@ pub(super) async fn import(cfg: Config, args: ImportArgs) -> Result<()> {
     let db = connect_migrated(&cfg).await?;
     check_queue(&db, args.queue.as_deref()).await?;
     let ingestor = Ingestor::new(db.clone(), Arc::new(cfg));
-    let hints = hints(args.queue, None);
+    let hints = Hints {
+        keep_dates: args.keep_dates,
+        ..hints(args.queue, None)
+    };
     let json = args.json;
     let summary = import_path(
         &ingestor,

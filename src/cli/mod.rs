@@ -10,6 +10,7 @@ mod outbox;
 mod quarantine;
 mod queues;
 mod serve;
+mod sla;
 mod tickets;
 mod users;
 
@@ -174,6 +175,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             json,
         } => return flow::triage(&cfg, queue, stale_days, json).await,
         Command::Scheduler(cmd) => return flow::scheduler(&cfg, cmd).await,
+        Command::Calendar(cmd) => return sla::calendar(&cfg, cmd).await,
+        Command::Sla(cmd) => return sla::policy(&cfg, cmd).await,
+        Command::Report(cmd) => return sla::report(&cfg, cmd).await,
         Command::Config(ConfigCmd::Check) => {
             println!("database_url = {:?}", redact_url(&cfg.database_url));
             println!("subject_tag = {:?}", cfg.subject_tag);

@@ -2,6 +2,7 @@
 //! [`clock::Clock`], never read on the side.
 
 pub mod address;
+pub mod aging;
 pub mod auth_results;
 pub mod business_hours;
 pub mod clock;

@@ -14,6 +14,7 @@ pub mod links;
 pub mod notify;
 pub mod ownership;
 pub mod poll;
+pub mod reports;
 pub mod requestor;
 pub mod scheduler;
 pub mod sign_in_limit;

@@ -101,6 +101,8 @@ pub async fn request_info(
         now,
     )
     .await?;
+    // Questions to the requestor are a reply to them.
+    crate::store::sla::note_first_response(&mut tx, ticket, now).await?;
     // The mail lists the intake fields still missing, ready to fill in.
     let missing = super::intake::refresh(&mut tx, ticket).await?;
     let mut asked = questions.to_string();

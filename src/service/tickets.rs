@@ -97,11 +97,13 @@ async fn post_text(
     }
     // A staff reply on a new ticket means someone is on it.
     if kind == "correspond" && ctx.status == "new" {
+        crate::store::sla::note_first_response(&mut tx, ticket, now).await?;
         set_status_in(&mut tx, ticket, creator, "new", "open", None, now).await?;
     } else {
         tickets::touch(&mut tx, ticket, now).await?;
         if kind == "correspond" {
             // A staff reply stops the response clocks.
+            crate::store::sla::note_first_response(&mut tx, ticket, now).await?;
             super::sla::refresh(&mut tx, ticket, now).await?;
         }
     }
@@ -186,21 +188,10 @@ pub async fn change_status(
     check_move(&ctx.status, to)?;
     let criteria = if to == Status::Resolved {
         no_open_children(&mut tx, ticket).await?;
-        acceptance_criteria(&mut tx, ticket).await?
+        confirmed_criteria(&mut tx, ticket, criteria_met).await?
     } else {
         None
     };
-    if let Some(text) = &criteria
-        && !criteria_met
-    {
-        return Err(ServiceError::refused(
-            "criteria_unconfirmed",
-            format!(
-                "the request states acceptance criteria ({text:?}); confirm they were met \
-                 (the web form's box, --criteria-met, or a 'Criteria-met: yes' line by mail)"
-            ),
-        ));
-    }
     let creator = users::ensure(&mut tx, actor, "", now).await?;
     if let Some(text) = &criteria {
         let mut h = history(ticket, "criteria", Some(creator), text, now);
@@ -227,6 +218,25 @@ pub async fn change_status(
     notify::status_changed(&mut tx, &scope, &ctx.status, new, eta, reason, Some(actor)).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Resolving a request that states acceptance criteria needs the
+/// resolver's word that they were met; the criteria, for the history.
+async fn confirmed_criteria(
+    conn: &mut sqlx::AnyConnection,
+    ticket: i64,
+    met: bool,
+) -> Result<Option<String>, ServiceError> {
+    match acceptance_criteria(conn, ticket).await? {
+        Some(text) if !met => Err(ServiceError::refused(
+            "criteria_unconfirmed",
+            format!(
+                "the request states acceptance criteria ({text:?}); confirm they were met \
+                 (the web form's box, --criteria-met, or a 'Criteria-met: yes' line by mail)"
+            ),
+        )),
+        found => Ok(found),
+    }
 }
 
 /// The request's acceptance criteria ("what done means"), when it states any.

@@ -128,7 +128,7 @@ pub async fn merge(conn: &mut AnyConnection, from: i64, into: i64, now: i64) -> 
     }
     sqlx::query(
         "UPDATE tickets SET merged_into = $1, status = 'resolved', status_reason = $2, \
-         resolved_at = $3, updated_at = $3, owner_id = NULL WHERE id = $4",
+         resolved_at = $3, updated_at = $3, status_changed_at = $3, owner_id = NULL WHERE id = $4",
     )
     .bind(into)
     .bind(format!("merged into #{into}"))

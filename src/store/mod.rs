@@ -9,6 +9,7 @@ pub mod messages;
 pub mod outbox;
 pub mod quarantine;
 pub mod queues;
+pub mod reports;
 pub mod requestor;
 pub mod search_index;
 pub mod sessions;

@@ -187,20 +187,41 @@ pub struct Event {
 /// Status changes and replies, in order. A postponement is a status
 /// change to `postponed`; a reply counts when it is not automatic and not
 /// flagged, and it is staff's when its author is staff.
+/// Staff asking the requestor for information writes to them too: that
+/// counts as a reply as well as a status change.
 pub async fn events(conn: &mut AnyConnection, ticket: i64) -> Result<Vec<Event>> {
     Ok(sqlx::query_as(
-        "SELECT x.created_at AS at, \
+        "SELECT at, kind, value FROM ( \
+         SELECT x.id, x.created_at AS at, \
          CASE WHEN x.type = 'correspond' AND u.role IN ('staff', 'admin') THEN 'staff' \
               WHEN x.type = 'correspond' THEN 'requestor' ELSE 'status' END AS kind, \
          CASE WHEN x.type = 'postpone' THEN 'postponed' ELSE x.new_value END AS value \
          FROM transactions x LEFT JOIN users u ON u.id = x.creator_id \
          WHERE x.ticket_id = $1 AND (x.type IN ('status', 'postpone') \
            OR (x.type = 'correspond' AND x.auto_submitted = 0 AND x.flag IS NULL)) \
-         ORDER BY x.id",
+         UNION ALL \
+         SELECT x.id, x.created_at AS at, 'staff' AS kind, NULL AS value \
+         FROM transactions x JOIN users u ON u.id = x.creator_id \
+         WHERE x.ticket_id = $1 AND x.type = 'status' AND x.new_value = 'needs-info' \
+           AND u.role IN ('staff', 'admin') \
+         ) e ORDER BY id, kind",
     )
     .bind(ticket)
     .fetch_all(conn)
     .await?)
+}
+
+/// Records the first reply to the requestor by staff, whether or not a
+/// policy applies: the flow report's response times read it.
+pub async fn note_first_response(conn: &mut AnyConnection, ticket: i64, at: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE tickets SET first_response_at = $1 WHERE id = $2 AND first_response_at IS NULL",
+    )
+    .bind(at)
+    .bind(ticket)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// The clock columns as the service worked them out.

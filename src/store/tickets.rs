@@ -15,8 +15,8 @@ pub struct NewTicket<'a> {
 
 pub async fn create(conn: &mut AnyConnection, t: NewTicket<'_>) -> Result<i64> {
     Ok(sqlx::query_scalar(
-        "INSERT INTO tickets (queue_id, subject, status, priority, created_at, updated_at) \
-         VALUES ($1, $2, 'new', 0, $3, $3) RETURNING id",
+        "INSERT INTO tickets (queue_id, subject, status, priority, created_at, updated_at, \
+         status_changed_at) VALUES ($1, $2, 'new', 0, $3, $3, $3) RETURNING id",
     )
     .bind(t.queue_id)
     .bind(t.subject)
@@ -43,9 +43,11 @@ pub async fn status(conn: &mut AnyConnection, id: i64) -> Result<Option<String>>
 }
 
 pub async fn set_status(conn: &mut AnyConnection, id: i64, status: &str, now: i64) -> Result<()> {
-    let resolved = (status == "resolved").then_some(now);
+    // `resolved_at` is when the work ended: resolved or rejected.
+    let resolved = matches!(status, "resolved" | "rejected").then_some(now);
     sqlx::query(
-        "UPDATE tickets SET status = $1, resolved_at = $2, updated_at = $3, status_reason = NULL, \
+        "UPDATE tickets SET status_changed_at = CASE WHEN status = $1 THEN status_changed_at \
+         ELSE $3 END, status = $1, resolved_at = $2, updated_at = $3, status_reason = NULL, \
          postponed_until = NULL WHERE id = $4",
     )
     .bind(status)

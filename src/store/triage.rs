@@ -73,9 +73,11 @@ pub async fn set_state(
     postponed_until: Option<i64>,
     now: i64,
 ) -> Result<()> {
-    let resolved = (status == "resolved").then_some(now);
+    // `resolved_at` is when the work ended: resolved or rejected.
+    let resolved = matches!(status, "resolved" | "rejected").then_some(now);
     sqlx::query(
-        "UPDATE tickets SET status = $1, status_reason = $2, postponed_until = $3, \
+        "UPDATE tickets SET status_changed_at = CASE WHEN status = $1 THEN status_changed_at \
+         ELSE $5 END, status = $1, status_reason = $2, postponed_until = $3, \
          resolved_at = $4, updated_at = $5 WHERE id = $6",
     )
     .bind(status)
@@ -123,7 +125,8 @@ pub async fn due_to_wake(conn: &mut AnyConnection, now: i64, limit: i64) -> Resu
 pub async fn wake(conn: &mut AnyConnection, id: i64, now: i64) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE tickets SET status = 'open', status_reason = NULL, postponed_until = NULL, \
-         updated_at = $1 WHERE id = $2 AND status = 'postponed' AND postponed_until <= $1",
+         updated_at = $1, status_changed_at = $1 \
+         WHERE id = $2 AND status = 'postponed' AND postponed_until <= $1",
     )
     .bind(now)
     .bind(id)

@@ -62,6 +62,7 @@ async fn every_message_stored(b: Backend) {
     let hints = Hints {
         queue: Some("corpus".into()),
         action: None,
+        keep_dates: false,
     };
     let mut seen: HashSet<(String, String)> = HashSet::new();
     let mut quarantined: HashSet<i64> = HashSet::new();

@@ -19,5 +19,6 @@ mod layering;
 mod mail_safety;
 mod outbound;
 mod postfix;
+mod sla;
 mod threading;
 mod web;

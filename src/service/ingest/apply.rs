@@ -173,6 +173,9 @@ impl Ingestor {
             if speaker.voice == Voice::Outsider && action == Action::Correspond {
                 intake::record_mail(conn, ticket, &s.mail.body, false, s.now).await?;
             }
+            if speaker.voice == Voice::Staff && action == Action::Correspond && flag.is_none() {
+                crate::store::sla::note_first_response(conn, ticket, s.now).await?;
+            }
             self.tell(conn, ctx, &tctx, &speaker, s, text).await?;
         }
         let kind = match action {

@@ -42,6 +42,7 @@ impl Ingestor {
             own_addresses,
             fallback,
             forced_action: hints.action,
+            keep_dates: hints.keep_dates,
             reply_secret,
         })
     }
@@ -99,6 +100,12 @@ impl Ingestor {
             Err(reason) => return quarantine(conn, reason).await,
         };
         let mail: &ParsedMail = &mail;
+        // An archive keeps its dates: the ticket, its history and its
+        // clocks start when the mail was written.
+        let now = match ctx.keep_dates {
+            true => mail.sent_at.unwrap_or(now),
+            false => now,
+        };
         let stored_copy = match optimistic {
             true => None,
             false => messages::find(&mut *conn, &mail.message_id, &mail.fingerprint).await?,

@@ -68,6 +68,8 @@ pub const BATCH_BYTES: usize = 64 * 1024 * 1024;
 pub struct Hints {
     pub queue: Option<String>,
     pub action: Option<Action>,
+    /// Date each mail by when it was written (`import --keep-dates`).
+    pub keep_dates: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -160,6 +162,7 @@ struct Context {
     forced_action: Option<Action>,
     /// Signs and checks personal reply addresses.
     reply_secret: crate::domain::secret::Secret,
+    keep_dates: bool,
 }
 
 /// Why a mail could not be taken in. Only a transient store error (the

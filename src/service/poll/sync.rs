@@ -186,6 +186,7 @@ impl Poller {
         let hints = Hints {
             queue: Some(m.queue_name.clone()),
             action: None,
+            keep_dates: false,
         };
         let mut parsed = Vec::with_capacity(items.len());
         let mut unparsed = Vec::new();

@@ -222,6 +222,7 @@ pub async fn ingest(ing: &Ingestor, raw: &[u8], queue: Option<&str>) -> Outcome 
     let hints = Hints {
         queue: queue.map(str::to_string),
         action: None,
+        keep_dates: false,
     };
     ing.ingest_one(raw, Source::Mailgate, &hints)
         .await

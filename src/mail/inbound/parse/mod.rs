@@ -78,6 +78,10 @@ pub struct ParsedMail {
     pub body_from_html: bool,
     pub attachments: Vec<Attachment>,
     pub signals: Signals,
+    /// When it was written, as its sender claims (`Date:`), else when our
+    /// side last received it (the newest `Received:` date): for imports
+    /// that keep an archive's dates.
+    pub sent_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -138,7 +142,15 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseError> {
     let (body, body_from_html, attachments, embedded) = body_and_attachments(&msg, raw, hint)?;
     let forwarded_bounce = embedded.bounce || forwarded_bounce_subject(&subject);
 
+    let stamp = |d: &mail_parser::DateTime| d.is_valid().then(|| d.to_timestamp() * 1000);
+    let sent_at = msg.date().and_then(stamp).or_else(|| {
+        msg.received_all()
+            .filter_map(|r| r.date())
+            .filter_map(|d| stamp(&d))
+            .max()
+    });
     Ok(ParsedMail {
+        sent_at,
         message_id,
         message_id_derived,
         fingerprint,

@@ -3,6 +3,9 @@
 
 use std::path::PathBuf;
 
+mod reports;
+pub use reports::*;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::telemetry::LogFormat;
@@ -94,9 +97,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Work that falls due by itself (postponed tickets waking up).
+    /// Work that falls due by itself (postponed tickets waking up, SLA
+    /// breaches, digests).
     #[command(subcommand)]
     Scheduler(SchedulerCmd),
+    /// Business-hours calendars for SLA clocks.
+    #[command(subcommand)]
+    Calendar(CalendarCmd),
+    /// SLA policies per queue.
+    #[command(subcommand)]
+    Sla(SlaCmd),
+    /// Aging, SLA and flow reports.
+    #[command(subcommand)]
+    Report(ReportCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +118,10 @@ pub enum SchedulerCmd {
     Run {
         #[arg(long)]
         once: bool,
+        /// Run the pass as of this time (RFC 3339) instead of now: for
+        /// replays and tests.
+        #[arg(long)]
+        at: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -193,6 +210,10 @@ pub struct ImportArgs {
     /// Messages per database transaction.
     #[arg(long, default_value_t = 500)]
     pub batch_size: usize,
+    /// Date each message by its `Date:` header (else its newest
+    /// `Received:` date, else now): true ages for an archive.
+    #[arg(long)]
+    pub keep_dates: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,0 +1,457 @@
+//! SLA clocks and the reports through their command-line contract, on
+//! histories built at known times with `import --keep-dates`.
+
+use serde_json::{Value, json};
+
+use crate::both;
+use crate::support::{Backend, TestDb, docket};
+
+const ALICE: &str = "alice@example.com";
+const CAROL: &str = "carol@example.com";
+const HOUR: i64 = 3_600_000;
+const DAY: i64 = 24 * HOUR;
+
+fn ok(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf8")
+}
+
+fn json_ok(url: &str, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    serde_json::from_str(&ok(docket(url, &all, b""))).expect("json")
+}
+
+fn refused(url: &str, args: &[&str]) -> String {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = docket(url, &all, b"");
+    assert_eq!(out.status.code(), Some(1), "{args:?} should be refused");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json problem");
+    v["error"].as_str().expect("code").to_string()
+}
+
+fn rfc3339(ms: i64) -> String {
+    docket::store::rfc3339(ms)
+}
+
+/// One mail of an mbox, written at `at`.
+fn mbox_mail(from: &str, subject: &str, id: &str, at: i64, extra: &str, body: &str) -> String {
+    let date = chrono::DateTime::from_timestamp_millis(at)
+        .expect("date")
+        .to_rfc2822();
+    format!(
+        "From {from} Mon Jan  1 00:00:00 2024\nFrom: {from}\nTo: help@example.com\n\
+         Subject: {subject}\nMessage-ID: <{id}>\nDate: {date}\n{extra}\n{body}\n\n"
+    )
+}
+
+/// Imports `mbox` keeping its dates; the tickets created, in order.
+fn import(t: &TestDb, mbox: &str) -> Vec<i64> {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("archive.mbox");
+    std::fs::write(&path, mbox).expect("write");
+    let path = path.to_str().expect("path").to_string();
+    let out = ok(docket(
+        &t.url,
+        &["import", &path, "--queue", "help", "--keep-dates", "--json"],
+        b"",
+    ));
+    out.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["outcome"] == "created")
+        .filter_map(|v| v["ticket"].as_i64())
+        .collect()
+}
+
+async fn team(b: Backend) -> Option<TestDb> {
+    let t = TestDb::new(b).await?;
+    t.add_queue("help", "help@example.com", None).await;
+    for (who, role) in [(ALICE, "engineer"), (CAROL, "triager")] {
+        ok(docket(&t.url, &["user", "add", who], b"a long password\n"));
+        ok(docket(
+            &t.url,
+            &["queue", "member", "help", who, "--role", role],
+            b"",
+        ));
+    }
+    Some(t)
+}
+
+fn sla_of(url: &str, id: i64) -> Value {
+    json_ok(url, &["ticket", "show", &id.to_string()])["sla"].clone()
+}
+
+/// Calendars and policies refuse bad input; a ticket's deadlines follow
+/// its history; a breach is recorded and mailed once, raising the
+/// priority; waiting on the requestor stops the clock; a staff reply
+/// stops the response clock.
+async fn clocks_and_breaches(b: Backend) {
+    let Some(t) = team(b).await else { return };
+    let url = t.url.as_str();
+    let office = json_ok(
+        url,
+        &[
+            "calendar",
+            "add",
+            "office",
+            "--tz",
+            "Europe/Berlin",
+            "--hours",
+            "mon-fri 09:00-12:00,13:00-17:00",
+            "--holiday",
+            "2026-12-24",
+        ],
+    );
+    assert_eq!(office["time_zone"], "Europe/Berlin");
+    assert_eq!(office["hours"][0], "mon 09:00-12:00,13:00-17:00");
+    assert_eq!(office["holidays"], json!(["2026-12-24"]));
+    assert_eq!(
+        refused(
+            url,
+            &[
+                "calendar",
+                "add",
+                "x",
+                "--tz",
+                "Mars/Olympus",
+                "--hours",
+                "mon 09:00-17:00"
+            ]
+        ),
+        "invalid"
+    );
+    assert_eq!(
+        refused(
+            url,
+            &["calendar", "add", "x", "--tz", "UTC", "--hours", "mon 9-17"]
+        ),
+        "invalid"
+    );
+    let names: Vec<String> = json_ok(url, &["calendar", "list"])
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|c| c["name"].as_str().expect("name").to_string())
+        .collect();
+    assert_eq!(names, ["24x7", "office"]);
+    assert_eq!(
+        refused(
+            url,
+            &[
+                "sla",
+                "add",
+                "bad",
+                "--queue",
+                "help",
+                "--first-response",
+                "soon",
+                "--resolve",
+                "1d",
+                "--calendar",
+                "24x7"
+            ]
+        ),
+        "invalid"
+    );
+    let policy = json_ok(
+        url,
+        &[
+            "sla",
+            "add",
+            "std",
+            "--queue",
+            "help",
+            "--first-response",
+            "1h",
+            "--resolve",
+            "8h",
+            "--next-response",
+            "30m",
+            "--calendar",
+            "24x7",
+            "--escalate-priority",
+            "5",
+        ],
+    );
+    assert_eq!(
+        policy["pause"],
+        json!(["needs-info", "postponed", "stalled"])
+    );
+
+    // Written three hours ago: its first response is two hours late.
+    let now = docket::store::now_ms();
+    let created = (now - 3 * HOUR) / 1000 * 1000;
+    let old = import(
+        &t,
+        &mbox_mail(
+            "sam@example.com",
+            "printer on fire",
+            "s1@x",
+            created,
+            "",
+            "help",
+        ),
+    )[0];
+    let s = sla_of(url, old);
+    assert_eq!(s["policy"], "std");
+    assert_eq!(s["first_response_due"], rfc3339(created + HOUR).as_str());
+    assert_eq!(s["resolve_due"], rfc3339(created + 8 * HOUR).as_str());
+    assert_eq!(s["first_response_at"], Value::Null);
+    assert_eq!(s["breached"], json!(["first_response"]));
+
+    let pass = json_ok(url, &["scheduler", "run", "--once"]);
+    assert_eq!(pass["breached"], json!([[old, "first_response"]]));
+    let again = json_ok(url, &["scheduler", "run", "--once"]);
+    assert_eq!(again["breached"], json!([]), "a breach is recorded once");
+    let mails: Vec<String> = sqlx::query_scalar(
+        "SELECT to_addrs FROM outbox WHERE kind = 'sla_breach' AND ticket_id = $1",
+    )
+    .bind(old)
+    .fetch_all(&t.db.pool)
+    .await
+    .expect("mails");
+    assert_eq!(mails, [CAROL.to_string()], "the triager hears once");
+    let shown = json_ok(url, &["ticket", "show", &old.to_string()]);
+    assert_eq!(shown["priority"], 5, "the policy raised the priority");
+    let noted = shown["transactions"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .filter(|x| x["type"] == "sla")
+        .count();
+    assert_eq!(noted, 1, "{shown}");
+
+    // A fresh ticket: waiting on the requestor stops its clocks.
+    let fresh = import(
+        &t,
+        &mbox_mail(
+            "kim@example.com",
+            "new laptop",
+            "k1@x",
+            now - 10 * 60_000,
+            "",
+            "hi",
+        ),
+    )[0];
+    let before = sla_of(url, fresh);
+    assert_eq!(before["paused"], false);
+    let ask = ["ticket", "request-info", &fresh.to_string(), "--as", CAROL];
+    ok(docket(url, &ask, b"Which model?"));
+    let paused = sla_of(url, fresh);
+    assert_eq!(paused["paused"], true);
+    assert_eq!(
+        paused["first_response_due"],
+        Value::Null,
+        "a stopped clock has no deadline"
+    );
+    // The request-info mail is the first staff reply: the response clock stopped.
+    assert!(paused["first_response_at"].is_string(), "{paused}");
+    let reply = mbox_mail(
+        "kim@example.com",
+        &format!("Re: [Docket #{fresh}] new laptop"),
+        "k2@x",
+        // Written three seconds after the question (Date: has whole
+        // seconds), so the pause shows in deadlines to the second.
+        docket::store::now_ms() + 3_000,
+        "",
+        "A ThinkPad.",
+    );
+    import(&t, &reply);
+    let resumed = sla_of(url, fresh);
+    assert_eq!(resumed["paused"], false);
+    let due = |v: &Value, k: &str| {
+        chrono::DateTime::parse_from_rfc3339(v[k].as_str().expect(k))
+            .expect("time")
+            .timestamp_millis()
+    };
+    assert!(
+        due(&resumed, "resolve_due") > due(&before, "resolve_due"),
+        "the pause moved the deadline: {before} → {resumed}"
+    );
+    assert!(
+        resumed["next_response_due"].is_string(),
+        "the reply started the next-response clock"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(3_500)).await;
+    ok(docket(
+        url,
+        &["ticket", "reply", &fresh.to_string(), "--as", ALICE],
+        b"Ordered.",
+    ));
+    let answered = sla_of(url, fresh);
+    assert_eq!(answered["next_response_due"], Value::Null, "{answered}");
+    assert_eq!(answered["breached"], json!([]));
+    t.close().await;
+}
+both!(
+    sla_clocks_follow_the_history_and_breaches_are_recorded_once,
+    clocks_and_breaches
+);
+
+/// The reports against a small history whose figures are worked out by
+/// hand: tickets 2 h, 2 d, 5 d, 10 d, 20 d and 40 d old.
+async fn reports(b: Backend) {
+    let Some(t) = team(b).await else { return };
+    let url = t.url.as_str();
+    let now = docket::store::now_ms();
+    let ages = [2 * HOUR, 2 * DAY, 5 * DAY, 10 * DAY, 20 * DAY, 40 * DAY];
+    let mut mbox = String::new();
+    for (i, age) in ages.iter().enumerate() {
+        mbox.push_str(&mbox_mail(
+            "sam@example.com",
+            &format!("ticket {i}"),
+            &format!("r{i}@x"),
+            now - age,
+            "",
+            "b",
+        ));
+    }
+    let ids = import(&t, &mbox);
+    assert_eq!(ids.len(), 6);
+    let aging = json_ok(url, &["report", "aging"]);
+    let counts = |v: &Value| -> Vec<i64> {
+        v["buckets"]
+            .as_array()
+            .expect("buckets")
+            .iter()
+            .map(|b| b["count"].as_i64().expect("n"))
+            .collect()
+    };
+    let labels: Vec<&str> = aging["buckets"]
+        .as_array()
+        .expect("b")
+        .iter()
+        .map(|b| b["label"].as_str().expect("l"))
+        .collect();
+    assert_eq!(labels, ["<1d", "1-3d", "3-7d", "1-2w", "2-4w", ">4w"]);
+    assert_eq!(counts(&aging), [1, 1, 1, 1, 1, 1]);
+    assert_eq!(aging["by_queue"]["help"], json!([1, 1, 1, 1, 1, 1]));
+    assert_eq!(aging["by_status"]["new"], json!([1, 1, 1, 1, 1, 1]));
+    assert_eq!(aging["oldest"][0], ids[5]);
+
+    // Alice takes the 10-day ticket and resolves it; the 40-day one stalls.
+    let ten = ids[3].to_string();
+    ok(docket(url, &["ticket", "take", &ten, "--as", ALICE], b""));
+    ok(docket(
+        url,
+        &["ticket", "reply", &ten, "--as", ALICE],
+        b"On it.",
+    ));
+    ok(docket(
+        url,
+        &[
+            "ticket", "status", &ten, "resolved", "--reason", "done", "--as", ALICE,
+        ],
+        b"",
+    ));
+    let forty = ids[5].to_string();
+    ok(docket(url, &["ticket", "take", &forty, "--as", ALICE], b""));
+    ok(docket(
+        url,
+        &[
+            "ticket", "status", &forty, "stalled", "--reason", "vendor", "--as", ALICE,
+        ],
+        b"",
+    ));
+    let after = json_ok(url, &["report", "aging"]);
+    assert_eq!(counts(&after), [1, 1, 1, 0, 1, 1]);
+    assert_eq!(after["by_status"]["stalled"], json!([0, 0, 0, 0, 0, 1]));
+    assert_eq!(
+        after["by_owner"]["alice@example.com"],
+        json!([0, 0, 0, 0, 0, 1]),
+        "{after}"
+    );
+    assert_eq!(
+        after["stale"][0]["count"], 2,
+        "the 2-hour one and the one stalled just now: {after}"
+    );
+    assert_eq!(
+        json_ok(url, &["report", "aging", "--owner", ALICE])["oldest"],
+        json!([ids[5]])
+    );
+
+    // Fifteen days ago only the 20- and 40-day tickets existed, both new.
+    let then = rfc3339(now - 15 * DAY);
+    let past = json_ok(url, &["report", "aging", "--at", &then]);
+    assert_eq!(counts(&past), [0, 0, 1, 0, 1, 0]);
+    assert_eq!(
+        past["by_status"]["new"],
+        json!([0, 0, 1, 0, 1, 0]),
+        "{past}"
+    );
+    assert_eq!(past["by_owner"]["nobody"], json!([0, 0, 1, 0, 1, 0]));
+
+    // Created and resolved per week, and the backlog at each week's end.
+    let flow = json_ok(url, &["report", "flow", "--weeks", "8"]);
+    let weeks = flow["weeks"].as_array().expect("weeks");
+    assert_eq!(weeks.len(), 8);
+    let this_week = docket::domain::aging::week_start(now);
+    let mut created = [0i64; 8];
+    for age in &ages {
+        let w = (docket::domain::aging::week_start(now - age) - this_week) / (7 * DAY) + 7;
+        created[w as usize] += 1;
+    }
+    let got: Vec<i64> = weeks
+        .iter()
+        .map(|w| w["created"].as_i64().expect("n"))
+        .collect();
+    assert_eq!(got, created, "{flow}");
+    assert_eq!(weeks[7]["resolved"], 1);
+    assert_eq!(weeks[7]["backlog"], 5);
+    assert_eq!(weeks[0]["start"], rfc3339(this_week - 7 * 7 * DAY).as_str());
+    let resolution = flow["resolution"]["median_s"].as_i64().expect("median");
+    assert!(
+        (resolution - 10 * 86_400).abs() < 120,
+        "about ten days: {resolution}"
+    );
+    assert_eq!(flow["resolution"]["p90_s"], flow["resolution"]["median_s"]);
+    let response = flow["first_response"]["median_s"]
+        .as_i64()
+        .expect("response");
+    assert!((response - 10 * 86_400).abs() < 120, "{response}");
+
+    // A policy set now applies to the open tickets, from their history.
+    json_ok(
+        url,
+        &[
+            "sla",
+            "add",
+            "std",
+            "--queue",
+            "help",
+            "--first-response",
+            "4h",
+            "--resolve",
+            "3d",
+            "--calendar",
+            "24x7",
+        ],
+    );
+    let sla = json_ok(url, &["report", "sla"]);
+    let mut breached: Vec<i64> = sla["breached"]
+        .as_array()
+        .expect("b")
+        .iter()
+        .filter_map(Value::as_i64)
+        .collect();
+    breached.sort_unstable();
+    let mut expected = vec![ids[1], ids[2], ids[4], ids[5]];
+    expected.sort_unstable();
+    assert_eq!(
+        breached, expected,
+        "the 40-day ticket missed both targets before it stalled; the 10-day one is resolved: {sla}"
+    );
+    assert_eq!(
+        sla["at_risk"],
+        json!([]),
+        "the 2-hour ticket has 2 of 4 hours: not yet 75%"
+    );
+    t.close().await;
+}
+both!(reports_match_a_hand_computed_history, reports);
