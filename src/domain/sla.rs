@@ -247,6 +247,33 @@ pub fn clocks(cal: &Calendar, t: &Timeline, targets: &Targets, now: i64) -> Cloc
     out
 }
 
+/// Where a ticket stands against its SLA, for a badge on lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Running, under its at-risk share: the deadline.
+    Due(i64),
+    /// Past its at-risk share: the deadline.
+    AtRisk(i64),
+    /// A target missed.
+    Breached,
+}
+
+/// The standing from the stored columns; `None` when no clock runs.
+pub fn standing(
+    due: Option<i64>,
+    risk_at: Option<i64>,
+    breached: &str,
+    now: i64,
+) -> Option<Standing> {
+    match (due, risk_at) {
+        _ if !breached.is_empty() => Some(Standing::Breached),
+        (Some(d), _) if d <= now => Some(Standing::Breached),
+        (Some(d), Some(r)) if r <= now => Some(Standing::AtRisk(d)),
+        (Some(d), _) => Some(Standing::Due(d)),
+        (None, _) => None,
+    }
+}
+
 fn min_some(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),

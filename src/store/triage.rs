@@ -243,6 +243,9 @@ pub struct TriageLine {
     pub postponed_until: Option<i64>,
     /// Required intake keys still missing, comma-separated.
     pub intake_missing: String,
+    pub sla_due: Option<i64>,
+    pub sla_risk_at: Option<i64>,
+    pub sla_breached: String,
 }
 
 /// The dashboard's sections.
@@ -320,7 +323,7 @@ const LINE_SELECT: &str = "SELECT t.id, q.name AS queue, t.subject, t.status, \
       WHERE w.owner_id = o.id AND w.status = 'open') END AS owner_open, \
      COALESCE(o.wip_limit, q.wip_limit) AS owner_limit, \
      t.created_at, t.updated_at, t.eta_at, t.eta_reason, t.status_reason, t.postponed_until, \
-     t.intake_missing \
+     t.intake_missing, t.sla_due, t.sla_risk_at, t.sla_breached \
      FROM tickets t JOIN queues q ON q.id = t.queue_id LEFT JOIN users o ON o.id = t.owner_id";
 
 /// One section of the dashboard, on the queues given (all: `None`).

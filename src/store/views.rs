@@ -86,11 +86,15 @@ pub struct TicketRow {
     pub requestor: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    pub sla_due: Option<i64>,
+    pub sla_risk_at: Option<i64>,
+    pub sla_breached: String,
 }
 
 const ROW_SELECT: &str = "SELECT t.id, q.name AS queue, t.subject, t.status, o.email AS owner, \
      (SELECT MIN(u.email) FROM ticket_requestors r JOIN users u ON u.id = r.user_id WHERE r.ticket_id = t.id) AS requestor, \
-     t.created_at, t.updated_at FROM tickets t JOIN queues q ON q.id = t.queue_id LEFT JOIN users o ON o.id = t.owner_id";
+     t.created_at, t.updated_at, t.sla_due, t.sla_risk_at, t.sla_breached \
+     FROM tickets t JOIN queues q ON q.id = t.queue_id LEFT JOIN users o ON o.id = t.owner_id";
 
 /// How a queue is ordered; every order is a keyset (column, id), so deep
 /// pages cost the same as the first.

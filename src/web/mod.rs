@@ -3,6 +3,7 @@
 //! and render or redirect.
 
 pub mod auth;
+pub mod charts;
 pub mod error;
 pub mod form;
 pub mod pages;
@@ -70,6 +71,12 @@ pub fn router(state: AppState) -> Router {
         .route("/static/board.js", get(board_script))
         .route("/triage", get(pages::board::triage))
         .route("/wip", get(pages::board::wip))
+        .route("/sla", get(pages::sla::sla))
+        .route("/sla.csv", get(pages::sla::sla_csv))
+        .route("/reports/aging", get(pages::reports::aging))
+        .route("/reports/aging.csv", get(pages::reports::aging_csv))
+        .route("/reports/flow", get(pages::reports::flow))
+        .route("/reports/flow.csv", get(pages::reports::flow_csv))
         .route("/my/resend", post(pages::requestor::resend))
         .route("/my/{token}", get(pages::requestor::show))
         .route(

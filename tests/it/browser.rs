@@ -655,3 +655,239 @@ both!(
     the_requestor_page_shows_only_their_public_history_in_chromium,
     requestor_page
 );
+
+/// A history spread over two months in two queues, with owners, SLA
+/// policies and resolutions at known times.
+async fn history(t: &TestDb) -> i64 {
+    let help = t.add_queue("help", "help@example.com", None).await;
+    let ops = t.add_queue("ops", "ops@example.com", None).await;
+    staff(t, "alice@example.com", help).await;
+    staff(t, "alice@example.com", ops).await;
+    staff(t, "bob@example.com", help).await;
+    let cfg = t.config();
+    let now = docket::store::now_ms();
+    const H: i64 = 3_600_000;
+    let mut ids = Vec::new();
+    for n in 0..36i64 {
+        let age = (n * n * 37 % 1_440 + 1) * H;
+        let to = if n % 3 == 0 {
+            "ops@example.com"
+        } else {
+            "help@example.com"
+        };
+        let raw = mail(
+            "Sam Park <sam@example.net>",
+            to,
+            &format!("Backup job {n} failing on db-{:02}", n % 7),
+            &format!("rh{n}@x"),
+            "",
+            "b",
+        );
+        let clock = Arc::new(docket::domain::clock::ManualClock::at(now - age));
+        let id = ingest(&t.ingestor().with_clock(clock), &raw, None)
+            .await
+            .ticket
+            .expect("ticket");
+        ids.push((id, now - age));
+    }
+    let office = docket::service::sla::NewCalendar {
+        name: "office",
+        time_zone: "Europe/Berlin",
+        hours: &["mon-fri 09:00-17:00".to_string()],
+        holidays: &[],
+        holidays_ics: None,
+    };
+    docket::service::sla::save_calendar(&t.db, office, now)
+        .await
+        .expect("calendar");
+    for (name, queue, fr, res, cal) in [
+        ("help-std", "help", "8h", "5d", "24x7"),
+        ("ops-std", "ops", "4h", "3d", "office"),
+    ] {
+        let p = docket::service::sla::NewPolicy {
+            name,
+            queue,
+            priority: None,
+            first_response: fr,
+            resolve: res,
+            next_response: None,
+            calendar: cal,
+            pause: None,
+            at_risk_percent: None,
+            escalate_priority: None,
+        };
+        docket::service::sla::save_policy(&t.db, p, now)
+            .await
+            .expect("policy");
+    }
+    for (i, (id, created)) in ids.iter().enumerate() {
+        // Bob works help only; ops tickets (every third) are Alice's.
+        let who = if i % 2 == 0 || i % 3 == 0 {
+            "alice@example.com"
+        } else {
+            "bob@example.com"
+        };
+        if i % 4 == 1 {
+            continue;
+        }
+        let at = (created + (i as i64 % 5 + 1) * H).min(now);
+        docket::service::ownership::take(&t.db, &cfg, *id, who, true, at)
+            .await
+            .expect("take");
+        docket::service::tickets::reply(&t.db, &cfg, *id, who, "Looking into it.", at)
+            .await
+            .expect("reply");
+        if i % 3 == 0 && created + 30 * H < now {
+            let change = docket::service::tickets::StatusChange {
+                status: "resolved",
+                reason: Some("fixed"),
+                eta: None,
+                criteria_met: false,
+            };
+            docket::service::tickets::change_status(
+                &t.db,
+                &cfg,
+                *id,
+                who,
+                change,
+                created + (i as i64 * 7 % 90 + 20) * H,
+            )
+            .await
+            .expect("resolve");
+        }
+    }
+    docket::service::scheduler::run_once(&t.db, &cfg, now)
+        .await
+        .expect("scheduler");
+    now
+}
+
+/// A CSV download, fetched by the page itself (with its session), parsed.
+async fn csv_rows(br: &Browser, path: &str) -> Vec<Vec<String>> {
+    let text = br
+        .client
+        .execute(
+            "var x = new XMLHttpRequest(); x.open('GET', arguments[0], false); x.send(); \
+             return x.status === 200 ? x.responseText : 'HTTP ' + x.status",
+            vec![serde_json::Value::String(path.to_string())],
+        )
+        .await
+        .expect("fetch");
+    let text = text.as_str().expect("text").to_string();
+    csv::Reader::from_reader(text.as_bytes())
+        .records()
+        .map(|r| {
+            r.expect("a CSV record")
+                .iter()
+                .map(str::to_string)
+                .collect()
+        })
+        .collect()
+}
+
+async fn charts_on_page(br: &Browser) -> i64 {
+    br.client
+        .execute(
+            "return document.querySelectorAll('svg.chart').length",
+            vec![],
+        )
+        .await
+        .expect("count")
+        .as_i64()
+        .expect("number")
+}
+
+async fn report_pages(b: Backend) {
+    let Some(t) = TestDb::new(b).await else {
+        return;
+    };
+    let Some(br) = Browser::start().await else {
+        return;
+    };
+    history(&t).await;
+    let served = app(&t).await;
+    let base = served.base.clone();
+    let suffix = b.label();
+    br.sign_in(&base, "alice@example.com").await;
+
+    br.client.goto(&format!("{base}/sla")).await.expect("sla");
+    let text = br.wait_text("At risk").await;
+    assert!(text.contains("overdue"), "{text}");
+    assert!(charts_on_page(&br).await >= 1);
+    br.screenshot(&format!("sla-{suffix}")).await;
+    let sla = csv_rows(&br, "/sla.csv").await;
+    assert!(!sla.is_empty(), "breached tickets are listed");
+    assert!(
+        sla.iter()
+            .all(|r| r.len() == 10 && (r[1] == "breached" || r[1] == "at_risk")),
+        "{sla:?}"
+    );
+    // The SLA state shows on the ticket, the triage dashboard and the queue.
+    br.client
+        .goto(&format!("{base}/tickets/{}", sla[0][0]))
+        .await
+        .expect("ticket");
+    br.wait_text("missed:").await;
+    br.screenshot(&format!("ticket-sla-{suffix}")).await;
+    br.client
+        .goto(&format!("{base}/triage"))
+        .await
+        .expect("triage");
+    br.wait_text("SLA missed").await;
+    br.client
+        .goto(&format!("{base}/queues/help"))
+        .await
+        .expect("queue");
+    br.wait_text("SLA missed").await;
+
+    br.client
+        .goto(&format!("{base}/reports/aging"))
+        .await
+        .expect("aging");
+    br.wait_text("Oldest open tickets").await;
+    assert!(charts_on_page(&br).await >= 4, "a chart beside each table");
+    br.screenshot(&format!("aging-{suffix}")).await;
+    let by_queue = csv_rows(&br, "/reports/aging.csv?table=queue").await;
+    let open: i64 = t
+        .scalar_i64("SELECT COUNT(*) FROM tickets WHERE status NOT IN ('resolved', 'rejected')")
+        .await;
+    let counted: i64 = by_queue
+        .iter()
+        .flat_map(|r| r[1..].iter().map(|n| n.parse::<i64>().expect("a count")))
+        .sum();
+    assert_eq!(counted, open, "{by_queue:?}");
+    assert_eq!(
+        by_queue.iter().map(|r| r[0].as_str()).collect::<Vec<_>>(),
+        ["help", "ops"]
+    );
+    br.fill("input[name=at]", "2000-01-01").await;
+    br.click(".filters button[type=submit]").await;
+    br.wait_text("Open tickets by age, as of").await;
+    let bad = br
+        .client
+        .find(Locator::Css("input[name=at]"))
+        .await
+        .expect("at");
+    bad.clear().await.expect("clear");
+    bad.send_keys("last tuesday").await.expect("type");
+    br.click(".filters button[type=submit]").await;
+    br.wait_text("is not a date").await;
+
+    br.client
+        .goto(&format!("{base}/reports/flow"))
+        .await
+        .expect("flow");
+    br.wait_text("Per week").await;
+    assert!(charts_on_page(&br).await >= 4);
+    br.screenshot(&format!("flow-{suffix}")).await;
+    let weeks = csv_rows(&br, "/reports/flow.csv?table=weeks").await;
+    assert_eq!(weeks.len(), 12);
+    let backlog: i64 = weeks.last().expect("this week")[3]
+        .parse()
+        .expect("backlog");
+    assert_eq!(backlog, open, "the backlog now is the open count");
+    br.stop().await;
+    drop(served);
+    t.close().await;
+}
+both!(sla_and_report_pages_with_charts_in_chromium, report_pages);

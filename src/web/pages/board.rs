@@ -40,6 +40,7 @@ pub struct LineView {
     over: bool,
     when: Option<When>,
     when_text: Option<String>,
+    sla: Option<super::SlaBadge>,
     reason: Option<String>,
 }
 
@@ -97,6 +98,7 @@ fn line(t: TriageLine, dated: Dated, viewer: Viewer) -> LineView {
             .and_then(Status::waiting_on)
             .map_or("—", |w| w.as_str()),
         created: viewer.when(t.created_at),
+        sla: viewer.sla_badge(t.sla_due, t.sla_risk_at, &t.sla_breached),
         when: at.map(|ms| viewer.when(ms)),
         // An ETA or a wake-up reads as a day and time; an update as an age.
         when_text: at.map(|ms| {

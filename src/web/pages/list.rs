@@ -12,6 +12,7 @@ pub struct ListRow {
     pub requestor: String,
     pub queue: String,
     pub updated: When,
+    pub sla: Option<super::SlaBadge>,
 }
 
 pub(crate) fn rows(list: Vec<views::TicketRow>, viewer: Viewer) -> Vec<ListRow> {
@@ -28,6 +29,7 @@ pub(crate) fn rows(list: Vec<views::TicketRow>, viewer: Viewer) -> Vec<ListRow> 
             requestor: t.requestor.unwrap_or_default(),
             queue: t.queue,
             updated: viewer.when(t.updated_at),
+            sla: viewer.sla_badge(t.sla_due, t.sla_risk_at, &t.sla_breached),
         })
         .collect()
 }

@@ -6,8 +6,10 @@ pub mod admin;
 pub mod board;
 pub mod list;
 pub mod queues;
+pub mod reports;
 pub mod requestor;
 pub mod search;
+pub mod sla;
 pub mod tickets;
 
 use chrono_tz::Tz;
@@ -54,6 +56,15 @@ pub(crate) fn flash(key: Option<&String>) -> Option<String> {
 pub struct Viewer {
     pub now: i64,
     pub tz: Tz,
+}
+
+/// An SLA badge: its class (`sla-due`, `sla-risk`, `sla-breached`), text
+/// and hover title.
+#[derive(Debug, Clone)]
+pub struct SlaBadge {
+    pub class: &'static str,
+    pub text: String,
+    pub title: String,
 }
 
 /// A time as people read it: short and relative ("3 h ago", "in 2 d"),
@@ -111,6 +122,44 @@ impl Viewer {
         }
     }
 
+    /// The UTC day of `ms` as a short label ("30 Nov"): weeks are UTC.
+    pub fn utc_day(&self, ms: i64) -> String {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .map(|d| d.format("%d %b").to_string())
+            .unwrap_or_default()
+    }
+
+    /// A ticket's SLA as a badge on lists, from its stored columns.
+    pub fn sla_badge(
+        &self,
+        due: Option<i64>,
+        risk_at: Option<i64>,
+        breached: &str,
+    ) -> Option<SlaBadge> {
+        use crate::domain::sla::Standing;
+        let standing = crate::domain::sla::standing(due, risk_at, breached, self.now)?;
+        let title = due
+            .map(|d| format!("SLA due {}", self.when(d).exact))
+            .unwrap_or_default();
+        Some(match standing {
+            Standing::Breached => SlaBadge {
+                class: "sla-breached",
+                text: "SLA missed".into(),
+                title,
+            },
+            Standing::AtRisk(d) => SlaBadge {
+                class: "sla-risk",
+                text: format!("SLA {}", self.when(d).ago),
+                title,
+            },
+            Standing::Due(d) => SlaBadge {
+                class: "sla-due",
+                text: format!("SLA {}", self.when(d).ago),
+                title,
+            },
+        })
+    }
+
     /// How long ago, or a dash for never.
     pub fn age(&self, ms: Option<i64>) -> String {
         ms.map_or_else(|| "—".into(), |ms| self.when(ms).ago)
@@ -127,6 +176,20 @@ impl Viewer {
             })
             .unwrap_or_else(|_| value.to_string())
     }
+}
+
+/// A date and time as a person types it (`2026-12-01T09:30`, a
+/// `datetime-local` field) in their zone. A time the clocks skip (spring
+/// forward) does not exist; an hour that happens twice (autumn) means its
+/// first occurrence.
+pub(crate) fn local_time(raw: &str, tz: Tz) -> Option<i64> {
+    use chrono::TimeZone;
+    let naive = chrono::NaiveDateTime::parse_from_str(raw.trim(), "%Y-%m-%dT%H:%M")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(raw.trim(), "%Y-%m-%dT%H:%M:%S"))
+        .ok()?;
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.timestamp_millis())
 }
 
 #[cfg(test)]

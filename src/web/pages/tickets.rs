@@ -56,12 +56,13 @@ pub struct TicketShow {
     criteria: Option<String>,
     /// The zone the form's times are read in.
     zone: &'static str,
+    sla: Option<super::sla::SlaView>,
     history: Vec<HistoryItem>,
     statuses: &'static [&'static str],
 }
 
 /// A stored RFC 3339 time as people read it.
-fn when_text(rfc3339: &str, viewer: Viewer) -> When {
+pub(super) fn when_text(rfc3339: &str, viewer: Viewer) -> When {
     let ms = chrono::DateTime::parse_from_rfc3339(rfc3339)
         .map(|d| d.timestamp_millis())
         .unwrap_or(viewer.now);
@@ -89,6 +90,9 @@ pub async fn ticket_show(
     let relations = crate::service::links::relations(&mut conn, id).await?;
     let children = crate::store::links::children(&mut conn, id).await?;
     let intake = crate::service::intake::view(&mut conn, id).await?;
+    let sla = crate::service::sla::of_ticket(&mut conn, id, now.now)
+        .await?
+        .and_then(|s| super::sla::ticket_view(s, now));
     let intake_missing = crate::service::intake::labels(&intake.missing);
     let criteria = intake
         .fields
@@ -119,6 +123,7 @@ pub async fn ticket_show(
                 "link" => "Linked",
                 "merge" => "Merged",
                 "criteria" => "Acceptance criteria confirmed met",
+                "sla" => "SLA",
                 _ => "Change",
             }
             .to_string();
@@ -160,6 +165,7 @@ pub async fn ticket_show(
         intake_missing,
         criteria,
         zone: user.tz.name(),
+        sla,
         page,
         owner: detail
             .ticket
@@ -308,21 +314,12 @@ async fn apply(
 
 /// A time from a `datetime-local` field, read in the user's zone.
 fn form_time(form: &FormData, key: &str, tz: chrono_tz::Tz) -> Result<i64, WebError> {
-    use chrono::TimeZone;
     let raw = form.text(key).unwrap_or_default();
-    let naive = chrono::NaiveDateTime::parse_from_str(&raw, "%Y-%m-%dT%H:%M")
-        .or_else(|_| chrono::NaiveDateTime::parse_from_str(&raw, "%Y-%m-%dT%H:%M:%S"))
-        .map_err(|_| WebError::BadRequest("Give a date and a time.".into()))?;
-    // A time the clocks skip (spring forward) does not exist; an hour
-    // that happens twice (autumn) means its first occurrence.
-    tz.from_local_datetime(&naive)
-        .earliest()
-        .map(|t| t.timestamp_millis())
-        .ok_or_else(|| {
-            WebError::BadRequest(format!(
-                "{raw} does not exist in {tz}: the clocks skip it. Pick another time."
-            ))
-        })
+    super::local_time(&raw, tz).ok_or_else(|| {
+        WebError::BadRequest(format!(
+            "Give a date and a time (\"{raw}\" is not one, or does not exist in {tz})."
+        ))
+    })
 }
 
 /// The triage flow's actions from the ticket page.
