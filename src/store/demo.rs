@@ -3,33 +3,120 @@
 
 use sqlx::AnyConnection;
 
-use super::Result;
+use super::{Backend, Result};
 
-pub async fn spread(conn: &mut AnyConnection, staff: &[i64]) -> Result<()> {
+/// Spreads the tickets from `first` on (those just made through ingest).
+pub async fn spread(conn: &mut AnyConnection, staff: &[i64], first: i64) -> Result<()> {
     for sql in [
-        "UPDATE tickets SET status = 'open' WHERE id % 5 = 1",
-        "UPDATE tickets SET status = 'stalled' WHERE id % 11 = 2",
-        "UPDATE tickets SET status = 'needs-info' WHERE id % 13 = 3",
-        "UPDATE tickets SET status = 'resolved', resolved_at = updated_at WHERE id % 3 = 0",
+        "UPDATE tickets SET status = 'open' WHERE id % 5 = 1 AND id >= $1",
+        "UPDATE tickets SET status = 'stalled' WHERE id % 11 = 2 AND id >= $1",
+        "UPDATE tickets SET status = 'needs-info' WHERE id % 13 = 3 AND id >= $1",
+        "UPDATE tickets SET status = 'resolved', resolved_at = updated_at WHERE id % 3 = 0 AND id >= $1",
         "UPDATE tickets SET status = 'postponed', postponed_until = updated_at + (id % 10 + 1) * 86400000, \
-         status_reason = 'after the change freeze' WHERE id % 17 = 4",
-        "UPDATE tickets SET priority = id % 4",
+         status_reason = 'after the change freeze' WHERE id % 17 = 4 AND id >= $1",
+        "UPDATE tickets SET priority = id % 4 WHERE id >= $1",
     ] {
-        sqlx::query(sql).execute(&mut *conn).await?;
+        sqlx::query(sql).bind(first).execute(&mut *conn).await?;
     }
     for (i, id) in staff.iter().enumerate() {
-        sqlx::query("UPDATE tickets SET owner_id = $1 WHERE id % 7 = $2 AND status <> 'new'")
-            .bind(id)
-            .bind(i as i64)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "UPDATE tickets SET owner_id = $1 WHERE id % $3 = $2 AND status <> 'new' AND id >= $4",
+        )
+        .bind(id)
+        .bind(i as i64)
+        .bind(staff.len().max(1) as i64)
+        .bind(first)
+        .execute(&mut *conn)
+        .await?;
     }
     // Tickets arrived over the last 60 days, not all this second.
     sqlx::query(
         "UPDATE tickets SET created_at = created_at - (id % 60) * 86400000 - (id % 1440) * 60000, \
-         updated_at = updated_at - (id % 30) * 86400000",
+         updated_at = updated_at - (id % 30) * 86400000, status_changed_at = updated_at - (id % 30) * 86400000 \
+         WHERE id >= $1",
     )
+    .bind(first)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// A value in a bulk insert.
+pub enum Val {
+    Int(i64),
+    Text(String),
+    Null,
+}
+
+impl Val {
+    fn sql(&self, out: &mut String) {
+        match self {
+            Val::Int(n) => out.push_str(&n.to_string()),
+            Val::Text(t) => {
+                out.push('\'');
+                out.push_str(&t.replace('\'', "''"));
+                out.push('\'');
+            }
+            Val::Null => out.push_str("NULL"),
+        }
+    }
+}
+
+/// Inserts `rows` into `table` in multi-row statements: benchmark data at
+/// the speed a million tickets needs. Values are rendered as literals
+/// (numbers, and text with quotes doubled) from generated data only.
+pub async fn bulk_insert(
+    conn: &mut AnyConnection,
+    table: &str,
+    columns: &str,
+    rows: &[Vec<Val>],
+) -> Result<()> {
+    for chunk in rows.chunks(500) {
+        let mut sql = format!("INSERT INTO {table} ({columns}) VALUES ");
+        for (i, row) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push('(');
+            for (j, v) in row.iter().enumerate() {
+                if j > 0 {
+                    sql.push(',');
+                }
+                v.sql(&mut sql);
+            }
+            sql.push(')');
+        }
+        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The next free id of `table` (bulk rows carry their own ids).
+pub async fn next_id(conn: &mut AnyConnection, table: &str) -> Result<i64> {
+    let max: Option<i64> =
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT MAX(id) FROM {table}")))
+            .fetch_one(conn)
+            .await?;
+    Ok(max.unwrap_or(0) + 1)
+}
+
+/// After rows with explicit ids, PostgreSQL's identity must move past them.
+pub async fn sync_ids(conn: &mut AnyConnection, backend: Backend, tables: &[&str]) -> Result<()> {
+    if backend != Backend::Postgres {
+        return Ok(());
+    }
+    for t in tables {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT setval(pg_get_serial_sequence('{t}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {t}))"
+        )))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Statistics for the planner after a bulk load.
+pub async fn analyze(conn: &mut AnyConnection) -> Result<()> {
+    sqlx::query("ANALYZE").execute(conn).await?;
     Ok(())
 }

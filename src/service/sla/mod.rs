@@ -32,7 +32,7 @@ pub(super) fn invalid(e: impl std::fmt::Display) -> ServiceError {
 }
 
 /// The domain's view of a stored policy.
-fn targets_of(p: &PolicyRow) -> Result<(Calendar, Targets), ServiceError> {
+pub(crate) fn targets_of(p: &PolicyRow) -> Result<(Calendar, Targets), ServiceError> {
     let tz: chrono_tz::Tz = p
         .time_zone
         .parse()
@@ -160,7 +160,7 @@ pub(super) async fn refresh_noting(
 
 /// The columns for `clocks`, given the breaches already recorded: the
 /// scheduler looks again at the first deadline not yet recorded.
-fn columns(policy_id: i64, c: &Clocks, done: &[Clock]) -> ClockColumns {
+pub(crate) fn columns(policy_id: i64, c: &Clocks, done: &[Clock]) -> ClockColumns {
     let pending = [
         (
             Clock::FirstResponse,
