@@ -61,3 +61,11 @@ UPDATE tickets SET status_changed_at = COALESCE(
     (SELECT MAX(x.created_at) FROM transactions x
      WHERE x.ticket_id = tickets.id AND x.type IN ('status', 'postpone')),
     created_at);
+
+-- A queue's digest is mail about no one ticket.
+ALTER TABLE outbox ALTER COLUMN ticket_id DROP NOT NULL;
+
+-- Triage digests: when (weekday and time, in the queue's calendar) and the
+-- next time one is due; the scheduler claims a digest by moving that on.
+ALTER TABLE queues ADD COLUMN digest TEXT;
+ALTER TABLE queues ADD COLUMN digest_next BIGINT;

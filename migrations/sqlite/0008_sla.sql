@@ -61,3 +61,48 @@ UPDATE tickets SET status_changed_at = COALESCE(
     (SELECT MAX(x.created_at) FROM transactions x
      WHERE x.ticket_id = tickets.id AND x.type IN ('status', 'postpone')),
     created_at);
+
+-- A queue's digest is mail about no one ticket: SQLite cannot drop a NOT
+-- NULL, so the outbox is rebuilt with every column and index it had.
+CREATE TABLE outbox_rebuilt (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ticket_id BIGINT REFERENCES tickets(id),
+    kind TEXT NOT NULL,
+    from_addr TEXT NOT NULL,
+    from_name TEXT NOT NULL DEFAULT '',
+    reply_to TEXT,
+    to_addrs TEXT NOT NULL,
+    cc_addrs TEXT NOT NULL DEFAULT '',
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL,
+    html_body TEXT,
+    auto_submitted SMALLINT NOT NULL DEFAULT 1,
+    message_id TEXT NOT NULL UNIQUE,
+    in_reply_to TEXT,
+    references_ids TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts BIGINT NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT NOT NULL,
+    locked_until BIGINT,
+    last_error TEXT,
+    sent_at BIGINT,
+    created_at BIGINT NOT NULL,
+    done_addrs TEXT NOT NULL DEFAULT '',
+    refused TEXT
+);
+INSERT INTO outbox_rebuilt (id, ticket_id, kind, from_addr, from_name, reply_to, to_addrs, cc_addrs,
+    subject, body, html_body, auto_submitted, message_id, in_reply_to, references_ids, status,
+    attempts, next_attempt_at, locked_until, last_error, sent_at, created_at, done_addrs, refused)
+SELECT id, ticket_id, kind, from_addr, from_name, reply_to, to_addrs, cc_addrs,
+    subject, body, html_body, auto_submitted, message_id, in_reply_to, references_ids, status,
+    attempts, next_attempt_at, locked_until, last_error, sent_at, created_at, done_addrs, refused
+FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_rebuilt RENAME TO outbox;
+CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+CREATE INDEX outbox_ack_rate ON outbox(kind, to_addrs, created_at);
+
+-- Triage digests: when (weekday and time, in the queue's calendar) and the
+-- next time one is due; the scheduler claims a digest by moving that on.
+ALTER TABLE queues ADD COLUMN digest TEXT;
+ALTER TABLE queues ADD COLUMN digest_next BIGINT;

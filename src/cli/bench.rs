@@ -61,7 +61,7 @@ pub async fn outbox(cfg: &Config, args: OutboxBenchArgs) -> Result<()> {
         crate::store::outbox::insert(
             &mut tx,
             crate::store::outbox::NewMail {
-                ticket_id: ticket,
+                ticket_id: Some(ticket),
                 kind: "reply",
                 from_addr: "help@example.com",
                 from_name: "bench",

@@ -35,7 +35,7 @@ pub(super) async fn run(cfg: Config, cmd: OutboxCmd) -> Result<ExitCode> {
                     println!(
                         "{:>6} #{:<6} {:<8} {:<30} {}",
                         i.id,
-                        i.ticket,
+                        i.ticket.map_or("-".to_string(), |t| t.to_string()),
                         i.status,
                         i.to.join(","),
                         i.subject

@@ -37,7 +37,15 @@ pub(super) async fn queue(cfg: &Config, cmd: QueueCmd) -> Result<()> {
             notify,
             reopen_days,
             public,
+            digest,
         } => {
+            if let Some(spec) = digest {
+                let now = crate::store::now_ms();
+                match crate::service::digest::set_schedule(&db, cfg, &name, &spec, now).await? {
+                    Some((when, first)) => println!("queue {name}: digest {when}, first {first}"),
+                    None => println!("queue {name}: no digest"),
+                }
+            }
             if let Some(public) = public {
                 crate::service::admin::set_queue_public(&db, &name, public).await?;
                 let shown = if public {

@@ -7,6 +7,7 @@ pub mod auth_results;
 pub mod business_hours;
 pub mod clock;
 pub mod commands;
+pub mod digest;
 pub mod intake;
 pub mod lifecycle;
 pub mod reply_token;

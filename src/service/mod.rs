@@ -6,6 +6,7 @@ pub mod auth;
 pub mod board;
 pub mod commands;
 pub mod demo;
+pub mod digest;
 pub mod health;
 pub mod import;
 pub mod ingest;

@@ -127,7 +127,7 @@ pub async fn enqueue(
     let id = outbox::insert(
         &mut *conn,
         outbox::NewMail {
-            ticket_id: ctx.id,
+            ticket_id: Some(ctx.id),
             kind,
             from_addr: &ctx.correspond_address,
             from_name: &ctx.queue_name,

@@ -247,7 +247,7 @@ pub async fn resend(db: &Db, cfg: &Config, email: &str, now: i64) -> Result<(), 
     outbox::insert(
         &mut tx,
         outbox::NewMail {
-            ticket_id: ticket,
+            ticket_id: Some(ticket),
             kind: "status_link",
             from_addr: &ctx.correspond_address,
             from_name: &ctx.queue_name,

@@ -18,6 +18,8 @@ pub struct SchedulerReport {
     pub woken: Vec<i64>,
     /// SLA breaches recorded: `[ticket, clock]`.
     pub breached: Vec<(i64, String)>,
+    /// Triage digests sent.
+    pub digests: Vec<super::digest::Sent>,
 }
 
 /// At most this many tickets wake in one pass; the rest wait for the next.
@@ -59,5 +61,6 @@ pub async fn run_once(db: &Db, cfg: &Config, now: i64) -> Result<SchedulerReport
         report.woken.push(id);
     }
     report.breached = super::sla::scan(db, cfg, now).await?.breached;
+    report.digests = super::digest::run_due(db, cfg, now).await?;
     Ok(report)
 }

@@ -86,7 +86,9 @@ pub async fn bulk_insert(
             }
             sql.push(')');
         }
-        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *conn).await?;
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }

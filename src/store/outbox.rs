@@ -6,7 +6,8 @@ use sqlx::{AnyConnection, FromRow};
 use super::{Result, rfc3339};
 
 pub struct NewMail<'a> {
-    pub ticket_id: i64,
+    /// `None` for mail about no one ticket (a queue's digest).
+    pub ticket_id: Option<i64>,
     pub kind: &'a str,
     pub from_addr: &'a str,
     pub from_name: &'a str,
@@ -52,7 +53,7 @@ pub async fn insert(conn: &mut AnyConnection, m: NewMail<'_>) -> Result<i64> {
 #[derive(Debug, Serialize)]
 pub struct OutboxItem {
     pub id: i64,
-    pub ticket: i64,
+    pub ticket: Option<i64>,
     pub kind: String,
     pub to: Vec<String>,
     pub cc: Vec<String>,
@@ -74,7 +75,7 @@ pub struct OutboxItem {
 #[derive(FromRow)]
 struct Row {
     id: i64,
-    ticket_id: i64,
+    ticket_id: Option<i64>,
     kind: String,
     to_addrs: String,
     cc_addrs: String,
@@ -163,6 +164,7 @@ pub async fn count_by_status(conn: &mut AnyConnection) -> Result<Vec<(String, i6
 #[derive(Debug, Clone, FromRow)]
 pub struct Claimed {
     pub id: i64,
+    /// 0 for mail about no one ticket (it only seeds the Thread-Index).
     pub ticket_id: i64,
     pub from_addr: String,
     pub from_name: String,
@@ -219,7 +221,7 @@ pub async fn claim(
          WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2 \
                       AND (locked_until IS NULL OR locked_until < $2) ORDER BY id LIMIT $3 {lock}) \
            AND status = 'pending' AND (locked_until IS NULL OR locked_until < $2) \
-         RETURNING id, ticket_id, from_addr, from_name, reply_to, to_addrs, cc_addrs, subject, body, \
+         RETURNING id, COALESCE(ticket_id, 0) AS ticket_id, from_addr, from_name, reply_to, to_addrs, cc_addrs, subject, body, \
                    html_body, auto_submitted, message_id, in_reply_to, references_ids, attempts, done_addrs"
     );
     let mut rows: Vec<Claimed> = sqlx::query_as(sqlx::AssertSqlSafe(sql))

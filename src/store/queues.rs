@@ -92,3 +92,45 @@ pub async fn public_queues(conn: &mut AnyConnection) -> Result<Vec<(i64, String)
             .await?,
     )
 }
+
+/// Sets when a queue's triage digest goes out (`None`: never) and when next.
+pub async fn set_digest(
+    conn: &mut AnyConnection,
+    queue_id: i64,
+    schedule: Option<&str>,
+    next: Option<i64>,
+) -> Result<()> {
+    sqlx::query("UPDATE queues SET digest = $1, digest_next = $2 WHERE id = $3")
+        .bind(schedule)
+        .bind(next)
+        .bind(queue_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// `(id, name, schedule, due)` of digests due by `now`.
+pub async fn due_digests(
+    conn: &mut AnyConnection,
+    now: i64,
+) -> Result<Vec<(i64, String, String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT id, name, digest, digest_next FROM queues \
+         WHERE digest IS NOT NULL AND digest_next <= $1 ORDER BY digest_next",
+    )
+    .bind(now)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Moves a due digest on to `next`: true only for the one caller whose
+/// update did it, so several schedulers send a digest once.
+pub async fn claim_digest(conn: &mut AnyConnection, id: i64, due: i64, next: i64) -> Result<bool> {
+    let done = sqlx::query("UPDATE queues SET digest_next = $1 WHERE id = $2 AND digest_next = $3")
+        .bind(next)
+        .bind(id)
+        .bind(due)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -346,7 +346,8 @@ impl Drop for Reaped {
 }
 
 /// Two `serve` processes on one PostgreSQL database wake each postponed
-/// ticket exactly once.
+/// ticket exactly once, record and mail each SLA breach once, and send a
+/// queue's digest once at its time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_serve_processes_wake_a_ticket_once() {
     crate::support::within_limit(two_schedulers()).await
@@ -361,6 +362,51 @@ async fn two_schedulers() {
         let id = new_ticket(&t, &format!("job {n}"), &format!("s{n}@x")).await;
         ids.push(id);
     }
+    // Five tickets written two hours ago under a one-hour first-response
+    // target: breached before either process starts.
+    let sla = [
+        "sla",
+        "add",
+        "std",
+        "--queue",
+        "help",
+        "--first-response",
+        "1h",
+        "--resolve",
+        "1d",
+        "--calendar",
+        "24x7",
+    ];
+    json_ok(&t.url, &sla);
+    let written = chrono::Utc::now() - chrono::Duration::hours(2);
+    let mut mbox = String::new();
+    for n in 0..5 {
+        mbox.push_str(&format!(
+            "From sam@example.com Mon Jan  1 00:00:00 2024\nFrom: sam@example.com\n\
+             To: help@example.com\nSubject: old {n}\nMessage-ID: <old{n}@x>\nDate: {}\n\nhelp\n\n",
+            written.to_rfc2822()
+        ));
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("old.mbox");
+    std::fs::write(&path, mbox).expect("mbox");
+    let path = path.to_str().expect("path");
+    ok(docket(
+        &t.url,
+        &["import", path, "--queue", "help", "--keep-dates"],
+        b"",
+    ));
+    ok(docket(
+        &t.url,
+        &["queue", "set", "help", "--digest", "mon 09:00"],
+        b"",
+    ));
+    // Due in a few seconds rather than on Monday.
+    sqlx::query("UPDATE queues SET digest_next = $1 WHERE name = 'help'")
+        .bind(docket::store::now_ms() + 3_000)
+        .execute(&t.db.pool)
+        .await
+        .expect("digest due soon");
     let serve = || {
         std::process::Command::new(docket_bin())
             .args([
@@ -408,6 +454,20 @@ async fn two_schedulers() {
         )
         .await;
     assert_eq!(wakes, 10, "every ticket woke exactly once");
+    let breaches = t
+        .scalar_i64(
+            "SELECT COUNT(*) FROM transactions WHERE type = 'sla' AND new_value = 'first_response'",
+        )
+        .await;
+    assert_eq!(breaches, 5, "each breach recorded once");
+    let mails = t
+        .scalar_i64("SELECT COUNT(*) FROM outbox WHERE kind = 'sla_breach'")
+        .await;
+    assert_eq!(mails, 5, "and mailed once, to the triager");
+    let digests = t
+        .scalar_i64("SELECT COUNT(*) FROM outbox WHERE kind = 'digest'")
+        .await;
+    assert_eq!(digests, 1, "one digest, to the one triager");
     t.close().await;
 }
 

@@ -578,7 +578,7 @@ async fn concurrent_senders(b: Backend) {
         store::outbox::insert(
             &mut c,
             store::outbox::NewMail {
-                ticket_id: ticket,
+                ticket_id: Some(ticket),
                 kind: "reply",
                 from_addr: "help@example.com",
                 from_name: "help",

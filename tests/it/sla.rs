@@ -133,13 +133,41 @@ async fn clocks_and_breaches(b: Backend) {
         ),
         "invalid"
     );
+    // Holidays from an iCalendar file: an all-day event's DTEND is the day after.
+    let dir = tempfile::tempdir().expect("dir");
+    let ics = dir.path().join("holidays.ics");
+    std::fs::write(
+        &ics,
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nSUMMARY:Christmas\r\n\
+         DTSTART;VALUE=DATE:20261224\r\nDTEND;VALUE=DATE:20261227\r\nEND:VEVENT\r\n\
+         BEGIN:VEVENT\r\nSUMMARY:New Year\r\nDTSTART;VALUE=DATE:20270101\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+    )
+    .expect("ics");
+    let from_ics = json_ok(
+        url,
+        &[
+            "calendar",
+            "add",
+            "ics",
+            "--tz",
+            "Europe/Berlin",
+            "--hours",
+            "mon-fri 09:00-17:00",
+            "--holidays-ics",
+            ics.to_str().expect("path"),
+        ],
+    );
+    assert_eq!(
+        from_ics["holidays"],
+        json!(["2026-12-24", "2026-12-25", "2026-12-26", "2027-01-01"])
+    );
     let names: Vec<String> = json_ok(url, &["calendar", "list"])
         .as_array()
         .expect("list")
         .iter()
         .map(|c| c["name"].as_str().expect("name").to_string())
         .collect();
-    assert_eq!(names, ["24x7", "office"]);
+    assert_eq!(names, ["24x7", "ics", "office"]);
     assert_eq!(
         refused(
             url,
@@ -455,3 +483,105 @@ async fn reports(b: Backend) {
     t.close().await;
 }
 both!(reports_match_a_hand_computed_history, reports);
+
+/// A queue's digest goes to its triagers at its time, once, with the
+/// figures the meeting reads; a bad schedule is refused.
+async fn digests(b: Backend) {
+    let Some(t) = team(b).await else { return };
+    let url = t.url.as_str();
+    let bad = docket(url, &["queue", "set", "help", "--digest", "someday"], b"");
+    assert!(!bad.status.success(), "a bad schedule is refused");
+    ok(docket(
+        url,
+        &[
+            "calendar",
+            "add",
+            "office",
+            "--tz",
+            "Europe/Berlin",
+            "--hours",
+            "mon-fri 09:00-17:00",
+            "--json",
+        ],
+        b"",
+    ));
+    json_ok(
+        url,
+        &[
+            "sla",
+            "add",
+            "std",
+            "--queue",
+            "help",
+            "--first-response",
+            "4h",
+            "--resolve",
+            "2d",
+            "--calendar",
+            "office",
+        ],
+    );
+    ok(docket(
+        url,
+        &["queue", "set", "help", "--digest", "mon 08:30"],
+        b"",
+    ));
+    let due = t
+        .scalar_i64("SELECT digest_next FROM queues WHERE name = 'help'")
+        .await;
+    let local = chrono::DateTime::from_timestamp_millis(due)
+        .expect("time")
+        .with_timezone(&chrono_tz::Europe::Berlin);
+    assert_eq!(
+        local.format("%a %H:%M").to_string(),
+        "Mon 08:30",
+        "in the calendar's zone"
+    );
+    import(
+        &t,
+        &mbox_mail(
+            "sam@example.com",
+            "old request",
+            "d1@x",
+            docket::store::now_ms() - 3 * DAY,
+            "",
+            "b",
+        ),
+    );
+    let early = json_ok(
+        url,
+        &["scheduler", "run", "--once", "--at", &rfc3339(due - 60_000)],
+    );
+    assert_eq!(early["digests"], json!([]), "not before its time");
+    let at = rfc3339(due + 60_000);
+    let sent = json_ok(url, &["scheduler", "run", "--once", "--at", &at]);
+    assert_eq!(sent["digests"], json!([{"queue": "help", "to": [CAROL]}]));
+    let again = json_ok(url, &["scheduler", "run", "--once", "--at", &at]);
+    assert_eq!(again["digests"], json!([]), "once");
+    let body: String = sqlx::query_scalar("SELECT body FROM outbox WHERE kind = 'digest'")
+        .fetch_one(&t.db.pool)
+        .await
+        .expect("the digest");
+    for part in [
+        "Triage digest for help",
+        "Open tickets by age (1)",
+        "Oldest unowned:",
+        "old request",
+        "/triage?queue=help",
+    ] {
+        assert!(body.contains(part), "{part:?} missing from:\n{body}");
+    }
+    let next = t
+        .scalar_i64("SELECT digest_next FROM queues WHERE name = 'help'")
+        .await;
+    let next_local = chrono::DateTime::from_timestamp_millis(next)
+        .expect("time")
+        .with_timezone(&chrono_tz::Europe::Berlin);
+    assert_eq!(next_local.format("%a %H:%M").to_string(), "Mon 08:30");
+    assert!(
+        (next - due - 7 * DAY).abs() <= 3_600_000,
+        "the next one a week on"
+    );
+    t.close().await;
+}
+both!(a_queue_digest_goes_out_once_at_its_time, digests);

@@ -170,6 +170,10 @@ pub enum QueueCmd {
         /// status-page link or an account.
         #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
         public: Option<bool>,
+        /// When the queue's triagers get a digest: "mon 09:00",
+        /// "mon,thu 08:30" (in the queue's SLA calendar zone); "off".
+        #[arg(long)]
+        digest: Option<String>,
     },
     /// Add EMAIL to the queue with a role, change their role, or --remove.
     Member {

@@ -38,13 +38,26 @@ fn spread(u: f64, lo: i64, hi: i64) -> i64 {
 }
 
 const TROUBLE: [&str; 12] = [
-    "Printer jam", "VPN drops", "Disk filling up", "Password reset", "Slow login",
-    "Backup failing", "Certificate expiring", "New laptop", "Access request", "Mail bouncing",
-    "Wi-Fi flaky", "Badge not working",
+    "Printer jam",
+    "VPN drops",
+    "Disk filling up",
+    "Password reset",
+    "Slow login",
+    "Backup failing",
+    "Certificate expiring",
+    "New laptop",
+    "Access request",
+    "Mail bouncing",
+    "Wi-Fi flaky",
+    "Badge not working",
 ];
 const PLACES: [&str; 8] = ["web", "db", "office", "build", "mail", "lab", "hq", "edge"];
-const FIRST: [&str; 10] = ["Kim", "Sam", "Alex", "Robin", "Jo", "Noor", "Lea", "Ravi", "Mia", "Tom"];
-const LAST: [&str; 10] = ["Park", "Lee", "Meyer", "Okafor", "Silva", "Nowak", "Khan", "Berg", "Rossi", "Ito"];
+const FIRST: [&str; 10] = [
+    "Kim", "Sam", "Alex", "Robin", "Jo", "Noor", "Lea", "Ravi", "Mia", "Tom",
+];
+const LAST: [&str; 10] = [
+    "Park", "Lee", "Meyer", "Okafor", "Silva", "Nowak", "Khan", "Berg", "Rossi", "Ito",
+];
 
 /// One generated ticket before it is written.
 struct Made {
@@ -72,8 +85,8 @@ fn make(id: i64, i: i64, queues: usize, staff: usize, requestors: i64, now: i64)
         a if a < 60 * DAY => 0.15,
         _ => 0.02,
     };
-    let closed = Some(created + spread(u(3), HOUR, 20 * DAY))
-        .filter(|t| *t < now && u(4) >= open_share);
+    let closed =
+        Some(created + spread(u(3), HOUR, 20 * DAY)).filter(|t| *t < now && u(4) >= open_share);
     let status = match (closed, first_reply) {
         (Some(_), _) if u(5) < 0.08 => Status::Rejected,
         (Some(_), _) => Status::Resolved,
@@ -144,14 +157,24 @@ pub async fn write(db: &Db, cast: &Cast, n: usize, now: i64) -> Result<usize> {
             let (f, l) = (FIRST[(k % 10) as usize], LAST[((k / 10) % 10) as usize]);
             vec![
                 Val::Int(first_user + k),
-                Val::Text(format!("{}.{}{k}@customers.example", f.to_lowercase(), l.to_lowercase())),
+                Val::Text(format!(
+                    "{}.{}{k}@customers.example",
+                    f.to_lowercase(),
+                    l.to_lowercase()
+                )),
                 Val::Text(format!("{f} {l}")),
                 Val::Text("requestor".into()),
                 Val::Int(now - 800 * DAY),
             ]
         })
         .collect();
-    bulk_insert(&mut tx, "users", "id, email, display_name, role, created_at", &people).await?;
+    bulk_insert(
+        &mut tx,
+        "users",
+        "id, email, display_name, role, created_at",
+        &people,
+    )
+    .await?;
     tx.commit().await?;
     let calendars: HashMap<i64, (crate::domain::business_hours::Calendar, Targets)> = cast
         .policies
@@ -164,7 +187,14 @@ pub async fn write(db: &Db, cast: &Cast, n: usize, now: i64) -> Result<usize> {
         let made: Vec<Made> = (done..done + count)
             .map(|i| {
                 let i = i as i64;
-                make(base + i, i, cast.queues.len(), cast.staff.len(), requestors, now)
+                make(
+                    base + i,
+                    i,
+                    cast.queues.len(),
+                    cast.staff.len(),
+                    requestors,
+                    now,
+                )
             })
             .collect();
         let mut tx = db.begin_write().await?;
@@ -214,7 +244,14 @@ async fn write_batch(
                     c2.risk_at = None;
                 }
                 let cols = crate::service::sla::columns(p.id, &c2, &c.breached);
-                Some((cols, c.breached.iter().map(|b| b.as_str()).collect::<Vec<_>>().join(",")))
+                Some((
+                    cols,
+                    c.breached
+                        .iter()
+                        .map(|b| b.as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ))
             }
             _ => None,
         };
@@ -245,7 +282,12 @@ async fn write_batch(
         ]);
         let requestor = first_user + m.requestor;
         links.push(vec![Val::Int(m.id), Val::Int(requestor)]);
-        let tx = |kind: &str, creator: i64, body: &str, old: Option<&str>, new: Option<&str>, at: i64| {
+        let tx = |kind: &str,
+                  creator: i64,
+                  body: &str,
+                  old: Option<&str>,
+                  new: Option<&str>,
+                  at: i64| {
             vec![
                 Val::Int(m.id),
                 Val::Text(kind.into()),
@@ -256,14 +298,35 @@ async fn write_batch(
                 Val::Int(at),
             ]
         };
-        history.push(tx("create", requestor, &format!("{subject}: please help, {queue} team."), None, None, m.created));
+        history.push(tx(
+            "create",
+            requestor,
+            &format!("{subject}: please help, {queue} team."),
+            None,
+            None,
+            m.created,
+        ));
         if let (Some(at), Some((staff_id, email))) = (m.first_reply, owner) {
             history.push(tx("owner", *staff_id, "", None, Some(email), at));
-            history.push(tx("correspond", *staff_id, "Looking into it.", None, None, at));
+            history.push(tx(
+                "correspond",
+                *staff_id,
+                "Looking into it.",
+                None,
+                None,
+                at,
+            ));
         }
         if m.status != Status::New {
             let who = owner.map_or(requestor, |o| o.0);
-            history.push(tx("status", who, "", Some("new"), Some(m.status.as_str()), m.status_at));
+            history.push(tx(
+                "status",
+                who,
+                "",
+                Some("new"),
+                Some(m.status.as_str()),
+                m.status_at,
+            ));
         }
     }
     bulk_insert(
@@ -275,7 +338,13 @@ async fn write_batch(
         &tickets,
     )
     .await?;
-    bulk_insert(&mut *conn, "ticket_requestors", "ticket_id, user_id", &links).await?;
+    bulk_insert(
+        &mut *conn,
+        "ticket_requestors",
+        "ticket_id, user_id",
+        &links,
+    )
+    .await?;
     bulk_insert(
         &mut *conn,
         "transactions",

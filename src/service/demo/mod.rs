@@ -33,9 +33,16 @@ const QUEUES: [(&str, &str, &str, &str, &str); 5] = [
 ];
 
 const STAFF: [&str; 10] = [
-    "alice@example.com", "bob@example.com", "carol@example.com", "dave@example.com",
-    "erin@example.com", "frank@example.com", "grace@example.com", "heidi@example.com",
-    "ivan@example.com", "judy@example.com",
+    "alice@example.com",
+    "bob@example.com",
+    "carol@example.com",
+    "dave@example.com",
+    "erin@example.com",
+    "frank@example.com",
+    "grace@example.com",
+    "heidi@example.com",
+    "ivan@example.com",
+    "judy@example.com",
 ];
 
 /// Fills a database with queues, staff, SLA policies and `tickets`

@@ -409,7 +409,7 @@ impl Ingestor {
         outbox::insert(
             &mut *conn,
             outbox::NewMail {
-                ticket_id: ticket,
+                ticket_id: Some(ticket),
                 kind: "ack",
                 from_addr: &queue.correspond_address,
                 from_name: &queue.name,

@@ -19,7 +19,9 @@ use crate::web::rights::require_admin;
 
 pub struct OutboxLine {
     pub id: i64,
-    pub ticket: i64,
+    /// `None` for a queue's digest.
+    pub ticket: Option<i64>,
+    pub kind: String,
     pub to: Vec<String>,
     pub subject: String,
     pub status: String,
@@ -97,6 +99,7 @@ pub async fn admin(
         .map(|o| OutboxLine {
             id: o.id,
             ticket: o.ticket,
+            kind: o.kind,
             to: o.to,
             subject: o.subject,
             status: o.status,
