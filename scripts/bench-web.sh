@@ -43,9 +43,12 @@ session=$(awk '$6 == "docket_session" { print $7 }' "$jar")
 [ -n "$session" ] || { echo "sign-in failed" >&2; exit 1; }
 ticket=$(( ${TICKETS:-100000} / 2 ))
 
-for page in "/queues/helpdesk" "/tickets/$ticket" "/search?q=printer" "/queues" \
-  "/triage" "/triage?queue=helpdesk" "/wip"; do
+# PAGES overrides the list; CONNECTIONS the concurrency (1: one reader at a time).
+pages=${PAGES:-"/queues/helpdesk /tickets/$ticket /search?q=printer /queues /triage /triage?queue=helpdesk /wip /sla /reports/aging /reports/flow"}
+for page in $pages; do
   printf '%s ' "$page"
-  wrk -t2 -c16 -d"${DURATION:-10s}" -s scripts/wrk-report.lua -H "Cookie: docket_session=$session" \
+  wrk -t1 -c"${CONNECTIONS:-1}" -d"${DURATION:-10s}" -s scripts/wrk-report.lua -H "Cookie: docket_session=$session" \
     "http://127.0.0.1:$port$page" | tail -n 1
 done
+# The memory of serve after answering all of that.
+echo "serve max RSS: $(awk '/VmHWM/ { print $2, $3 }' /proc/$server/status)"

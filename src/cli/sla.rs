@@ -181,7 +181,7 @@ pub(super) async fn report(cfg: &Config, cmd: ReportCmd) -> Result<ExitCode> {
                 queue,
                 ..reports::Filter::default()
             };
-            let r = match reports::sla(&db, &filter, now).await {
+            let r = match reports::sla(&db, &filter, now, None).await {
                 Ok(r) => r,
                 Err(e) => return refused(e, json),
             };

@@ -133,7 +133,7 @@ async fn compose_body(
         ..Filter::default()
     };
     let aging = reports::aging(db, &filter, None, now).await?;
-    let sla = reports::sla(db, &filter, now).await?;
+    let sla = reports::sla(db, &filter, now, Some(10)).await?;
     let board = super::board::triage(db, Some(&[queue_id]), 7, now).await?;
     let base = cfg.public_url.clone().unwrap_or_default();
     let q = url::form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>();
@@ -147,8 +147,7 @@ async fn compose_body(
     s += &format!("Open tickets by age ({total}): {}\n\n", buckets.join(" · "));
     s += &format!(
         "SLA: {} breached, {} at risk\n",
-        sla.breached.len(),
-        sla.at_risk.len()
+        sla.n_breached, sla.n_at_risk
     );
     for l in sla.lines.iter().take(10) {
         let left = match l.left_ms {

@@ -298,13 +298,17 @@ pub struct SlaLine {
     pub sla_paused: i16,
 }
 
-/// Open tickets at risk by `now` (a clock past its at-risk share) or
-/// breached (a deadline passed, or a breach recorded), soonest due first.
+/// Open tickets under a policy that are at risk by `now` (a clock past
+/// its at-risk share) or breached (recorded, or a deadline passed).
+const SLA_OPEN: &str = "t.status NOT IN ('resolved', 'rejected') AND t.merged_into IS NULL \
+     AND t.sla_policy_id IS NOT NULL AND (t.sla_risk_at <= $1 OR t.sla_breached <> '')";
+
+/// Those tickets, soonest due first (paused ones last); `limit` of them.
 pub async fn sla_lines(
     conn: &mut AnyConnection,
     now: i64,
     scope: &Scope,
-    limit: i64,
+    limit: Option<i64>,
 ) -> Result<Vec<SlaLine>> {
     let sql = format!(
         "SELECT t.id, t.subject, q.name AS queue, o.email AS owner, t.status, p.name AS policy, \
@@ -314,13 +318,39 @@ pub async fn sla_lines(
          FROM tickets t JOIN queues q ON q.id = t.queue_id \
          JOIN sla_policies p ON p.id = t.sla_policy_id JOIN calendars c ON c.id = p.calendar_id \
          LEFT JOIN users o ON o.id = t.owner_id \
-         WHERE {OPEN} AND (t.sla_risk_at <= $1 OR t.sla_breached <> ''){} \
-         ORDER BY COALESCE(t.sla_due, 0), t.id LIMIT $2",
+         WHERE {SLA_OPEN}{} ORDER BY t.sla_due NULLS LAST, t.id LIMIT $2",
         scope.sql()
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(now)
-        .bind(limit)
+        .bind(limit.unwrap_or(i64::MAX))
+        .fetch_all(conn)
+        .await?)
+}
+
+/// Those tickets counted per queue, owner, and breached (1) or at risk (0).
+#[derive(Debug, Clone, FromRow)]
+pub struct SlaCount {
+    pub queue_id: i64,
+    pub owner_id: Option<i64>,
+    pub breached: i64,
+    pub n: i64,
+}
+
+pub async fn sla_counts(
+    conn: &mut AnyConnection,
+    now: i64,
+    scope: &Scope,
+) -> Result<Vec<SlaCount>> {
+    let sql = format!(
+        "SELECT t.queue_id, t.owner_id, \
+         CASE WHEN t.sla_breached <> '' OR t.sla_due <= $1 THEN 1 ELSE 0 END AS breached, \
+         COUNT(*) AS n FROM tickets t WHERE {SLA_OPEN}{} \
+         GROUP BY t.queue_id, t.owner_id, breached",
+        scope.sql()
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(now)
         .fetch_all(conn)
         .await?)
 }

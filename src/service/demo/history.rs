@@ -10,7 +10,7 @@ use anyhow::Result;
 use crate::domain::lifecycle::Status;
 use crate::domain::sla::{self, Targets, Timeline};
 use crate::store::demo::{Val, bulk_insert, next_id, sync_ids};
-use crate::store::sla::PolicyRow;
+use crate::store::sla::{ClockColumns, PolicyRow};
 use crate::store::{Db, sla as sla_store};
 
 const MINUTE: i64 = 60_000;
@@ -76,8 +76,8 @@ struct Made {
 
 fn make(id: i64, i: i64, queues: usize, staff: usize, requestors: i64, now: i64) -> Made {
     let u = |k| unit(i, k);
-    // Ages over two years, more of them recent.
-    let age = ((u(0) * u(0)) * 730.0 * DAY as f64) as i64 + (u(1) * HOUR as f64) as i64;
+    // A steady flow over two years.
+    let age = (u(0) * 730.0 * DAY as f64) as i64 + (u(1) * HOUR as f64) as i64;
     let created = now - age;
     let first_reply = Some(created + spread(u(2), 5 * MINUTE, 3 * DAY)).filter(|t| *t < now);
     let open_share = match age {
@@ -209,85 +209,73 @@ pub async fn write(db: &Db, cast: &Cast, n: usize, now: i64) -> Result<usize> {
 
 type Calendars = HashMap<i64, (crate::domain::business_hours::Calendar, Targets)>;
 
-async fn write_batch(
-    conn: &mut sqlx::AnyConnection,
-    cast: &Cast,
-    calendars: &Calendars,
-    made: &[Made],
-    first_user: i64,
-    now: i64,
-) -> Result<()> {
-    let opt = |v: Option<i64>| v.map_or(Val::Null, Val::Int);
-    let mut tickets = Vec::with_capacity(made.len());
-    let mut links = Vec::with_capacity(made.len());
-    let mut history = Vec::with_capacity(made.len() * 4);
-    for m in made {
-        let (queue_id, queue) = &cast.queues[m.queue];
-        let owner = m.owner.map(|o| &cast.staff[o]);
-        let subject = format!(
-            "{} on {}-{:02}",
-            TROUBLE[(m.id % 12) as usize],
-            PLACES[((m.id / 12) % 8) as usize],
-            m.id % 97
-        );
-        let policy = cast.policies.get(queue_id);
-        let clocks = calendars
-            .get(queue_id)
-            .map(|(cal, targets)| sla::clocks(cal, &m.timeline(), targets, now));
-        let cols = match (policy, &clocks) {
-            (Some(p), Some(c)) => {
-                // Breaches of the past count as recorded: the scheduler
-                // would have mailed them long ago.
-                let mut c2 = c.clone();
-                if m.status.is_done() {
-                    c2.due = None;
-                    c2.risk_at = None;
-                }
-                let cols = crate::service::sla::columns(p.id, &c2, &c.breached);
-                Some((
-                    cols,
-                    c.breached
-                        .iter()
-                        .map(|b| b.as_str())
-                        .collect::<Vec<_>>()
-                        .join(","),
-                ))
-            }
-            _ => None,
-        };
-        let postponed = (m.status == Status::Postponed).then(|| now + (1 + m.id % 14) * DAY);
-        let (cols, breached) = cols.unwrap_or_default();
-        tickets.push(vec![
-            Val::Int(m.id),
-            Val::Int(*queue_id),
-            Val::Text(subject.clone()),
-            Val::Text(m.status.as_str().into()),
-            opt(owner.map(|o| o.0)),
-            Val::Int(m.priority),
-            Val::Int(m.created),
-            Val::Int(m.updated),
-            opt(m.closed),
-            Val::Int(m.status_at),
-            opt(postponed),
-            opt(cols.policy_id),
-            opt(cols.first_response_at),
-            opt(cols.first_response_due),
-            opt(cols.resolve_due),
-            opt(cols.next_response_due),
-            Val::Int(i64::from(cols.paused)),
-            opt(cols.risk_at),
-            opt(cols.due),
-            Val::Text(breached),
-            opt(cols.check_at),
-        ]);
-        let requestor = first_user + m.requestor;
-        links.push(vec![Val::Int(m.id), Val::Int(requestor)]);
-        let tx = |kind: &str,
-                  creator: i64,
-                  body: &str,
-                  old: Option<&str>,
-                  new: Option<&str>,
-                  at: i64| {
+fn opt(v: Option<i64>) -> Val {
+    v.map_or(Val::Null, Val::Int)
+}
+
+fn subject_of(id: i64) -> String {
+    format!(
+        "{} on {}-{:02}",
+        TROUBLE[(id % 12) as usize],
+        PLACES[((id / 12) % 8) as usize],
+        id % 97
+    )
+}
+
+/// The clock columns of a generated ticket, and its breaches as recorded:
+/// breaches of the past count as mailed long ago.
+fn clock_columns(m: &Made, cast: &Cast, calendars: &Calendars, now: i64) -> (ClockColumns, String) {
+    let queue_id = cast.queues[m.queue].0;
+    let (Some(p), Some((cal, targets))) = (cast.policies.get(&queue_id), calendars.get(&queue_id))
+    else {
+        return Default::default();
+    };
+    let c = sla::clocks(cal, &m.timeline(), targets, now);
+    let mut shown = c.clone();
+    if m.status.is_done() {
+        shown.due = None;
+        shown.risk_at = None;
+    }
+    let cols = crate::service::sla::columns(p.id, &shown, &c.breached);
+    let breached: Vec<&str> = c.breached.iter().map(|b| b.as_str()).collect();
+    (cols, breached.join(","))
+}
+
+fn ticket_row(m: &Made, cast: &Cast, calendars: &Calendars, now: i64) -> Vec<Val> {
+    let (cols, breached) = clock_columns(m, cast, calendars, now);
+    let postponed = (m.status == Status::Postponed).then(|| now + (1 + m.id % 14) * DAY);
+    vec![
+        Val::Int(m.id),
+        Val::Int(cast.queues[m.queue].0),
+        Val::Text(subject_of(m.id)),
+        Val::Text(m.status.as_str().into()),
+        opt(m.owner.map(|o| cast.staff[o].0)),
+        Val::Int(m.priority),
+        Val::Int(m.created),
+        Val::Int(m.updated),
+        opt(m.closed),
+        Val::Int(m.status_at),
+        opt(postponed),
+        opt(cols.policy_id),
+        opt(cols.first_response_at),
+        opt(cols.first_response_due),
+        opt(cols.resolve_due),
+        opt(cols.next_response_due),
+        Val::Int(i64::from(cols.paused)),
+        opt(cols.risk_at),
+        opt(cols.due),
+        Val::Text(breached),
+        opt(cols.check_at),
+    ]
+}
+
+/// The history rows the reports read: created, taken and answered, and
+/// the status it reached.
+fn history_rows(m: &Made, cast: &Cast, requestor: i64, out: &mut Vec<Vec<Val>>) {
+    let owner = m.owner.map(|o| &cast.staff[o]);
+    let queue = &cast.queues[m.queue].1;
+    let row =
+        |kind: &str, creator: i64, body: &str, old: Option<&str>, new: Option<&str>, at: i64| {
             vec![
                 Val::Int(m.id),
                 Val::Text(kind.into()),
@@ -298,36 +286,48 @@ async fn write_batch(
                 Val::Int(at),
             ]
         };
-        history.push(tx(
-            "create",
-            requestor,
-            &format!("{subject}: please help, {queue} team."),
+    let ask = format!("{}: please help, {queue} team.", subject_of(m.id));
+    out.push(row("create", requestor, &ask, None, None, m.created));
+    if let (Some(at), Some((staff_id, email))) = (m.first_reply, owner) {
+        out.push(row("owner", *staff_id, "", None, Some(email), at));
+        out.push(row(
+            "correspond",
+            *staff_id,
+            "Looking into it.",
             None,
             None,
-            m.created,
+            at,
         ));
-        if let (Some(at), Some((staff_id, email))) = (m.first_reply, owner) {
-            history.push(tx("owner", *staff_id, "", None, Some(email), at));
-            history.push(tx(
-                "correspond",
-                *staff_id,
-                "Looking into it.",
-                None,
-                None,
-                at,
-            ));
-        }
-        if m.status != Status::New {
-            let who = owner.map_or(requestor, |o| o.0);
-            history.push(tx(
-                "status",
-                who,
-                "",
-                Some("new"),
-                Some(m.status.as_str()),
-                m.status_at,
-            ));
-        }
+    }
+    if m.status != Status::New {
+        let who = owner.map_or(requestor, |o| o.0);
+        out.push(row(
+            "status",
+            who,
+            "",
+            Some("new"),
+            Some(m.status.as_str()),
+            m.status_at,
+        ));
+    }
+}
+
+async fn write_batch(
+    conn: &mut sqlx::AnyConnection,
+    cast: &Cast,
+    calendars: &Calendars,
+    made: &[Made],
+    first_user: i64,
+    now: i64,
+) -> Result<()> {
+    let mut tickets = Vec::with_capacity(made.len());
+    let mut links = Vec::with_capacity(made.len());
+    let mut history = Vec::with_capacity(made.len() * 4);
+    for m in made {
+        tickets.push(ticket_row(m, cast, calendars, now));
+        let requestor = first_user + m.requestor;
+        links.push(vec![Val::Int(m.id), Val::Int(requestor)]);
+        history_rows(m, cast, requestor, &mut history);
     }
     bulk_insert(
         &mut *conn,

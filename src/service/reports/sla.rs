@@ -1,7 +1,7 @@
 //! The SLA board's figures: open tickets at risk and breached, with the
 //! business time left in each policy's calendar.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -36,82 +36,133 @@ pub struct SlaLine {
 pub struct SlaReport {
     pub at_risk: Vec<i64>,
     pub breached: Vec<i64>,
+    /// The first lines, soonest due first, for the board.
     #[serde(skip)]
     pub lines: Vec<SlaLine>,
+    /// `(at risk, breached)` per queue and per owner, over all.
+    #[serde(skip)]
+    pub by_queue: BTreeMap<String, (i64, i64)>,
+    #[serde(skip)]
+    pub by_owner: BTreeMap<String, (i64, i64)>,
+    #[serde(skip)]
+    pub n_at_risk: i64,
+    #[serde(skip)]
+    pub n_breached: i64,
 }
 
-/// The most lines the SLA board lists.
-const SLA_LINES: i64 = 500;
-
-pub async fn sla(db: &Db, f: &Filter, now: i64) -> Result<SlaReport, ServiceError> {
+/// The SLA board's figures: counts per queue and owner over every ticket
+/// at risk or breached, and the first `limit` lines (all without one).
+pub async fn sla(
+    db: &Db,
+    f: &Filter,
+    now: i64,
+    limit: Option<usize>,
+) -> Result<SlaReport, ServiceError> {
     let mut conn = db.conn().await?;
     let scope = scope(&mut conn, f).await?;
     let mut out = SlaReport {
         at_risk: Vec::new(),
         breached: Vec::new(),
         lines: Vec::new(),
+        by_queue: BTreeMap::new(),
+        by_owner: BTreeMap::new(),
+        n_at_risk: 0,
+        n_breached: 0,
     };
-    let mut calendars: HashMap<String, Option<Calendar>> = HashMap::new();
-    for l in store::sla_lines(&mut conn, now, &scope, SLA_LINES).await? {
-        let recorded = !l.sla_breached.is_empty();
-        let late_reply =
-            matches!((l.first_response_due, l.first_response_at), (Some(d), Some(a)) if a > d);
-        let breached = recorded || late_reply || l.sla_due.is_some_and(|d| d <= now);
-        let clock = [
-            (
-                "first_response",
-                l.first_response_at
-                    .is_none()
-                    .then_some(l.first_response_due)
-                    .flatten(),
-            ),
-            ("next_response", l.next_response_due),
-            ("resolve", l.resolve_due),
-        ]
+    let counts = store::sla_counts(&mut conn, now, &scope).await?;
+    let queues: HashMap<i64, String> = store::queue_names(&mut conn).await?.into_iter().collect();
+    let mut owner_ids: Vec<i64> = counts.iter().filter_map(|c| c.owner_id).collect();
+    owner_ids.sort_unstable();
+    owner_ids.dedup();
+    let owners: HashMap<i64, String> = store::user_emails(&mut conn, &owner_ids)
+        .await?
         .into_iter()
-        .filter_map(|(c, d)| d.map(|d| (c, d)))
-        .min_by_key(|(_, d)| *d);
-        let key = format!("{}|{}|{}", l.time_zone, l.hours, l.holidays);
-        let cal = calendars
-            .entry(key)
-            .or_insert_with(|| calendar_of(&l.time_zone, &l.hours, &l.holidays))
-            .clone();
-        let left_ms = match (clock, &cal) {
-            (Some((_, due)), Some(cal)) if due >= now => Some(cal.between(now, due)),
-            (Some((_, due)), Some(cal)) => Some(-cal.between(due, now)),
-            _ => None,
-        };
-        if breached {
-            out.breached.push(l.id);
-        } else {
-            out.at_risk.push(l.id);
+        .collect();
+    for c in &counts {
+        let owner = c
+            .owner_id
+            .and_then(|o| owners.get(&o).cloned())
+            .unwrap_or_else(|| super::NOBODY.into());
+        let queue = queues.get(&c.queue_id).cloned().unwrap_or_default();
+        for key in [
+            out.by_queue.entry(queue).or_default(),
+            out.by_owner.entry(owner).or_default(),
+        ] {
+            if c.breached == 1 {
+                key.1 += c.n;
+            } else {
+                key.0 += c.n;
+            }
         }
-        out.lines.push(SlaLine {
-            id: l.id,
-            subject: l.subject,
-            queue: l.queue,
-            owner: l.owner,
-            status: l.status,
-            policy: l.policy,
-            clock: clock.map_or(
-                l.sla_breached
-                    .split(',')
-                    .next()
-                    .map_or("resolve", |c| match c {
-                        "first_response" => "first_response",
-                        "next_response" => "next_response",
-                        _ => "resolve",
-                    }),
-                |(c, _)| c,
-            ),
-            due: clock.map(|(_, d)| rfc3339(d)),
-            due_ms: clock.map(|(_, d)| d),
-            left_ms,
-            breached,
-            paused: l.sla_paused != 0,
-        });
+        if c.breached == 1 {
+            out.n_breached += c.n;
+        } else {
+            out.n_at_risk += c.n;
+        }
+    }
+    let limit = limit.map(|l| l as i64);
+    let mut calendars: HashMap<String, Option<Calendar>> = HashMap::new();
+    for l in store::sla_lines(&mut conn, now, &scope, limit).await? {
+        let line = line(l, now, &mut calendars);
+        if line.breached {
+            out.breached.push(line.id);
+        } else {
+            out.at_risk.push(line.id);
+        }
+        out.lines.push(line);
     }
     Ok(out)
+}
+
+/// One board line: the clock due first, and business time left on it.
+fn line(l: store::SlaLine, now: i64, calendars: &mut HashMap<String, Option<Calendar>>) -> SlaLine {
+    let recorded = !l.sla_breached.is_empty();
+    let late_reply =
+        matches!((l.first_response_due, l.first_response_at), (Some(d), Some(a)) if a > d);
+    let breached = recorded || late_reply || l.sla_due.is_some_and(|d| d <= now);
+    let clock = [
+        (
+            "first_response",
+            l.first_response_at
+                .is_none()
+                .then_some(l.first_response_due)
+                .flatten(),
+        ),
+        ("next_response", l.next_response_due),
+        ("resolve", l.resolve_due),
+    ]
+    .into_iter()
+    .filter_map(|(c, d)| d.map(|d| (c, d)))
+    .min_by_key(|(_, d)| *d);
+    let key = format!("{}|{}|{}", l.time_zone, l.hours, l.holidays);
+    let cal = calendars
+        .entry(key)
+        .or_insert_with(|| calendar_of(&l.time_zone, &l.hours, &l.holidays))
+        .clone();
+    let left_ms = match (clock, &cal) {
+        (Some((_, due)), Some(cal)) if due >= now => Some(cal.between(now, due)),
+        (Some((_, due)), Some(cal)) => Some(-cal.between(due, now)),
+        _ => None,
+    };
+    let recorded_clock = match l.sla_breached.split(',').next() {
+        Some("first_response") => "first_response",
+        Some("next_response") => "next_response",
+        _ => "resolve",
+    };
+    SlaLine {
+        id: l.id,
+        subject: l.subject,
+        queue: l.queue,
+        owner: l.owner,
+        status: l.status,
+        policy: l.policy,
+        clock: clock.map_or(recorded_clock, |(c, _)| c),
+        due: clock.map(|(_, d)| rfc3339(d)),
+        due_ms: clock.map(|(_, d)| d),
+        left_ms,
+        breached,
+        paused: l.sla_paused != 0,
+    }
 }
 
 /// A stored calendar for measuring time left; `None` if it no longer reads.

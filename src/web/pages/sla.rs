@@ -15,6 +15,9 @@ use crate::web::auth::CurrentUser;
 use crate::web::charts::{self, Series, Svg};
 use crate::web::error::WebError;
 
+/// The most lines the board lists (soonest due first); the CSV has all.
+const SLA_LINES: usize = 500;
+
 pub struct SlaLineView {
     id: i64,
     subject: String,
@@ -41,6 +44,8 @@ pub struct SlaPage {
     n_at_risk: usize,
     /// `(anchor, title, lines)`: breached, then at risk.
     sections: Vec<(&'static str, &'static str, Vec<SlaLineView>)>,
+    /// Lines not listed (the board shows the first, soonest due).
+    more: usize,
     /// `(queue or owner, at risk, breached)`.
     by_queue: Vec<(String, i64, i64)>,
     by_owner: Vec<(String, i64, i64)>,
@@ -72,7 +77,7 @@ async fn sla_of(
     q: &ReportQuery,
 ) -> Result<(SlaReport, Option<String>), WebError> {
     let f = filter(state, user, q).await?;
-    match reports::sla(&state.db, &f, state.now()).await {
+    match reports::sla(&state.db, &f, state.now(), Some(SLA_LINES)).await {
         Ok(r) => Ok((r, None)),
         Err(crate::service::ServiceError::Invalid(e)) => {
             let r = reports::sla(
@@ -83,28 +88,13 @@ async fn sla_of(
                     ..f
                 },
                 state.now(),
+                Some(SLA_LINES),
             )
             .await?;
             Ok((r, Some(e)))
         }
         Err(e) => Err(e.into()),
     }
-}
-
-fn tally(
-    lines: &[reports::SlaLine],
-    key: impl Fn(&reports::SlaLine) -> String,
-) -> Vec<(String, i64, i64)> {
-    let mut m: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
-    for l in lines {
-        let e = m.entry(key(l)).or_default();
-        if l.breached {
-            e.1 += 1;
-        } else {
-            e.0 += 1;
-        }
-    }
-    m.into_iter().map(|(k, (a, b))| (k, a, b)).collect()
 }
 
 pub async fn sla(
@@ -114,10 +104,12 @@ pub async fn sla(
 ) -> Result<SlaPage, WebError> {
     let viewer = user.viewer(state.now());
     let (r, error) = sla_of(&state, &user, &q).await?;
-    let by_queue = tally(&r.lines, |l| l.queue.clone());
-    let by_owner = tally(&r.lines, |l| {
-        l.owner.clone().unwrap_or_else(|| reports::NOBODY.into())
-    });
+    let flat = |m: &std::collections::BTreeMap<String, (i64, i64)>| {
+        m.iter()
+            .map(|(k, (a, b))| (k.clone(), *a, *b))
+            .collect::<Vec<_>>()
+    };
+    let (by_queue, by_owner) = (flat(&r.by_queue), flat(&r.by_owner));
     let chart = charts::stacked_bars_in(
         "At risk and breached by queue",
         &by_queue
@@ -162,8 +154,11 @@ pub async fn sla(
         queue: q.queue.clone().unwrap_or_default(),
         owner: q.owner.clone().unwrap_or_default(),
         error,
-        n_breached: breached.len(),
-        n_at_risk: at_risk.len(),
+        more: usize::try_from(r.n_breached + r.n_at_risk)
+            .unwrap_or_default()
+            .saturating_sub(breached.len() + at_risk.len()),
+        n_breached: usize::try_from(r.n_breached).unwrap_or_default(),
+        n_at_risk: usize::try_from(r.n_at_risk).unwrap_or_default(),
         sections: vec![
             ("breached", "Breached", breached),
             ("at-risk", "At risk", at_risk),
@@ -181,7 +176,8 @@ pub async fn sla_csv(
     user: CurrentUser,
     Query(q): Query<ReportQuery>,
 ) -> Result<Response, WebError> {
-    let (r, _) = sla_of(&state, &user, &q).await?;
+    let f = filter(&state, &user, &q).await?;
+    let r = reports::sla(&state.db, &f, state.now(), None).await?;
     let mut rows = vec![
         [
             "id",
