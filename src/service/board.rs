@@ -68,6 +68,17 @@ pub async fn triage(
     let stale = section(Section::Stale, now - stale_days.max(1) * DAY_MS).await?;
     let waking = section(Section::Waking, now + 7 * DAY_MS).await?;
     let mut wip = triage::wip(&mut conn).await?;
+    // Each owner's open count, from the WIP counts rather than a count per line.
+    let open_of = |email: &str| wip.iter().find(|r| r.user == email).map(|r| r.open);
+    let mut sections = [new_unowned, incomplete, needs_info, stale, waking];
+    for line in sections.iter_mut().flatten() {
+        line.owner_open = line
+            .owner
+            .as_deref()
+            .and_then(open_of)
+            .or(Some(0).filter(|_| line.owner.is_some()));
+    }
+    let [new_unowned, incomplete, needs_info, stale, waking] = sections;
     if let Some(ids) = queues {
         wip.retain(|r| ids.contains(&r.queue_id));
     }

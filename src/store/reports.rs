@@ -62,7 +62,7 @@ pub async fn open_by_age(
 ) -> Result<Vec<AgeCount>> {
     let sql = format!(
         "SELECT t.queue_id, t.owner_id, t.status, {} AS bucket, COUNT(*) AS n FROM tickets t \
-         WHERE {OPEN} AND t.created_at <= $1{} GROUP BY t.queue_id, t.owner_id, t.status, bucket",
+         WHERE {OPEN}{} GROUP BY t.queue_id, t.owner_id, t.status, bucket",
         bucket_case("t.created_at"),
         scope.sql()
     );
@@ -85,7 +85,7 @@ pub async fn open_by_time_since(
         Since::StatusChange => "COALESCE(t.status_changed_at, t.created_at)",
     };
     let sql = format!(
-        "SELECT {} AS bucket, COUNT(*) AS n FROM tickets t WHERE {OPEN} AND t.created_at <= $1{} \
+        "SELECT {} AS bucket, COUNT(*) AS n FROM tickets t WHERE {OPEN}{} \
          GROUP BY bucket",
         bucket_case(col),
         scope.sql()
@@ -116,7 +116,6 @@ pub struct OldTicket {
 
 pub async fn oldest_open(
     conn: &mut AnyConnection,
-    now: i64,
     scope: &Scope,
     limit: i64,
 ) -> Result<Vec<OldTicket>> {
@@ -124,11 +123,10 @@ pub async fn oldest_open(
         "SELECT t.id, t.subject, q.name AS queue, o.email AS owner, t.status, t.created_at, \
          t.updated_at FROM tickets t JOIN queues q ON q.id = t.queue_id \
          LEFT JOIN users o ON o.id = t.owner_id \
-         WHERE {OPEN} AND t.created_at <= $1{} ORDER BY t.created_at, t.id LIMIT $2",
+         WHERE {OPEN}{} ORDER BY t.created_at, t.id LIMIT $1",
         scope.sql()
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(now)
         .bind(limit)
         .fetch_all(conn)
         .await?)
@@ -201,12 +199,12 @@ pub async fn user_emails(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<(i
         .await?)
 }
 
-/// Tickets created and closed per week from `from` (week starts, ms), and
-/// how many were created and closed before it.
+/// Tickets created and closed per week from `from` (week starts, ms),
+/// and how many are open now: the backlog at each week's end follows by
+/// counting back, so nothing older than the window is read.
 #[derive(Debug, Clone, Default)]
 pub struct WeekCounts {
-    pub created_before: i64,
-    pub closed_before: i64,
+    pub open_now: i64,
     /// `(week index, count)`.
     pub created: Vec<(i64, i64)>,
     pub closed: Vec<(i64, i64)>,
@@ -219,19 +217,19 @@ pub async fn week_counts(
     scope: &Scope,
 ) -> Result<WeekCounts> {
     let week = crate::domain::aging::WEEK_MS;
-    let mut out = WeekCounts::default();
-    for (column, before, per_week) in [
-        ("t.created_at", &mut out.created_before, &mut out.created),
-        ("t.resolved_at", &mut out.closed_before, &mut out.closed),
-    ] {
-        let sql = format!(
-            "SELECT COUNT(*) FROM tickets t WHERE {column} < $1 AND t.merged_into IS NULL{}",
+    let mut out = WeekCounts {
+        open_now: sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM tickets t WHERE {OPEN}{}",
             scope.sql()
-        );
-        *before = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .bind(from)
-            .fetch_one(&mut *conn)
-            .await?;
+        )))
+        .fetch_one(&mut *conn)
+        .await?,
+        ..WeekCounts::default()
+    };
+    for (column, per_week) in [
+        ("t.created_at", &mut out.created),
+        ("t.resolved_at", &mut out.closed),
+    ] {
         let sql = format!(
             "SELECT ({column} - $1) / {week} AS w, COUNT(*) AS n FROM tickets t \
              WHERE {column} >= $1 AND {column} < $2 AND t.merged_into IS NULL{} GROUP BY w",

@@ -150,18 +150,42 @@ pub struct WipRow {
 }
 
 /// Every membership with its open count and limit, by person then queue.
+/// The counts come from one pass over the open tickets' index, not a
+/// count per membership.
 pub async fn wip(conn: &mut AnyConnection) -> Result<Vec<WipRow>> {
-    Ok(sqlx::query_as(
-        "SELECT q.id AS queue_id, u.email AS user, q.name AS queue, m.role, \
-         (SELECT COUNT(*) FROM tickets t WHERE t.owner_id = u.id AND t.status = 'open') AS open, \
-         (SELECT COUNT(*) FROM tickets t WHERE t.owner_id = u.id AND t.queue_id = q.id \
-          AND t.status = 'open') AS open_here, \
-         COALESCE(u.wip_limit, q.wip_limit) AS \"limit\" \
+    let members: Vec<(i64, i64, String, String, String, Option<i64>)> = sqlx::query_as(
+        "SELECT q.id, u.id, u.email, q.name, m.role, COALESCE(u.wip_limit, q.wip_limit) \
          FROM queue_members m JOIN users u ON u.id = m.user_id JOIN queues q ON q.id = m.queue_id \
          ORDER BY u.email, q.name",
     )
-    .fetch_all(conn)
-    .await?)
+    .fetch_all(&mut *conn)
+    .await?;
+    let counts: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT t.owner_id, t.queue_id, COUNT(*) FROM tickets t \
+         WHERE t.status NOT IN ('resolved', 'rejected') AND t.merged_into IS NULL \
+         AND t.status = 'open' AND t.owner_id IS NOT NULL GROUP BY t.owner_id, t.queue_id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let here = |user: i64, queue: i64| {
+        counts
+            .iter()
+            .find(|(u, q, _)| *u == user && *q == queue)
+            .map_or(0, |c| c.2)
+    };
+    let all = |user: i64| counts.iter().filter(|c| c.0 == user).map(|c| c.2).sum();
+    Ok(members
+        .into_iter()
+        .map(|(queue_id, user_id, user, queue, role, limit)| WipRow {
+            queue_id,
+            open: all(user_id),
+            open_here: here(user_id, queue_id),
+            user,
+            queue,
+            role,
+            limit,
+        })
+        .collect())
 }
 
 /// Adds `user_id` to a queue with `role`, or changes their role.
@@ -233,6 +257,7 @@ pub struct TriageLine {
     pub requestor: Option<String>,
     pub requestor_email: Option<String>,
     pub owner: Option<String>,
+    /// Filled in by the service from the WIP counts.
     pub owner_open: Option<i64>,
     pub owner_limit: Option<i64>,
     pub created_at: i64,
@@ -319,8 +344,7 @@ const LINE_SELECT: &str = "SELECT t.id, q.name AS queue, t.subject, t.status, \
      (SELECT MIN(u.email) FROM ticket_requestors r JOIN users u ON u.id = r.user_id \
       WHERE r.ticket_id = t.id) AS requestor_email, \
      o.email AS owner, \
-     CASE WHEN o.id IS NULL THEN NULL ELSE (SELECT COUNT(*) FROM tickets w \
-      WHERE w.owner_id = o.id AND w.status = 'open') END AS owner_open, \
+     CAST(NULL AS BIGINT) AS owner_open, \
      COALESCE(o.wip_limit, q.wip_limit) AS owner_limit, \
      t.created_at, t.updated_at, t.eta_at, t.eta_reason, t.status_reason, t.postponed_until, \
      t.intake_missing, t.sla_due, t.sla_risk_at, t.sla_breached \

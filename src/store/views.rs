@@ -33,28 +33,32 @@ pub struct QueueOverview {
     pub open_count: i64,
     pub stalled_count: i64,
     pub needs_info_count: i64,
-    pub resolved_count: i64,
     pub unowned: i64,
     pub oldest_open_at: Option<i64>,
 }
 
-/// Counts for the overview in one pass over an index that covers them.
+/// Counts for the overview in one pass over the open tickets' index.
 pub async fn queue_overview(
     conn: &mut AnyConnection,
     queue_id: i64,
 ) -> Result<Option<QueueOverview>> {
     Ok(sqlx::query_as(
         "SELECT q.id, q.name, q.correspond_address AS address, \
-         COALESCE(SUM(CASE WHEN t.status = 'new' THEN 1 ELSE 0 END), 0) AS new_count, \
-         COALESCE(SUM(CASE WHEN t.status = 'open' THEN 1 ELSE 0 END), 0) AS open_count, \
-         COALESCE(SUM(CASE WHEN t.status = 'stalled' THEN 1 ELSE 0 END), 0) AS stalled_count, \
-         COALESCE(SUM(CASE WHEN t.status = 'needs-info' THEN 1 ELSE 0 END), 0) AS needs_info_count, \
-         COALESCE(SUM(CASE WHEN t.status = 'resolved' THEN 1 ELSE 0 END), 0) AS resolved_count, \
-         COALESCE(SUM(CASE WHEN t.owner_id IS NULL AND t.status IN ('new', 'open', 'stalled', 'needs-info') \
-              THEN 1 ELSE 0 END), 0) AS unowned, \
-         MIN(CASE WHEN t.status IN ('new', 'open', 'stalled', 'needs-info') THEN t.created_at END) AS oldest_open_at \
-         FROM queues q LEFT JOIN tickets t ON t.queue_id = q.id WHERE q.id = $1 \
-         GROUP BY q.id, q.name, q.correspond_address",
+         COALESCE(c.new_count, 0) AS new_count, COALESCE(c.open_count, 0) AS open_count, \
+         COALESCE(c.stalled_count, 0) AS stalled_count, \
+         COALESCE(c.needs_info_count, 0) AS needs_info_count, COALESCE(c.unowned, 0) AS unowned, \
+         c.oldest_open_at FROM queues q LEFT JOIN ( \
+         SELECT t.queue_id, \
+         SUM(CASE WHEN t.status = 'new' THEN 1 ELSE 0 END) AS new_count, \
+         SUM(CASE WHEN t.status = 'open' THEN 1 ELSE 0 END) AS open_count, \
+         SUM(CASE WHEN t.status = 'stalled' THEN 1 ELSE 0 END) AS stalled_count, \
+         SUM(CASE WHEN t.status = 'needs-info' THEN 1 ELSE 0 END) AS needs_info_count, \
+         SUM(CASE WHEN t.owner_id IS NULL AND t.status IN ('new', 'open', 'stalled', 'needs-info') \
+              THEN 1 ELSE 0 END) AS unowned, \
+         MIN(CASE WHEN t.status IN ('new', 'open', 'stalled', 'needs-info') THEN t.created_at END) \
+              AS oldest_open_at \
+         FROM tickets t WHERE t.queue_id = $1 AND t.status NOT IN ('resolved', 'rejected') \
+         AND t.merged_into IS NULL GROUP BY t.queue_id) c ON c.queue_id = q.id WHERE q.id = $1",
     )
     .bind(queue_id)
     .fetch_optional(conn)

@@ -78,20 +78,26 @@ pub async fn flow(db: &Db, f: &Filter, weeks: i64, now: i64) -> Result<Flow, Ser
         v
     };
     let (created, closed) = (per(&counts.created), per(&counts.closed));
-    let (mut c_sum, mut r_sum) = (counts.created_before, counts.closed_before);
-    let mut out_weeks = Vec::new();
-    for i in 0..weeks as usize {
-        c_sum += created[i];
-        r_sum += closed[i];
-        let start = from + i as i64 * WEEK_MS;
-        out_weeks.push(Week {
-            start: rfc3339(start),
-            start_ms: start,
-            created: created[i],
-            resolved: closed[i],
-            backlog: c_sum - r_sum,
-        });
+    // Open at the end of a week: open now, less what was created since,
+    // plus what was closed since.
+    let mut backlog = vec![0; weeks as usize];
+    let mut open = counts.open_now;
+    for i in (0..weeks as usize).rev() {
+        backlog[i] = open;
+        open = open - created[i] + closed[i];
     }
+    let out_weeks: Vec<Week> = (0..weeks as usize)
+        .map(|i| {
+            let start = from + i as i64 * WEEK_MS;
+            Week {
+                start: rfc3339(start),
+                start_ms: start,
+                created: created[i],
+                resolved: closed[i],
+                backlog: backlog[i],
+            }
+        })
+        .collect();
     let queues: HashMap<i64, String> = store::queue_names(&mut conn).await?.into_iter().collect();
     let times = store::times(&mut conn, from, until, &scope).await?;
     let (mut fr, mut res) = (Vec::new(), Vec::new());

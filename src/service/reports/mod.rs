@@ -196,7 +196,7 @@ async fn tally_now(
             into[usize::try_from(b).unwrap_or(0).min(5)] += n;
         }
     }
-    Ok(store::oldest_open(&mut *conn, now, scope, OLDEST as i64)
+    Ok(store::oldest_open(&mut *conn, scope, OLDEST as i64)
         .await?
         .into_iter()
         .map(|t| OldTicket {
