@@ -98,28 +98,49 @@ pub async fn flow(db: &Db, f: &Filter, weeks: i64, now: i64) -> Result<Flow, Ser
             }
         })
         .collect();
-    let queues: HashMap<i64, String> = store::queue_names(&mut conn).await?.into_iter().collect();
-    let times = store::times(&mut conn, from, until, &scope).await?;
+    let times = response_times(&mut conn, db.backend, from, until, &scope).await?;
+    Ok(Flow {
+        weeks: out_weeks,
+        ..times
+    })
+}
+
+/// Response and resolution times overall, per queue and per month of
+/// creation, for tickets created in `[from, until)`.
+async fn response_times(
+    conn: &mut sqlx::AnyConnection,
+    backend: crate::store::Backend,
+    from: i64,
+    until: i64,
+    scope: &crate::store::reports::Scope,
+) -> Result<Flow, ServiceError> {
+    let queues: HashMap<i64, String> = store::queue_names(&mut *conn).await?.into_iter().collect();
+    let days = store::times(&mut *conn, backend, from, until, scope).await?;
     let (mut fr, mut res) = (Vec::new(), Vec::new());
     let mut per_queue: BTreeMap<String, (Vec<i64>, Vec<i64>)> = BTreeMap::new();
     let mut per_month: BTreeMap<String, (Vec<i64>, Vec<i64>)> = BTreeMap::new();
-    for t in &times {
-        let month = chrono::DateTime::from_timestamp_millis(t.created_at)
-            .map(|d| d.format("%Y-%m").to_string())
+    let numbers = |list: &Option<String>| -> Vec<i64> {
+        list.as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|n| n.trim().parse().ok())
+            .collect()
+    };
+    for d in &days {
+        let month = chrono::DateTime::from_timestamp_millis(from + d.day * DAY_MS)
+            .map(|t| t.format("%Y-%m").to_string())
             .unwrap_or_default();
-        let q = queues.get(&t.queue_id).cloned().unwrap_or_default();
-        if let Some(at) = t.first_response_at {
-            let d = at - t.created_at;
-            fr.push(d);
-            per_queue.entry(q.clone()).or_default().0.push(d);
-            per_month.entry(month.clone()).or_default().0.push(d);
+        let q = queues.get(&d.queue_id).cloned().unwrap_or_default();
+        let (a, b) = (numbers(&d.first_response), numbers(&d.resolution));
+        for (into, list) in [(&mut fr, &a), (&mut res, &b)] {
+            into.extend_from_slice(list);
         }
-        if let (Some(at), "resolved") = (t.resolved_at, t.status.as_str()) {
-            let d = at - t.created_at;
-            res.push(d);
-            per_queue.entry(q).or_default().1.push(d);
-            per_month.entry(month).or_default().1.push(d);
-        }
+        let (qa, qb) = per_queue.entry(q).or_default();
+        qa.extend_from_slice(&a);
+        qb.extend_from_slice(&b);
+        let (ma, mb) = per_month.entry(month).or_default();
+        ma.extend(a);
+        mb.extend(b);
     }
     let times_of = |m: BTreeMap<String, (Vec<i64>, Vec<i64>)>| -> Vec<Times> {
         m.into_iter()
@@ -131,15 +152,10 @@ pub async fn flow(db: &Db, f: &Filter, weeks: i64, now: i64) -> Result<Flow, Ser
             .collect()
     };
     Ok(Flow {
-        weeks: out_weeks,
+        weeks: Vec::new(),
         first_response: spread(&mut fr),
         resolution: spread(&mut res),
         by_queue: times_of(per_queue),
         by_month: times_of(per_month),
     })
-}
-
-/// Days as the reports round them, for labels.
-pub fn days(ms: i64) -> String {
-    format!("{:.1} d", ms as f64 / DAY_MS as f64)
 }

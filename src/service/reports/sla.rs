@@ -69,7 +69,7 @@ pub async fn sla(
         n_at_risk: 0,
         n_breached: 0,
     };
-    let counts = store::sla_counts(&mut conn, now, &scope).await?;
+    let counts = store::sla_counts(&mut conn, db.backend, now, &scope).await?;
     let queues: HashMap<i64, String> = store::queue_names(&mut conn).await?.into_iter().collect();
     let mut owner_ids: Vec<i64> = counts.iter().filter_map(|c| c.owner_id).collect();
     owner_ids.sort_unstable();
@@ -103,7 +103,9 @@ pub async fn sla(
     let limit = limit.map(|l| l as i64);
     let mut calendars: HashMap<String, Option<Calendar>> = HashMap::new();
     for l in store::sla_lines(&mut conn, now, &scope, limit).await? {
-        let line = line(l, now, &mut calendars);
+        // Time left is for the board's lines; a full listing only names them.
+        let measure = limit.is_some();
+        let line = line(l, now, measure.then_some(&mut calendars));
         if line.breached {
             out.breached.push(line.id);
         } else {
@@ -115,7 +117,11 @@ pub async fn sla(
 }
 
 /// One board line: the clock due first, and business time left on it.
-fn line(l: store::SlaLine, now: i64, calendars: &mut HashMap<String, Option<Calendar>>) -> SlaLine {
+fn line(
+    l: store::SlaLine,
+    now: i64,
+    calendars: Option<&mut HashMap<String, Option<Calendar>>>,
+) -> SlaLine {
     let recorded = !l.sla_breached.is_empty();
     let late_reply =
         matches!((l.first_response_due, l.first_response_at), (Some(d), Some(a)) if a > d);
@@ -134,11 +140,12 @@ fn line(l: store::SlaLine, now: i64, calendars: &mut HashMap<String, Option<Cale
     .into_iter()
     .filter_map(|(c, d)| d.map(|d| (c, d)))
     .min_by_key(|(_, d)| *d);
-    let key = format!("{}|{}|{}", l.time_zone, l.hours, l.holidays);
-    let cal = calendars
-        .entry(key)
-        .or_insert_with(|| calendar_of(&l.time_zone, &l.hours, &l.holidays))
-        .clone();
+    let cal = calendars.and_then(|cals| {
+        let key = format!("{}|{}|{}", l.time_zone, l.hours, l.holidays);
+        cals.entry(key)
+            .or_insert_with(|| calendar_of(&l.time_zone, &l.hours, &l.holidays))
+            .clone()
+    });
     let left_ms = match (clock, &cal) {
         (Some((_, due)), Some(cal)) if due >= now => Some(cal.between(now, due)),
         (Some((_, due)), Some(cal)) => Some(-cal.between(due, now)),

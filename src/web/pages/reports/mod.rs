@@ -290,6 +290,9 @@ pub async fn aging_csv(
         "status" => grid("status", &r.by_status),
         "since" => vec![
             head("measure"),
+            std::iter::once("open, by age".into())
+                .chain(r.buckets.iter().map(|b| b.count.to_string()))
+                .collect(),
             std::iter::once("since last update".into())
                 .chain(r.stale.iter().map(|b| b.count.to_string()))
                 .collect(),
