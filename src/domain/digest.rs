@@ -1,7 +1,7 @@
 //! When a queue's triage digest is due: weekdays and a time of day in a
 //! time zone ("mon 09:00", "mon,thu 08:30"), before the team's meeting.
 
-use chrono::{Datelike, NaiveTime, TimeZone, Weekday};
+use chrono::{Datelike, NaiveTime, Weekday};
 use chrono_tz::Tz;
 
 /// A digest schedule.
@@ -58,13 +58,7 @@ impl Schedule {
             if !self.days.contains(&date.weekday()) {
                 continue;
             }
-            let mut naive = date.and_time(self.time);
-            let at = loop {
-                if let Some(t) = tz.from_local_datetime(&naive).earliest() {
-                    break t.timestamp_millis();
-                }
-                naive += chrono::Duration::minutes(15);
-            };
+            let at = super::business_hours::local_instant(tz, date.and_time(self.time));
             if at > after {
                 return Some(at);
             }
@@ -75,6 +69,8 @@ impl Schedule {
 
 #[cfg(test)]
 mod tests {
+    use chrono::TimeZone;
+
     use super::*;
 
     fn at(tz: Tz, s: &str) -> i64 {

@@ -187,6 +187,10 @@ pub async fn merge(
     h.old_value = Some(&f);
     h.new_value = Some(&i);
     tickets::add_transaction(&mut tx, h).await?;
+    // The survivor's clocks now read the merged history; the merged
+    // ticket's stop.
+    super::sla::refresh(&mut tx, into, now).await?;
+    super::sla::refresh(&mut tx, from, now).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -163,12 +163,13 @@ pub struct TicketFacts {
     pub sla_policy_id: Option<i64>,
     pub sla_breached: String,
     pub owner_id: Option<i64>,
+    pub merged_into: Option<i64>,
 }
 
 pub async fn facts(conn: &mut AnyConnection, ticket: i64) -> Result<Option<TicketFacts>> {
     Ok(sqlx::query_as(
-        "SELECT queue_id, priority, created_at, sla_policy_id, sla_breached, owner_id \
-         FROM tickets WHERE id = $1",
+        "SELECT queue_id, priority, created_at, sla_policy_id, sla_breached, owner_id, \
+         merged_into FROM tickets WHERE id = $1",
     )
     .bind(ticket)
     .fetch_optional(conn)
@@ -240,7 +241,8 @@ pub struct ClockColumns {
 
 pub async fn set_clocks(conn: &mut AnyConnection, ticket: i64, c: &ClockColumns) -> Result<()> {
     sqlx::query(
-        "UPDATE tickets SET sla_policy_id = $1, first_response_at = $2, first_response_due = $3, \
+        "UPDATE tickets SET sla_policy_id = $1, \
+         first_response_at = COALESCE($2, first_response_at), first_response_due = $3, \
          resolve_due = $4, next_response_due = $5, sla_paused = $6, sla_risk_at = $7, \
          sla_due = $8, sla_check_at = $9 WHERE id = $10",
     )
@@ -288,13 +290,19 @@ pub async fn record_breaches(
     Ok(done.rows_affected() == 1)
 }
 
-/// Open tickets of a queue (their clocks follow a policy change).
-pub async fn open_tickets_of_queue(conn: &mut AnyConnection, queue_id: i64) -> Result<Vec<i64>> {
+/// Open tickets of a queue, and those under a policy wherever they are
+/// (their clocks follow a policy change, a move included).
+pub async fn open_tickets_of_queue(
+    conn: &mut AnyConnection,
+    queue_id: i64,
+    policy_id: i64,
+) -> Result<Vec<i64>> {
     Ok(sqlx::query_scalar(
-        "SELECT id FROM tickets WHERE queue_id = $1 AND status NOT IN ('resolved', 'rejected') \
-         AND merged_into IS NULL ORDER BY id",
+        "SELECT id FROM tickets WHERE (queue_id = $1 OR sla_policy_id = $2) \
+         AND status NOT IN ('resolved', 'rejected') AND merged_into IS NULL ORDER BY id",
     )
     .bind(queue_id)
+    .bind(policy_id)
     .fetch_all(conn)
     .await?)
 }

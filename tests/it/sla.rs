@@ -315,6 +315,40 @@ async fn clocks_and_breaches(b: Backend) {
     let answered = sla_of(url, fresh);
     assert_eq!(answered["next_response_due"], Value::Null, "{answered}");
     assert_eq!(answered["breached"], json!([]));
+
+    // A duplicate merged into another stops its clocks: only the survivor
+    // is recorded and mailed as late.
+    let two = format!(
+        "{}{}",
+        mbox_mail("lee@example.com", "wifi down", "w1@x", created, "", "a"),
+        mbox_mail(
+            "lee@example.com",
+            "wifi down again",
+            "w2@x",
+            created,
+            "",
+            "b"
+        )
+    );
+    let pair = import(&t, &two);
+    let (keep, dup) = (pair[0].to_string(), pair[1].to_string());
+    json_ok(
+        url,
+        &["ticket", "merge", &dup, "--into", &keep, "--as", CAROL],
+    );
+    assert_eq!(
+        sla_of(url, pair[1])["policy"],
+        Value::Null,
+        "the merged ticket has no clocks"
+    );
+    // Answered late before the scheduler came round: still recorded.
+    ok(docket(
+        url,
+        &["ticket", "reply", &keep, "--as", ALICE],
+        b"On it.",
+    ));
+    let pass = json_ok(url, &["scheduler", "run", "--once"]);
+    assert_eq!(pass["breached"], json!([[pair[0], "first_response"]]));
     t.close().await;
 }
 both!(

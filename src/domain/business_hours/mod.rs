@@ -131,17 +131,10 @@ impl Calendar {
             let next = date.succ_opt().unwrap_or(date);
             return self.instant(next, 0);
         }
-        let mut naive = date.and_time(
+        let naive = date.and_time(
             NaiveTime::from_hms_opt(minute / 60, minute % 60, 0).unwrap_or(NaiveTime::MIN),
         );
-        // Skipped local times lie in a gap of at most a few hours.
-        for _ in 0..(24 * 4) {
-            if let Some(t) = self.tz.from_local_datetime(&naive).earliest() {
-                return t.timestamp_millis();
-            }
-            naive += chrono::Duration::minutes(15);
-        }
-        naive.and_utc().timestamp_millis()
+        local_instant(self.tz, naive)
     }
 
     fn local_date(&self, ms: i64) -> NaiveDate {
@@ -229,6 +222,20 @@ impl Calendar {
         }
         None
     }
+}
+
+/// A local time in `tz` as UTC ms. A time the clocks skip is the moment
+/// the clocks jump to (gaps start and end on whole minutes); a time that
+/// happens twice is its first occurrence.
+pub fn local_instant(tz: Tz, naive: chrono::NaiveDateTime) -> i64 {
+    let mut at = naive;
+    for _ in 0..(24 * 60) {
+        if let Some(t) = tz.from_local_datetime(&at).earliest() {
+            return t.timestamp_millis();
+        }
+        at += chrono::Duration::minutes(1);
+    }
+    naive.and_utc().timestamp_millis()
 }
 
 /// A target such as `4h`, `90m`, `2d` or `1d4h`: days are business days of

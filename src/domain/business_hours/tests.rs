@@ -175,6 +175,26 @@ fn the_autumn_dst_change_lengthens_a_round_the_clock_day() {
 }
 
 #[test]
+fn a_working_day_starting_in_the_skipped_hour_starts_when_the_clocks_jump() {
+    // Berlin skips 02:00-03:00 on 2027-03-28; a shift from 02:10 starts at 03:00.
+    let c = Calendar::parse(
+        chrono_tz::Europe::Berlin,
+        &["sun 02:10-04:00".into()],
+        BTreeSet::new(),
+    )
+    .unwrap();
+    let tz = c.tz;
+    assert_eq!(
+        c.add(at(tz, "2027-03-28 00:00"), 0),
+        Some(at(tz, "2027-03-28 03:00"))
+    );
+    assert_eq!(
+        c.between(at(tz, "2027-03-28 00:00"), at(tz, "2027-03-28 05:00")),
+        H
+    );
+}
+
+#[test]
 fn a_pause_and_resume_add_up() {
     let c = berlin();
     let tz = c.tz;

@@ -32,13 +32,15 @@ pub(super) async fn scope(
 ) -> Result<Scope, ServiceError> {
     let mut queue_ids = f.visible.clone();
     if let Some(name) = f.queue.as_deref().filter(|q| !q.is_empty()) {
+        // A queue the reader may not see reads as one that does not exist.
+        let unknown = || ServiceError::Invalid(format!("There is no queue {name:?}."));
         let id = crate::store::views::queue_by_name(&mut *conn, name)
             .await?
-            .ok_or_else(|| ServiceError::Invalid(format!("There is no queue {name:?}.")))?;
-        queue_ids = Some(match queue_ids {
-            Some(v) if !v.contains(&id) => Vec::new(),
-            _ => vec![id],
-        });
+            .ok_or_else(unknown)?;
+        if queue_ids.as_ref().is_some_and(|v| !v.contains(&id)) {
+            return Err(unknown());
+        }
+        queue_ids = Some(vec![id]);
     }
     let owner_id = match f.owner.as_deref().filter(|o| !o.is_empty()) {
         None => None,

@@ -97,6 +97,10 @@ async fn work_out(
     let Some(f) = store::facts(&mut *conn, ticket).await? else {
         return Ok(None);
     };
+    if f.merged_into.is_some() {
+        // A merged ticket lives on in its survivor: no clocks of its own.
+        return Ok(Some((f, None)));
+    }
     let Some(policy) = store::policy_for(&mut *conn, f.queue_id, f.priority).await? else {
         return Ok(Some((f, None)));
     };
@@ -170,9 +174,13 @@ pub(crate) fn columns(policy_id: i64, c: &Clocks, done: &[Clock]) -> ClockColumn
         (Clock::NextResponse, c.next_response_due, true),
         (Clock::Resolve, c.resolve_due, c.due.is_some() || c.paused),
     ];
+    // A clock still running is watched until its deadline; one met late
+    // (answered or resolved between two scans) is due for recording now.
     let check_at = pending
         .iter()
-        .filter(|(clock, due, open)| *open && due.is_some() && !done.contains(clock))
+        .filter(|(clock, due, open)| {
+            due.is_some() && !done.contains(clock) && (*open || c.breached.contains(clock))
+        })
         .filter_map(|(_, due, _)| *due)
         .min();
     ClockColumns {

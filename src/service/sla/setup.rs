@@ -241,7 +241,7 @@ pub async fn save_policy(db: &Db, p: NewPolicy<'_>, now: i64) -> Result<PolicyVi
     if name.is_empty() {
         return Err(invalid("A policy needs a name."));
     }
-    store::save_policy(
+    let policy_id = store::save_policy(
         &mut tx,
         store::NewPolicy {
             name,
@@ -258,7 +258,7 @@ pub async fn save_policy(db: &Db, p: NewPolicy<'_>, now: i64) -> Result<PolicyVi
         },
     )
     .await?;
-    for ticket in store::open_tickets_of_queue(&mut tx, queue_id).await? {
+    for ticket in store::open_tickets_of_queue(&mut tx, queue_id, policy_id).await? {
         refresh_noting(&mut tx, ticket, now, Some(name)).await?;
     }
     let saved = store::policies(&mut tx)

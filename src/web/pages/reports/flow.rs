@@ -207,7 +207,11 @@ pub async fn flow_csv(
     Query(q): Query<ReportQuery>,
 ) -> Result<Response, WebError> {
     let (r, _, _) = flow_of(&state, &user, &q).await?;
-    let table = q.table.as_deref().unwrap_or("weeks");
+    // Only a known table names the download.
+    let table = ["queues", "months"]
+        .into_iter()
+        .find(|k| q.table.as_deref() == Some(*k))
+        .unwrap_or("weeks");
     let times = |list: &[reports::Times]| {
         let mut rows = vec![
             [

@@ -68,6 +68,7 @@ pub(super) async fn queue_names(
 pub(super) fn csv_response(name: &str, rows: Vec<Vec<String>>) -> Result<Response, WebError> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
+        let r: Vec<String> = r.into_iter().map(inert).collect();
         w.write_record(&r)
             .map_err(|e| WebError::Internal(format!("writing CSV: {e}")))?;
     }
@@ -85,6 +86,17 @@ pub(super) fn csv_response(name: &str, rows: Vec<Vec<String>>) -> Result<Respons
         bytes,
     )
         .into_response())
+}
+
+/// A cell a spreadsheet would run as a formula (text from mail, such as a
+/// subject starting with `=`) gets a leading `'`; numbers stay numbers.
+fn inert(cell: String) -> String {
+    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && cell.parse::<f64>().is_err() {
+        format!("'{cell}")
+    } else {
+        cell
+    }
 }
 
 /// A table of counts per age bucket.
@@ -270,7 +282,11 @@ pub async fn aging_csv(
     Query(q): Query<ReportQuery>,
 ) -> Result<Response, WebError> {
     let (r, _) = aging_of(&state, &user, &q).await?;
-    let table = q.table.as_deref().unwrap_or("queue");
+    // Only a known table names the download.
+    let table = ["owner", "status", "since", "oldest"]
+        .into_iter()
+        .find(|k| q.table.as_deref() == Some(*k))
+        .unwrap_or("queue");
     let head = |first: &str| {
         std::iter::once(first.to_string())
             .chain(BUCKETS.iter().map(|(l, _)| l.to_string()))
@@ -324,4 +340,17 @@ pub async fn aging_csv(
         _ => grid("queue", &r.by_queue),
     };
     csv_response(&format!("aging-{table}"), rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inert;
+
+    #[test]
+    fn csv_cells_never_run_as_formulas_and_numbers_stay_numbers() {
+        assert_eq!(inert("=HYPERLINK(\"x\")".into()), "'=HYPERLINK(\"x\")");
+        assert_eq!(inert("@SUM(A1)".into()), "'@SUM(A1)");
+        assert_eq!(inert("-3600000".into()), "-3600000");
+        assert_eq!(inert("Printer jam".into()), "Printer jam");
+    }
 }
