@@ -71,24 +71,32 @@ pub async fn bulk_insert(
     columns: &str,
     rows: &[Vec<Val>],
 ) -> Result<()> {
-    for chunk in rows.chunks(500) {
-        let mut sql = format!("INSERT INTO {table} ({columns}) VALUES ");
-        for (i, row) in chunk.iter().enumerate() {
-            if i > 0 {
+    let head = format!("INSERT INTO {table} ({columns}) VALUES ");
+    let mut sql = head.clone();
+    for (n, row) in rows.iter().enumerate() {
+        if sql.len() > head.len() {
+            sql.push(',');
+        }
+        sql.push('(');
+        for (j, v) in row.iter().enumerate() {
+            if j > 0 {
                 sql.push(',');
             }
-            sql.push('(');
-            for (j, v) in row.iter().enumerate() {
-                if j > 0 {
-                    sql.push(',');
-                }
-                v.sql(&mut sql);
-            }
-            sql.push(')');
+            v.sql(&mut sql);
         }
-        sqlx::query(sqlx::AssertSqlSafe(sql))
+        sql.push(')');
+        // Statements stay under 7 KB, one write each: sqlx does not set
+        // TCP_NODELAY, so a statement written in pieces waits for the
+        // server's delayed acknowledgement (40 ms) on every round trip.
+        if sql.len() > 7_000 || n + 1 == rows.len() {
+            // Sent as is (no prepared statement): each text is used once.
+            sqlx::raw_sql(sqlx::AssertSqlSafe(std::mem::replace(
+                &mut sql,
+                head.clone(),
+            )))
             .execute(&mut *conn)
             .await?;
+        }
     }
     Ok(())
 }
@@ -113,6 +121,74 @@ pub async fn sync_ids(conn: &mut AnyConnection, backend: Backend, tables: &[&str
         )))
         .execute(&mut *conn)
         .await?;
+    }
+    Ok(())
+}
+
+/// The tables a bulk load writes.
+const LOADED: &str = "'tickets', 'transactions', 'ticket_requestors'";
+
+/// Before a bulk load on PostgreSQL: the secondary indexes of the loaded
+/// tables go, each rebuilt once afterwards from its own definition, which
+/// is far cheaper than keeping sixteen indexes up to date row by row.
+/// Returns the definitions to rebuild (none on SQLite).
+pub async fn bulk_load_begins(
+    conn: &mut AnyConnection,
+    backend: Backend,
+) -> Result<Vec<(String, String)>> {
+    if backend != Backend::Postgres {
+        return Ok(Vec::new());
+    }
+    // Indexes that back a constraint (primary keys, unique) stay.
+    let indexes: Vec<(String, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT indexname::text, indexdef::text FROM pg_indexes \
+         WHERE schemaname = current_schema() AND tablename IN ({LOADED}) \
+         AND indexname NOT IN (SELECT conname FROM pg_constraint) ORDER BY indexname"
+    )))
+    .fetch_all(&mut *conn)
+    .await?;
+    for (name, _) in &indexes {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP INDEX IF EXISTS \"{name}\""
+        )))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(indexes)
+}
+
+/// After it: every index dropped, rebuilt from its definition.
+pub async fn bulk_load_ends(conn: &mut AnyConnection, indexes: &[(String, String)]) -> Result<()> {
+    for (_, definition) in indexes {
+        sqlx::query(sqlx::AssertSqlSafe(definition.clone()))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A bulk load's transactions need not wait for the disk: a crash loses
+/// only benchmark data, which is seeded again (PostgreSQL; SQLite's
+/// pragmas are the connection's).
+pub async fn relaxed_commit(conn: &mut AnyConnection, backend: Backend) -> Result<()> {
+    if backend != Backend::Postgres {
+        return Ok(());
+    }
+    sqlx::query("SET LOCAL synchronous_commit TO off")
+        .execute(&mut *conn)
+        .await?;
+    // Generated rows refer only to rows that exist: a superuser may skip
+    // the per-row foreign-key checks, which cost more than the inserts.
+    let superuser: bool = sqlx::query_scalar(
+        "SELECT CAST(rolsuper AS INTEGER) = 1 FROM pg_roles WHERE rolname = current_user",
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .unwrap_or(false);
+    if superuser {
+        sqlx::query("SET LOCAL session_replication_role TO replica")
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }

@@ -619,3 +619,46 @@ async fn digests(b: Backend) {
     t.close().await;
 }
 both!(a_queue_digest_goes_out_once_at_its_time, digests);
+
+/// `dev seed` writes the newest tickets through ingest and the rest as
+/// history in bulk: the reports and the SLA board read it, and on
+/// PostgreSQL the full-text indexes are back after the load.
+async fn seeded(b: Backend) {
+    let Some(t) = TestDb::new(b).await else {
+        return;
+    };
+    let url = t.url.as_str();
+    let out = ok(docket(url, &["dev", "seed", "--tickets", "1200"], b""));
+    assert!(out.contains("seeded:"), "{out}");
+    let total = t.scalar_i64("SELECT COUNT(*) FROM tickets").await;
+    assert!((1_150..=1_200).contains(&total), "{total} tickets");
+    let bulk_with_clocks = t
+        .scalar_i64("SELECT COUNT(*) FROM tickets WHERE sla_policy_id IS NOT NULL AND first_response_due IS NOT NULL")
+        .await;
+    assert!(
+        bulk_with_clocks >= 200,
+        "the history has SLA clocks: {bulk_with_clocks}"
+    );
+    let open = t
+        .scalar_i64("SELECT COUNT(*) FROM tickets WHERE status NOT IN ('resolved', 'rejected') AND merged_into IS NULL")
+        .await;
+    let aging = json_ok(url, &["report", "aging"]);
+    let counted: i64 = aging["buckets"]
+        .as_array()
+        .expect("b")
+        .iter()
+        .map(|b| b["count"].as_i64().expect("n"))
+        .sum();
+    assert_eq!(counted, open);
+    let flow = json_ok(url, &["report", "flow", "--weeks", "4"]);
+    assert_eq!(flow["weeks"][3]["backlog"], open);
+    json_ok(url, &["report", "sla"]);
+    if b == Backend::Postgres {
+        let fts = t
+            .scalar_i64("SELECT COUNT(*) FROM pg_indexes WHERE indexname IN ('transactions_body_fts', 'tickets_subject_fts')")
+            .await;
+        assert_eq!(fts, 2, "the full-text indexes are rebuilt after the load");
+    }
+    t.close().await;
+}
+both!(dev_seed_writes_history_the_reports_read, seeded);

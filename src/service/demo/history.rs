@@ -144,8 +144,19 @@ pub struct Cast {
     pub policies: HashMap<i64, PolicyRow>,
 }
 
-/// Writes `n` tickets of history; returns how many.
+/// Writes `n` tickets of history; returns how many. On PostgreSQL the
+/// loaded tables' secondary indexes are rebuilt afterwards, failure or not.
 pub async fn write(db: &Db, cast: &Cast, n: usize, now: i64) -> Result<usize> {
+    let mut conn = db.conn().await?;
+    let dropped = crate::store::demo::bulk_load_begins(&mut conn, db.backend).await?;
+    drop(conn);
+    let loaded = load(db, cast, n, now).await;
+    let mut conn = db.conn().await?;
+    crate::store::demo::bulk_load_ends(&mut conn, &dropped).await?;
+    loaded
+}
+
+async fn load(db: &Db, cast: &Cast, n: usize, now: i64) -> Result<usize> {
     let mut conn = db.conn().await?;
     let requestors = ((n / 20) as i64).clamp(100, 50_000);
     let first_user = next_id(&mut conn, "users").await?;
@@ -198,6 +209,7 @@ pub async fn write(db: &Db, cast: &Cast, n: usize, now: i64) -> Result<usize> {
             })
             .collect();
         let mut tx = db.begin_write().await?;
+        crate::store::demo::relaxed_commit(&mut tx, db.backend).await?;
         write_batch(&mut tx, cast, &calendars, &made, first_user, now).await?;
         tx.commit().await?;
         done += count;
