@@ -72,11 +72,8 @@ pub async fn triage(
     let open_of = |email: &str| wip.iter().find(|r| r.user == email).map(|r| r.open);
     let mut sections = [new_unowned, incomplete, needs_info, stale, waking];
     for line in sections.iter_mut().flatten() {
-        line.owner_open = line
-            .owner
-            .as_deref()
-            .and_then(open_of)
-            .or(Some(0).filter(|_| line.owner.is_some()));
+        // An owner who works none of the queues has no WIP row: 0 open.
+        line.owner_open = line.owner.as_deref().map(|o| open_of(o).unwrap_or(0));
     }
     let [new_unowned, incomplete, needs_info, stale, waking] = sections;
     if let Some(ids) = queues {

@@ -357,11 +357,3 @@ pub async fn triagers(conn: &mut AnyConnection, queue_id: i64) -> Result<Vec<Str
     .fetch_all(conn)
     .await?)
 }
-
-/// The owner's address.
-pub async fn email_of(conn: &mut AnyConnection, user: i64) -> Result<Option<String>> {
-    Ok(sqlx::query_scalar("SELECT email FROM users WHERE id = $1")
-        .bind(user)
-        .fetch_optional(conn)
-        .await?)
-}

@@ -12,6 +12,7 @@ const LEFT: f64 = 44.0;
 const RIGHT: f64 = 8.0;
 const TOP: f64 = 22.0;
 const BOTTOM: f64 = 42.0;
+const PLOT_H: f64 = H - TOP - BOTTOM;
 
 /// Chart markup for a template (`|safe`: built here, data escaped).
 #[derive(Debug, Clone, Default)]
@@ -69,7 +70,7 @@ fn open(out: &mut String, title: &str, kind: &str) {
 
 /// The y axis with three gridlines, and the category labels below.
 fn axes(out: &mut String, top: i64, labels: &[String]) {
-    let plot_h = H - TOP - BOTTOM;
+    let plot_h = PLOT_H;
     for i in 0..=2 {
         let v = top * i / 2;
         let y = H - BOTTOM - plot_h * i as f64 / 2.0;
@@ -82,8 +83,7 @@ fn axes(out: &mut String, top: i64, labels: &[String]) {
             ty = y + 4.0
         );
     }
-    let n = labels.len().max(1) as f64;
-    let slot = (W - LEFT - RIGHT) / n;
+    let slot = slot(labels);
     // Long runs of labels (weeks) show every other one.
     let every = if labels.len() > 16 { 2 } else { 1 };
     for (i, l) in labels.iter().enumerate() {
@@ -130,6 +130,38 @@ fn legend(out: &mut String, names: &[&str], classes: &[&str]) {
 
 const CLASSES: [&str; 6] = ["s0", "s1", "s2", "s3", "s4", "s5"];
 
+/// The width of one category's slot.
+fn slot(categories: &[String]) -> f64 {
+    (W - LEFT - RIGHT) / categories.len().max(1) as f64
+}
+
+fn highest(series: &[Series<'_>]) -> i64 {
+    series
+        .iter()
+        .flat_map(|s| s.values.iter().copied())
+        .max()
+        .unwrap_or(0)
+}
+
+/// The opening tag, title, axes and labels every chart shares.
+fn frame(title: &str, kind: &str, top: i64, categories: &[String]) -> String {
+    let mut out = String::new();
+    open(&mut out, title, kind);
+    axes(&mut out, top, categories);
+    out
+}
+
+/// The legend and the closing tag.
+fn finish(mut out: String, series: &[Series<'_>], classes: &[&str]) -> Svg {
+    legend(
+        &mut out,
+        &series.iter().map(|s| s.name).collect::<Vec<_>>(),
+        classes,
+    );
+    out.push_str("</svg>");
+    Svg(out)
+}
+
 /// Bars stacked by series for each category (age buckets by queue).
 pub fn stacked_bars(title: &str, categories: &[String], series: &[Series<'_>]) -> Svg {
     stacked_bars_in(title, categories, series, &CLASSES)
@@ -151,11 +183,8 @@ pub fn stacked_bars_in(
         })
         .collect();
     let top = nice_max(totals.iter().copied().max().unwrap_or(0));
-    let mut out = String::new();
-    open(&mut out, title, "stacked");
-    axes(&mut out, top, categories);
-    let plot_h = H - TOP - BOTTOM;
-    let slot = (W - LEFT - RIGHT) / categories.len().max(1) as f64;
+    let mut out = frame(title, "stacked", top, categories);
+    let (plot_h, slot) = (PLOT_H, slot(categories));
     let width = (slot * 0.7).min(48.0);
     for (c, category) in categories.iter().enumerate() {
         let x = LEFT + slot * (c as f64 + 0.5) - width / 2.0;
@@ -177,29 +206,14 @@ pub fn stacked_bars_in(
             );
         }
     }
-    legend(
-        &mut out,
-        &series.iter().map(|s| s.name).collect::<Vec<_>>(),
-        classes,
-    );
-    out.push_str("</svg>");
-    Svg(out)
+    finish(out, series, classes)
 }
 
 /// Bars side by side per category (median and p90 by queue).
 pub fn grouped_bars(title: &str, categories: &[String], series: &[Series<'_>]) -> Svg {
-    let top = nice_max(
-        series
-            .iter()
-            .flat_map(|s| s.values.iter().copied())
-            .max()
-            .unwrap_or(0),
-    );
-    let mut out = String::new();
-    open(&mut out, title, "grouped");
-    axes(&mut out, top, categories);
-    let plot_h = H - TOP - BOTTOM;
-    let slot = (W - LEFT - RIGHT) / categories.len().max(1) as f64;
+    let top = nice_max(highest(series));
+    let mut out = frame(title, "grouped", top, categories);
+    let (plot_h, slot) = (PLOT_H, slot(categories));
     let n = series.len().max(1) as f64;
     let width = (slot * 0.8 / n).min(28.0);
     for (c, category) in categories.iter().enumerate() {
@@ -218,29 +232,14 @@ pub fn grouped_bars(title: &str, categories: &[String], series: &[Series<'_>]) -
             );
         }
     }
-    legend(
-        &mut out,
-        &series.iter().map(|s| s.name).collect::<Vec<_>>(),
-        &CLASSES,
-    );
-    out.push_str("</svg>");
-    Svg(out)
+    finish(out, series, &CLASSES)
 }
 
 /// Lines over categories in order (weeks).
 pub fn lines(title: &str, categories: &[String], series: &[Series<'_>]) -> Svg {
-    let top = nice_max(
-        series
-            .iter()
-            .flat_map(|s| s.values.iter().copied())
-            .max()
-            .unwrap_or(0),
-    );
-    let mut out = String::new();
-    open(&mut out, title, "lines");
-    axes(&mut out, top, categories);
-    let plot_h = H - TOP - BOTTOM;
-    let slot = (W - LEFT - RIGHT) / categories.len().max(1) as f64;
+    let top = nice_max(highest(series));
+    let mut out = frame(title, "lines", top, categories);
+    let (plot_h, slot) = (PLOT_H, slot(categories));
     for (i, s) in series.iter().enumerate() {
         let points: Vec<String> = s
             .values
@@ -269,13 +268,7 @@ pub fn lines(title: &str, categories: &[String], series: &[Series<'_>]) -> Svg {
             );
         }
     }
-    legend(
-        &mut out,
-        &series.iter().map(|s| s.name).collect::<Vec<_>>(),
-        &CLASSES,
-    );
-    out.push_str("</svg>");
-    Svg(out)
+    finish(out, series, &CLASSES)
 }
 
 #[cfg(test)]

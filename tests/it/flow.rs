@@ -8,46 +8,11 @@ use serde_json::Value;
 
 use crate::both;
 use crate::support::peers::{Dovecot, SmtpSink};
-use crate::support::{Backend, TestDb, docket, docket_bin, ingest, mail};
+use crate::support::{Backend, TestDb, docket, docket_bin, ingest, json_ok, mail, ok, refused};
 
 const ALICE: &str = "alice@example.com";
 const BOB: &str = "bob@example.com";
 const CAROL: &str = "carol@example.com";
-
-fn ok(out: std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf8")
-}
-
-/// `docket ARGS --json`, which must succeed, as JSON.
-fn json_ok(url: &str, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    serde_json::from_str(&ok(docket(url, &all, b""))).expect("json")
-}
-
-/// `docket ARGS --json`, which a rule must refuse: exit 1, the error code.
-fn refused(url: &str, args: &[&str], stdin: &[u8]) -> (String, String) {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let out = docket(url, &all, stdin);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{args:?} should be refused: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).expect("json problem");
-    (
-        v["error"].as_str().expect("code").to_string(),
-        v["message"].as_str().expect("message").to_string(),
-    )
-}
 
 /// Queue `help` with alice and bob as engineers and carol as triager.
 async fn team(b: Backend) -> Option<TestDb> {

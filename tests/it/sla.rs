@@ -4,37 +4,17 @@
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::support::{Backend, TestDb, docket};
+use crate::support::{Backend, TestDb, docket, json_ok, ok};
+
+/// The error code of a refused `docket ARGS --json`.
+fn refused(url: &str, args: &[&str]) -> String {
+    crate::support::refused(url, args, b"").0
+}
 
 const ALICE: &str = "alice@example.com";
 const CAROL: &str = "carol@example.com";
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 24 * HOUR;
-
-fn ok(out: std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf8")
-}
-
-fn json_ok(url: &str, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    serde_json::from_str(&ok(docket(url, &all, b""))).expect("json")
-}
-
-fn refused(url: &str, args: &[&str]) -> String {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let out = docket(url, &all, b"");
-    assert_eq!(out.status.code(), Some(1), "{args:?} should be refused");
-    let v: Value = serde_json::from_slice(&out.stdout).expect("json problem");
-    v["error"].as_str().expect("code").to_string()
-}
 
 fn rfc3339(ms: i64) -> String {
     docket::store::rfc3339(ms)

@@ -156,6 +156,28 @@ pub async fn aging(db: &Db, f: &Filter, at: Option<i64>, now: i64) -> Result<Agi
     })
 }
 
+/// Owners in grouped counts, by id: their address, or "nobody".
+pub(super) struct Owners(HashMap<i64, String>);
+
+impl Owners {
+    pub(super) async fn load(
+        conn: &mut sqlx::AnyConnection,
+        ids: impl Iterator<Item = Option<i64>>,
+    ) -> Result<Owners, ServiceError> {
+        let mut ids: Vec<i64> = ids.flatten().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(Owners(
+            store::user_emails(conn, &ids).await?.into_iter().collect(),
+        ))
+    }
+
+    pub(super) fn name(&self, id: Option<i64>) -> String {
+        id.and_then(|o| self.0.get(&o).cloned())
+            .unwrap_or_else(|| NOBODY.into())
+    }
+}
+
 fn queue_name(queues: &HashMap<i64, String>, id: i64) -> String {
     queues.get(&id).cloned().unwrap_or_else(|| format!("#{id}"))
 }
@@ -169,18 +191,9 @@ async fn tally_now(
     tally: &mut Tally,
 ) -> Result<Vec<OldTicket>, ServiceError> {
     let counts = store::open_by_age(&mut *conn, now, scope).await?;
-    let mut owner_ids: Vec<i64> = counts.iter().filter_map(|c| c.owner_id).collect();
-    owner_ids.sort_unstable();
-    owner_ids.dedup();
-    let owners: HashMap<i64, String> = store::user_emails(&mut *conn, &owner_ids)
-        .await?
-        .into_iter()
-        .collect();
+    let owners = Owners::load(&mut *conn, counts.iter().map(|c| c.owner_id)).await?;
     for c in &counts {
-        let owner = c
-            .owner_id
-            .and_then(|o| owners.get(&o).cloned())
-            .unwrap_or_else(|| NOBODY.into());
+        let owner = owners.name(c.owner_id);
         let bucket = usize::try_from(c.bucket).unwrap_or(0);
         tally.add(
             &queue_name(queues, c.queue_id),

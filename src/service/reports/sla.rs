@@ -71,18 +71,9 @@ pub async fn sla(
     };
     let counts = store::sla_counts(&mut conn, db.backend, now, &scope).await?;
     let queues: HashMap<i64, String> = store::queue_names(&mut conn).await?.into_iter().collect();
-    let mut owner_ids: Vec<i64> = counts.iter().filter_map(|c| c.owner_id).collect();
-    owner_ids.sort_unstable();
-    owner_ids.dedup();
-    let owners: HashMap<i64, String> = store::user_emails(&mut conn, &owner_ids)
-        .await?
-        .into_iter()
-        .collect();
+    let owners = super::Owners::load(&mut conn, counts.iter().map(|c| c.owner_id)).await?;
     for c in &counts {
-        let owner = c
-            .owner_id
-            .and_then(|o| owners.get(&o).cloned())
-            .unwrap_or_else(|| super::NOBODY.into());
+        let owner = owners.name(c.owner_id);
         let queue = queues.get(&c.queue_id).cloned().unwrap_or_default();
         for key in [
             out.by_queue.entry(queue).or_default(),

@@ -304,7 +304,7 @@ async fn tell(
     };
     let mut people = store::triagers(&mut *conn, f.queue_id).await?;
     if let Some(owner) = f.owner_id {
-        people.extend(store::email_of(&mut *conn, owner).await?);
+        people.extend(crate::store::requestor::email_of(&mut *conn, owner).await?);
     }
     people.sort();
     people.dedup();

@@ -341,3 +341,39 @@ pub fn corpus_dir() -> Option<std::path::PathBuf> {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
     p.is_dir().then_some(p)
 }
+
+/// The stdout of a `docket` run that must succeed.
+pub fn ok(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf8")
+}
+
+/// `docket ARGS --json`, which must succeed, as JSON.
+pub fn json_ok(url: &str, args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    serde_json::from_str(&ok(docket(url, &all, b""))).expect("json")
+}
+
+/// `docket ARGS --json`, which a rule must refuse: exit 1, the error code.
+pub fn refused(url: &str, args: &[&str], stdin: &[u8]) -> (String, String) {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = docket(url, &all, stdin);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{args:?} should be refused: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json problem");
+    (
+        v["error"].as_str().expect("code").to_string(),
+        v["message"].as_str().expect("message").to_string(),
+    )
+}
