@@ -231,12 +231,7 @@ pub fn clocks(cal: &Calendar, t: &Timeline, targets: &Targets, now: i64) -> Cloc
             Clock::Resolve => out.resolve_due = c.due,
             Clock::NextResponse => out.next_response_due = c.due,
         }
-        let missed = match (c.due, c.met_at) {
-            (Some(due), Some(met)) => met > due,
-            (Some(due), None) => due <= now,
-            (None, _) => false,
-        };
-        if missed {
+        if missed(c.due, c.met_at, true, now) {
             out.breached.push(c.clock);
         }
         if c.met_at.is_none() {
@@ -271,6 +266,16 @@ pub fn standing(
         (Some(d), Some(r)) if r <= now => Some(Standing::AtRisk(d)),
         (Some(d), _) => Some(Standing::Due(d)),
         (None, _) => None,
+    }
+}
+
+/// Whether a clock missed its target by `now`: met after its deadline,
+/// or (still running) its deadline passed. The one rule every view uses.
+pub fn missed(due: Option<i64>, met_at: Option<i64>, running: bool, now: i64) -> bool {
+    match (due, met_at) {
+        (Some(due), Some(met)) => met > due,
+        (Some(due), None) => running && due <= now,
+        (None, _) => false,
     }
 }
 

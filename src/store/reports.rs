@@ -178,13 +178,7 @@ pub async fn as_of(conn: &mut AnyConnection, at: i64, scope: &Scope) -> Result<V
         .await?)
 }
 
-/// Names of queues and owners for the grouped counts.
-pub async fn queue_names(conn: &mut AnyConnection) -> Result<Vec<(i64, String)>> {
-    Ok(sqlx::query_as("SELECT id, name FROM queues ORDER BY name")
-        .fetch_all(conn)
-        .await?)
-}
-
+/// Addresses of users by id, for the grouped counts.
 pub async fn user_emails(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<(i64, String)>> {
     if ids.is_empty() {
         return Ok(Vec::new());

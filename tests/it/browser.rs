@@ -428,6 +428,9 @@ async fn triage_board(b: Backend) {
     docket::service::ownership::take(&t.db, &cfg, 2, "bob@example.com", false, now)
         .await
         .expect("bob takes one");
+    docket::service::ownership::take(&t.db, &cfg, 3, "bob@example.com", false, now)
+        .await
+        .expect("and another");
     docket::service::status::request_info(&t.db, &cfg, 3, "bob@example.com", "Which host?", now)
         .await
         .expect("needs info");
@@ -450,7 +453,11 @@ async fn triage_board(b: Backend) {
         .goto(&format!("{base}/triage"))
         .await
         .expect("triage");
-    br.wait_text("New and unowned").await;
+    let board = br.wait_text("New and unowned").await;
+    assert!(
+        board.contains("bob@example.com 1/3"),
+        "an owner's line shows their WIP (from the WIP counts): {board}"
+    );
     br.client.set_window_size(1920, 1080).await.expect("size");
     let visible = br
         .client

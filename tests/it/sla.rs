@@ -414,6 +414,14 @@ async fn reports(b: Backend) {
         "the 2-hour one and the one stalled just now: {after}"
     );
     assert_eq!(
+        after["in_status"][0]["count"], 2,
+        "in its status under a day: the 2-hour one, and the one stalled just now: {after}"
+    );
+    assert_eq!(
+        after["in_status"][2]["count"], 1,
+        "the 5-day one is still new: {after}"
+    );
+    assert_eq!(
         json_ok(url, &["report", "aging", "--owner", ALICE])["oldest"],
         json!([ids[5]])
     );

@@ -1,7 +1,7 @@
 //! The flow of work week by week: created, resolved, backlog, and the
 //! time to a first reply and to resolution.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
@@ -114,7 +114,7 @@ async fn response_times(
     until: i64,
     scope: &crate::store::reports::Scope,
 ) -> Result<Flow, ServiceError> {
-    let queues: HashMap<i64, String> = store::queue_names(&mut *conn).await?.into_iter().collect();
+    let queues = super::queue_names(&mut *conn).await?;
     let days = store::times(&mut *conn, backend, from, until, scope).await?;
     let (mut fr, mut res) = (Vec::new(), Vec::new());
     let mut per_queue: BTreeMap<String, (Vec<i64>, Vec<i64>)> = BTreeMap::new();

@@ -132,7 +132,7 @@ impl Tally {
 pub async fn aging(db: &Db, f: &Filter, at: Option<i64>, now: i64) -> Result<Aging, ServiceError> {
     let mut conn = db.conn().await?;
     let scope = scope(&mut conn, f).await?;
-    let queues: HashMap<i64, String> = store::queue_names(&mut conn).await?.into_iter().collect();
+    let queues = queue_names(&mut conn).await?;
     let mut tally = Tally::default();
     let when = at.unwrap_or(now);
     let oldest_tickets = match at {
@@ -176,6 +176,17 @@ impl Owners {
         id.and_then(|o| self.0.get(&o).cloned())
             .unwrap_or_else(|| NOBODY.into())
     }
+}
+
+/// Queue names by id.
+pub(super) async fn queue_names(
+    conn: &mut sqlx::AnyConnection,
+) -> Result<HashMap<i64, String>, ServiceError> {
+    Ok(crate::store::queues::list(conn)
+        .await?
+        .into_iter()
+        .map(|q| (q.id, q.name))
+        .collect())
 }
 
 fn queue_name(queues: &HashMap<i64, String>, id: i64) -> String {

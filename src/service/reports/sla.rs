@@ -70,7 +70,7 @@ pub async fn sla(
         n_breached: 0,
     };
     let counts = store::sla_counts(&mut conn, db.backend, now, &scope).await?;
-    let queues: HashMap<i64, String> = store::queue_names(&mut conn).await?.into_iter().collect();
+    let queues = super::queue_names(&mut conn).await?;
     let owners = super::Owners::load(&mut conn, counts.iter().map(|c| c.owner_id)).await?;
     for c in &counts {
         let owner = owners.name(c.owner_id);
@@ -114,9 +114,11 @@ fn line(
     calendars: Option<&mut HashMap<String, Option<Calendar>>>,
 ) -> SlaLine {
     let recorded = !l.sla_breached.is_empty();
-    let late_reply =
-        matches!((l.first_response_due, l.first_response_at), (Some(d), Some(a)) if a > d);
-    let breached = recorded || late_reply || l.sla_due.is_some_and(|d| d <= now);
+    // Lines are open tickets: a first response answered late, or any
+    // running deadline passed.
+    let breached = recorded
+        || crate::domain::sla::missed(l.first_response_due, l.first_response_at, true, now)
+        || crate::domain::sla::missed(l.sla_due, None, true, now);
     let clock = [
         (
             "first_response",

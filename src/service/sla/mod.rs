@@ -350,11 +350,7 @@ pub async fn of_ticket(
     };
     let mut breached: Vec<Clock> = recorded(&t.sla_breached);
     let open = !Status::parse(&t.status).is_some_and(Status::is_done);
-    let late = |due: Option<i64>, met: Option<i64>| match (due, met) {
-        (Some(d), Some(m)) => m > d,
-        (Some(d), None) => open && d <= now,
-        _ => false,
-    };
+    let late = |due: Option<i64>, met: Option<i64>| sla::missed(due, met, open, now);
     for (clock, hit) in [
         (
             Clock::FirstResponse,

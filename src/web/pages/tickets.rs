@@ -128,6 +128,8 @@ pub async fn ticket_show(
             }
             .to_string();
             let change = match (&x.old_value, &x.new_value) {
+                // Their value is a marker (which clock, "met"); the text says it.
+                _ if matches!(x.kind.as_str(), "sla" | "criteria") => String::new(),
                 (None, None) => String::new(),
                 (old, new) => format!(
                     "{} → {}",

@@ -102,14 +102,15 @@ fn inert(cell: String) -> String {
 /// A table of counts per age bucket.
 pub struct BucketTable {
     pub key: &'static str,
+    /// The first column's heading.
+    pub column: &'static str,
     pub title: &'static str,
     pub rows: Vec<(String, Vec<i64>, i64)>,
     pub chart: Svg,
 }
 
 fn bucket_table(
-    key: &'static str,
-    title: &'static str,
+    (key, column, title): (&'static str, &'static str, &'static str),
     rows: &std::collections::BTreeMap<String, Vec<i64>>,
 ) -> BucketTable {
     let names: Vec<String> = rows.keys().cloned().collect();
@@ -126,6 +127,7 @@ fn bucket_table(
         .collect();
     BucketTable {
         key,
+        column,
         title,
         chart: charts::stacked_bars(title, &names, &series),
         rows: rows
@@ -250,9 +252,9 @@ pub async fn aging(
         totals: counts(&r.buckets),
         total: r.buckets.iter().map(|b| b.count).sum(),
         tables: vec![
-            bucket_table("queue", "By queue", &r.by_queue),
-            bucket_table("owner", "By owner", &r.by_owner),
-            bucket_table("status", "By status", &r.by_status),
+            bucket_table(("queue", "Queue", "By queue"), &r.by_queue),
+            bucket_table(("owner", "Owner", "By owner"), &r.by_owner),
+            bucket_table(("status", "Status", "By status"), &r.by_status),
         ],
         since_chart,
         stale: counts(&r.stale),
