@@ -42,3 +42,14 @@ if ! psql "$DOCKET_TEST_POSTGRES_URL" -qtAc 'SELECT 1' >/dev/null 2>&1; then
 fi
 psql "$DOCKET_TEST_POSTGRES_URL" -qtAc 'SELECT 1' >/dev/null
 echo "DOCKET_TEST_POSTGRES_URL=$DOCKET_TEST_POSTGRES_URL"
+
+# Schemathesis (the API fuzzer) and openapi-spec-validator, from PyPI, in a
+# venv of their own kept between runs.
+st_venv="${DOCKET_PEERS_DIR:-$HOME/.cache/docket-test-peers}/api-fuzz-1"
+if [ ! -x "$st_venv/bin/st" ]; then
+  echo "installing schemathesis into $st_venv" >&2
+  python3 -m venv "$st_venv" >&2
+  "$st_venv/bin/pip" install -q "schemathesis==4.32.5" "openapi-spec-validator==0.9.0" >&2
+fi
+"$st_venv/bin/st" --version >/dev/null || { echo "schemathesis does not run" >&2; exit 1; }
+echo "DOCKET_TEST_SCHEMATHESIS=$st_venv/bin/st"

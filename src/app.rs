@@ -40,6 +40,8 @@ pub struct Options {
     pub mailbox_rescan: Duration,
     /// How often due work (postponed tickets waking) is looked for.
     pub scheduler_interval: Duration,
+    /// How often webhook deliveries are looked for.
+    pub webhook_interval: Duration,
 }
 
 impl Default for Options {
@@ -49,6 +51,7 @@ impl Default for Options {
             poll_interval: Duration::from_secs(30),
             mailbox_rescan: Duration::from_secs(10),
             scheduler_interval: Duration::from_secs(15),
+            webhook_interval: Duration::from_secs(1),
         }
     }
 }
@@ -191,6 +194,7 @@ impl Application {
                 }
             }))
         });
+        let webhooks = webhook_worker(self.db.clone(), self.opts.webhook_interval)?;
         let watcher = MailboxWatcher {
             ingestor: Ingestor::new(self.db.clone(), self.cfg.clone()),
             health: self.health.clone(),
@@ -204,10 +208,35 @@ impl Application {
             ("search-index".to_string(), search),
             ("mailboxes".to_string(), mailboxes),
             ("scheduler".to_string(), scheduler),
+            ("webhooks".to_string(), webhooks),
         ];
         all.extend(self.extra.iter().cloned());
         Ok(all)
     }
+}
+
+/// Sends due webhook deliveries; a pass that sent some runs again at once,
+/// so a backlog drains at the receivers' pace, not the ticker's.
+fn webhook_worker(db: Db, every: Duration) -> Result<Factory> {
+    let client = crate::service::webhooks::client().context("webhook HTTP client")?;
+    let every = every.max(Duration::from_millis(100));
+    Ok(Arc::new(move |stop| {
+        let (db, client) = (db.clone(), client.clone());
+        Box::pin(periodic(every, stop, move || {
+            let (db, client) = (db.clone(), client.clone());
+            async move {
+                for _ in 0..100 {
+                    let r = crate::service::webhooks::deliver_due(&db, &client, store::now_ms())
+                        .await
+                        .context("webhook deliveries")?;
+                    if r.sent + r.retried + r.dead == 0 {
+                        break;
+                    }
+                }
+                Ok(())
+            }
+        }))
+    }))
 }
 
 /// The web server on a clone of the bound socket, so a restart listens on

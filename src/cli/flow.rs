@@ -216,7 +216,7 @@ pub(super) fn refused(e: ServiceError, json: bool) -> Result<ExitCode> {
     let code = match &e {
         ServiceError::Refused { code, .. } => *code,
         ServiceError::NoTicket(_) => "no_ticket",
-        ServiceError::Invalid(_) => "invalid",
+        ServiceError::Invalid(_) | ServiceError::Fields { .. } => "invalid",
         _ => return Err(e.into()),
     };
     let message = e.to_string();

@@ -1,6 +1,7 @@
 //! Command-line interface. Names, flags, JSON fields and exit codes here are
 //! a contract that scripts and MTAs rely on: add, never rename.
 
+mod api;
 mod args;
 mod bench;
 mod flow;
@@ -178,6 +179,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Calendar(cmd) => return sla::calendar(&cfg, cmd).await,
         Command::Sla(cmd) => return sla::policy(&cfg, cmd).await,
         Command::Report(cmd) => return sla::report(&cfg, cmd).await,
+        Command::Token(cmd) => return api::token(&cfg, cmd).await,
+        Command::App(cmd) => return api::app(&cfg, cmd).await,
+        Command::Feed(cmd) => return api::feed(&cfg, cmd).await,
         Command::Config(ConfigCmd::Check) => {
             println!("database_url = {:?}", redact_url(&cfg.database_url));
             println!("subject_tag = {:?}", cfg.subject_tag);

@@ -15,3 +15,5 @@ pub mod secret;
 pub mod sla;
 pub mod status_link;
 pub mod subject_tag;
+pub mod task_schema;
+pub mod webhook_sign;

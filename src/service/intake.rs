@@ -110,3 +110,78 @@ pub async fn set_required(db: &Db, queue: &str, list: &str) -> Result<Vec<String
     tx.commit().await?;
     Ok(keys)
 }
+
+/// A request an application files for a requestor.
+pub struct NewRequest<'a> {
+    pub queue: &'a str,
+    pub subject: &'a str,
+    pub body: &'a str,
+    pub requestor: &'a str,
+}
+
+/// Opens a ticket as if the requestor had mailed the queue: the same
+/// ingest (intake fields, SLA clocks, the acknowledgement, the webhooks),
+/// from a mail built here. Returns the ticket's number.
+pub async fn open_by_api(
+    db: &Db,
+    cfg: &std::sync::Arc<crate::config::Config>,
+    r: NewRequest<'_>,
+) -> Result<i64, ServiceError> {
+    use crate::service::ingest::{Hints, Ingestor, OutcomeKind, Source};
+    let requestor = crate::domain::address::normalise(r.requestor).ok_or_else(|| {
+        ServiceError::Invalid(format!(
+            "requestor {:?} is not an e-mail address",
+            r.requestor
+        ))
+    })?;
+    let subject = r.subject.replace(['\r', '\n'], " ");
+    let subject = subject.trim();
+    if subject.is_empty() || r.body.trim().is_empty() {
+        return Err(ServiceError::Invalid(
+            "a ticket needs a subject and a body".into(),
+        ));
+    }
+    // A tag in the subject would thread the request onto another ticket.
+    let tagged = subject.contains('[') && subject.contains('#') && subject.contains(']');
+    let subject = if tagged {
+        subject.replace(['[', ']'], "")
+    } else {
+        subject.to_string()
+    };
+    let address = {
+        let mut conn = db.conn().await?;
+        crate::store::queues::list(&mut conn)
+            .await?
+            .into_iter()
+            .find(|q| q.name == r.queue)
+            .map(|q| q.correspond_address)
+            .ok_or_else(|| ServiceError::Invalid(format!("no queue {:?}", r.queue)))?
+    };
+    let ingestor = Ingestor::new(db.clone(), cfg.clone());
+    let now = ingestor.now_ms();
+    let id = crate::mail::outbound::compose::new_message_id(0, &cfg.instance_name);
+    let raw = format!(
+        "From: {requestor}\r\nTo: {address}\r\nSubject: {subject}\r\nMessage-ID: <api-{id}>\r\n\
+         Date: {date}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n",
+        date = chrono::DateTime::from_timestamp_millis(now)
+            .map(|d| d.to_rfc2822())
+            .unwrap_or_default(),
+        body = r.body.replace("\r\n", "\n").replace('\n', "\r\n"),
+    );
+    let hints = Hints {
+        queue: Some(r.queue.to_string()),
+        ..Hints::default()
+    };
+    let outcome = ingestor
+        .ingest_one(raw.as_bytes(), Source::Api, &hints)
+        .await
+        .map_err(|e| ServiceError::Invalid(format!("the request could not be stored: {e}")))?;
+    match (outcome.outcome, outcome.ticket) {
+        (OutcomeKind::Created | OutcomeKind::Duplicate, Some(t)) => Ok(t),
+        _ => Err(ServiceError::Invalid(format!(
+            "the request was not taken as a new ticket: {}",
+            outcome.reason
+        ))),
+    }
+}

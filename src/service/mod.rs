@@ -2,8 +2,10 @@
 //! change, its history entry and the mail it causes commit together.
 
 pub mod admin;
+pub mod api_access;
 pub mod auth;
 pub mod board;
+pub mod calendar_feed;
 pub mod commands;
 pub mod demo;
 pub mod digest;
@@ -17,11 +19,14 @@ pub mod ownership;
 pub mod poll;
 pub mod reports;
 pub mod requestor;
+pub mod schedule;
 pub mod scheduler;
 pub mod sign_in_limit;
 pub mod sla;
 pub mod status;
+pub mod tasks;
 pub mod tickets;
+pub mod webhooks;
 
 /// Errors of the use-case layer.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +42,12 @@ pub enum ServiceError {
     /// `reason_required`, `open_children`), the message says why to people.
     #[error("{message}")]
     Refused { code: &'static str, message: String },
+    /// Values that break a schema: what is wrong with each field.
+    #[error("{message}")]
+    Fields {
+        message: String,
+        errors: Vec<crate::domain::task_schema::FieldError>,
+    },
     #[error("rendering mail: {0}")]
     Template(#[from] askama::Error),
 }

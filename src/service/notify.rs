@@ -294,6 +294,49 @@ pub async fn tell_people(
     Ok(first)
 }
 
+/// Mail to a task's assignee, who may not work the queue: a personal
+/// Reply-To all the same, so their answer by mail is theirs (ingest accepts
+/// it as theirs only while they are the task's assignee).
+pub async fn tell_assignee(
+    conn: &mut AnyConnection,
+    scope: &Scope<'_>,
+    (email, uid): (&str, i64),
+    actor: &str,
+    what: &str,
+    body: &str,
+) -> Result<Option<i64>, ServiceError> {
+    let (cfg, ctx) = (scope.cfg, scope.ticket);
+    let secret = reply_secret(&mut *conn, cfg).await?;
+    let composed = compose::staff_notice(&compose::NotifyInput {
+        tag: tag_of(cfg, ctx),
+        ticket_id: ctx.id,
+        subject: &ctx.subject,
+        queue_name: &ctx.queue_name,
+        actor,
+        what,
+        body,
+        instance_name: &cfg.instance_name,
+    })?;
+    let reply_to = reply_token::personal_address(
+        &ctx.correspond_address,
+        secret.expose(),
+        Personal::Correspond,
+        uid,
+    );
+    enqueue(
+        conn,
+        scope,
+        "notify",
+        vec![email.to_string()],
+        vec![],
+        composed,
+        true,
+        Some(&reply_to),
+        None,
+    )
+    .await
+}
+
 /// The secret that signs reply addresses: the configured one, else one
 /// generated into the database on first use.
 pub async fn reply_secret(conn: &mut AnyConnection, cfg: &Config) -> crate::store::Result<Secret> {

@@ -258,6 +258,9 @@ async fn hand_over(
         },
     )
     .await?;
+    let to = new_owner.as_ref().map(|o| o.email.as_str());
+    let data = serde_json::json!({"changed": ["owner"], "owner": to, "by": actor.email});
+    super::webhooks::emit(&mut *tx, ctx, "ticket.updated", data, now).await?;
     tell(tx, cfg, ctx, actor, new_owner.as_ref(), reason, now).await
 }
 

@@ -20,7 +20,12 @@ pub struct SchedulerReport {
     pub breached: Vec<(i64, String)>,
     /// Triage digests sent.
     pub digests: Vec<super::digest::Sent>,
+    /// Scheduled task updates carried out.
+    pub updates: Vec<i64>,
 }
+
+/// Idempotency keys are kept a day.
+pub const IDEMPOTENCY_KEEP_MS: i64 = 24 * 3600 * 1000;
 
 /// At most this many tickets wake in one pass; the rest wait for the next.
 const BATCH: i64 = 500;
@@ -62,5 +67,8 @@ pub async fn run_once(db: &Db, cfg: &Config, now: i64) -> Result<SchedulerReport
     }
     report.breached = super::sla::scan(db, cfg, now).await?.breached;
     report.digests = super::digest::run_due(db, cfg, now).await?;
+    report.updates = super::schedule::run_due(db, cfg, now).await?;
+    let mut conn = db.conn().await?;
+    crate::store::api::expire_keys(&mut conn, now - IDEMPOTENCY_KEEP_MS).await?;
     Ok(report)
 }

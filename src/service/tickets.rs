@@ -89,6 +89,8 @@ async fn post_text(
     let creator = users::ensure(&mut tx, actor, "", now).await?;
     let id =
         tickets::add_transaction(&mut tx, history(ticket, kind, Some(creator), body, now)).await?;
+    let data = serde_json::json!({"changed": [kind], "by": actor});
+    super::webhooks::emit(&mut tx, &ctx, "ticket.updated", data, now).await?;
     let scope = notify::Scope::load(&mut tx, cfg, &ctx, now).await?;
     if kind == "comment" {
         notify::tell_staff(&mut tx, &scope, actor, body, notify::StaffNotice::Commented).await?;
@@ -125,7 +127,9 @@ pub(crate) async fn set_status_in(
     h.old_value = Some(old);
     h.new_value = Some(new);
     tickets::add_transaction(&mut *conn, h).await?;
-    super::sla::refresh(conn, ticket, now).await?;
+    super::sla::refresh(&mut *conn, ticket, now).await?;
+    let data = serde_json::json!({"old": old, "new": new});
+    super::webhooks::emit_for(conn, ticket, "ticket.status_changed", data, now).await?;
     Ok(())
 }
 
@@ -287,11 +291,13 @@ pub async fn set_field(
         other => return Err(ServiceError::Invalid(format!("unknown field {other:?}"))),
     };
     let mut tx = db.begin_write().await?;
-    tickets::context(&mut tx, ticket)
+    let ctx = tickets::context(&mut tx, ticket)
         .await?
         .ok_or(ServiceError::NoTicket(ticket))?;
     let creator = users::ensure(&mut tx, actor, "", now).await?;
     tickets::set_field(&mut tx, ticket, column, stored, now).await?;
+    let data = serde_json::json!({"changed": [field], "by": actor});
+    super::webhooks::emit(&mut tx, &ctx, "ticket.updated", data, now).await?;
     let mut h = history(
         ticket,
         if field == "due" { "due" } else { "priority" },

@@ -1,6 +1,8 @@
 //! All SQL lives under `store/`. One code path for SQLite and PostgreSQL via
 //! sqlx's `Any` driver; the few per-backend statements branch on [`Backend`].
 
+pub mod api;
+pub mod calendar_feeds;
 pub mod demo;
 pub mod intake;
 pub mod links;
@@ -11,14 +13,17 @@ pub mod quarantine;
 pub mod queues;
 pub mod reports;
 pub mod requestor;
+pub mod schedule;
 pub mod search_index;
 pub mod sessions;
 pub mod settings;
 pub mod sla;
+pub mod tasks;
 pub mod tickets;
 pub mod triage;
 pub mod users;
 pub mod views;
+pub mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;

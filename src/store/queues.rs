@@ -12,6 +12,8 @@ pub struct Queue {
     pub correspond_address: String,
     pub comment_address: Option<String>,
     pub subject_tag: Option<String>,
+    /// The application owning the queue, if one does.
+    pub app_id: Option<i64>,
 }
 
 pub async fn add(
@@ -38,7 +40,8 @@ pub async fn add(
 
 pub async fn list(conn: &mut AnyConnection) -> Result<Vec<Queue>> {
     Ok(sqlx::query_as(
-        "SELECT id, name, correspond_address, comment_address, subject_tag FROM queues ORDER BY name",
+        "SELECT id, name, correspond_address, comment_address, subject_tag, app_id FROM queues \
+         ORDER BY name",
     )
     .fetch_all(conn)
     .await?)

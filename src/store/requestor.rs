@@ -56,7 +56,7 @@ pub async fn public_queue_tickets(
         sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT {TICKET_COLUMNS} FROM tickets t JOIN queues q ON q.id = t.queue_id \
              LEFT JOIN users o ON o.id = t.owner_id \
-             WHERE t.queue_id = $1 AND t.merged_into IS NULL \
+             WHERE t.queue_id = $1 AND t.merged_into IS NULL AND t.hidden = 0 \
              ORDER BY t.updated_at DESC, t.id DESC LIMIT $2"
         )))
         .bind(id)

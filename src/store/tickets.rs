@@ -401,13 +401,15 @@ pub struct TicketContext {
     pub notify_events: String,
     pub reopen_days: i64,
     pub resolved_at: Option<i64>,
+    /// The application owning the queue, told of changes by webhook.
+    pub app_id: Option<i64>,
 }
 
 pub async fn context(conn: &mut AnyConnection, id: i64) -> Result<Option<TicketContext>> {
     Ok(sqlx::query_as(
         "SELECT t.id, t.subject, t.status, q.id AS queue_id, q.name AS queue_name, q.correspond_address, \
          q.comment_address, q.subject_tag, o.email AS owner, q.notify AS notify_events, q.reopen_days, \
-         t.resolved_at \
+         t.resolved_at, q.app_id \
          FROM tickets t JOIN queues q ON q.id = t.queue_id LEFT JOIN users o ON o.id = t.owner_id \
          WHERE t.id = $1",
     )
@@ -416,11 +418,13 @@ pub async fn context(conn: &mut AnyConnection, id: i64) -> Result<Option<TicketC
     .await?)
 }
 
-/// Addresses of the staff who work a queue.
+/// Addresses of the people who work a queue (an application is told by
+/// webhook, never by mail).
 pub async fn queue_staff(conn: &mut AnyConnection, queue_id: i64) -> Result<Vec<String>> {
     Ok(sqlx::query_scalar(
         "SELECT u.email FROM queue_members m JOIN users u ON u.id = m.user_id \
-         WHERE m.queue_id = $1 ORDER BY u.email",
+         WHERE m.queue_id = $1 AND NOT EXISTS (SELECT 1 FROM applications a \
+         WHERE a.user_id = u.id) ORDER BY u.email",
     )
     .bind(queue_id)
     .fetch_all(conn)

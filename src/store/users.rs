@@ -227,3 +227,31 @@ pub async fn set_time_zone(
         .await?;
     Ok(done.rows_affected() > 0)
 }
+
+/// The id of the staff member (or admin) with this address.
+pub async fn find_staff(conn: &mut AnyConnection, email: &str) -> Result<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM users WHERE email = $1 AND role IN ('staff', 'admin')")
+            .bind(email)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+pub async fn is_admin(conn: &mut AnyConnection, id: i64) -> Result<bool> {
+    let role: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(role.as_deref() == Some("admin"))
+}
+
+/// A user's address and display name.
+pub async fn email_of(conn: &mut AnyConnection, id: i64) -> Result<Option<(String, String)>> {
+    Ok(
+        sqlx::query_as("SELECT email, display_name FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?,
+    )
+}

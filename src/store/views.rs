@@ -6,14 +6,15 @@ use sqlx::{AnyConnection, FromRow};
 
 use super::Result;
 
-/// Queues a user may see: all for admins, their memberships for staff.
+/// Queues a user may see: all but applications' for admins, their
+/// memberships for staff.
 pub async fn visible_queue_ids(
     conn: &mut AnyConnection,
     user_id: i64,
     admin: bool,
 ) -> Result<Vec<i64>> {
     Ok(if admin {
-        sqlx::query_scalar("SELECT id FROM queues ORDER BY name")
+        sqlx::query_scalar("SELECT id FROM queues WHERE app_id IS NULL ORDER BY name")
             .fetch_all(conn)
             .await?
     } else {
@@ -301,4 +302,46 @@ mod tests {
         assert_eq!(fts5_query("a\" OR b*"), "\"a\" \"OR\" \"b\"");
         assert_eq!(fts5_query("sam@example.net"), "\"sam\" \"example\" \"net\"");
     }
+}
+
+/// A ticket in an API list.
+#[derive(Debug, Clone, FromRow)]
+pub struct ApiRow {
+    pub id: i64,
+    pub queue: String,
+    pub subject: String,
+    pub status: String,
+    pub owner: Option<String>,
+    pub priority: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Tickets of `queues` after id `after`, oldest first (a keyset page);
+/// `people` leaves hidden tasks out.
+pub async fn api_page(
+    conn: &mut AnyConnection,
+    queues: &[i64],
+    status: Option<&str>,
+    after: i64,
+    limit: i64,
+    people: bool,
+) -> Result<Vec<ApiRow>> {
+    if queues.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = queues.iter().map(i64::to_string).collect();
+    let hidden = if people { " AND t.hidden = 0" } else { "" };
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT t.id, q.name AS queue, t.subject, t.status, o.email AS owner, t.priority, \
+         t.created_at, t.updated_at FROM tickets t JOIN queues q ON q.id = t.queue_id \
+         LEFT JOIN users o ON o.id = t.owner_id WHERE t.queue_id IN ({}) AND t.id > $1 \
+         AND ($2 IS NULL OR t.status = $2){hidden} ORDER BY t.id LIMIT $3",
+        ids.join(", ")
+    )))
+    .bind(after)
+    .bind(status)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
 }

@@ -39,6 +39,16 @@ impl From<crate::service::ServiceError> for WebError {
             crate::service::ServiceError::NoTicket(_) => WebError::NotFound,
             crate::service::ServiceError::Invalid(m)
             | crate::service::ServiceError::Refused { message: m, .. } => WebError::BadRequest(m),
+            crate::service::ServiceError::Fields { message, errors } => WebError::BadRequest(
+                std::iter::once(message)
+                    .chain(
+                        errors
+                            .into_iter()
+                            .map(|e| format!("{}: {}", e.field, e.message)),
+                    )
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
             other => WebError::Internal(other.to_string()),
         }
     }

@@ -2,6 +2,7 @@
 //! Handlers are thin: they check rights, call one service or store function,
 //! and render or redirect.
 
+pub mod api;
 pub mod auth;
 pub mod charts;
 pub mod error;
@@ -118,6 +119,10 @@ pub fn router(state: AppState) -> Router {
             "/admin/quarantine/{id}/raw",
             get(pages::admin::admin_quarantine_raw),
         )
+        .route("/calendar/{file}", get(pages::tasks::calendar))
+        .route("/tasks", get(pages::tasks::mine))
+        .route("/tickets/{id}/task-input", post(pages::tasks::submit))
+        .nest("/api/v1", api::router(state.clone()))
         .fallback(|| async { error::WebError::NotFound })
         .layer(axum::middleware::from_fn(security_headers))
         .layer(tower_http::trace::TraceLayer::new_for_http())

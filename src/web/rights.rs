@@ -5,7 +5,7 @@
 use super::AppState;
 use super::auth::CurrentUser;
 use super::error::WebError;
-use crate::store::views;
+use crate::store::{tasks, views};
 
 pub(crate) async fn visible(state: &AppState, user: &CurrentUser) -> Result<Vec<i64>, WebError> {
     let mut conn = state.db.pool.acquire().await?;
@@ -13,24 +13,30 @@ pub(crate) async fn visible(state: &AppState, user: &CurrentUser) -> Result<Vec<
 }
 
 /// A ticket the user may see, else 404 (not 403: its existence is private).
+/// True when they work its queue; false when they reach it only as the
+/// assignee of a task in an application's queue. A hidden task is nobody's.
 pub(crate) async fn check_ticket(
     state: &AppState,
     user: &CurrentUser,
     id: i64,
-) -> Result<(), WebError> {
+) -> Result<bool, WebError> {
     let mut conn = state.db.pool.acquire().await?;
     let queue = views::ticket_queue(&mut conn, id)
         .await?
         .ok_or(WebError::NotFound)?;
-    if user.admin
-        || views::visible_queue_ids(&mut conn, user.id, false)
-            .await?
-            .contains(&queue)
-    {
-        Ok(())
-    } else {
-        Err(WebError::NotFound)
+    if tasks::is_hidden(&mut conn, id).await? {
+        return Err(WebError::NotFound);
     }
+    if views::visible_queue_ids(&mut conn, user.id, user.admin)
+        .await?
+        .contains(&queue)
+    {
+        return Ok(true);
+    }
+    if tasks::visible_assignee(&mut conn, id).await? == Some(user.id) {
+        return Ok(false);
+    }
+    Err(WebError::NotFound)
 }
 
 pub(crate) fn require_admin(user: &CurrentUser) -> Result<(), WebError> {

@@ -12,16 +12,16 @@ use crate::both;
 use crate::support::peers::free_port;
 use crate::support::{Backend, TestDb, ingest, mail, missing_peer};
 
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const PASSWORD: &str = "correct horse battery";
 
-struct Browser {
-    client: Client,
+pub(crate) struct Browser {
+    pub(crate) client: Client,
     driver: Child,
     _profile: tempfile::TempDir,
 }
 
 impl Browser {
-    async fn start() -> Option<Browser> {
+    pub(crate) async fn start() -> Option<Browser> {
         for bin in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
             if !Path::new(bin).exists() {
                 missing_peer(
@@ -71,7 +71,7 @@ impl Browser {
         panic!("could not start a WebDriver session: {last:?}");
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         let _ = self.client.close().await;
         let _ = self.driver.kill();
         let _ = self.driver.wait();
@@ -79,7 +79,7 @@ impl Browser {
 
     /// Saves the page as the wall screen (1920×1080) and a laptop
     /// (1280×800) show it: `{name}-1920x1080.png`, `{name}-1280x800.png`.
-    async fn screenshot(&self, name: &str) {
+    pub(crate) async fn screenshot(&self, name: &str) {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
         std::fs::create_dir_all(&dir).expect("dir");
         for (w, h) in [(1920, 1080), (1280, 800)] {
@@ -92,13 +92,13 @@ impl Browser {
         }
     }
 
-    async fn fill(&self, css: &str, text: &str) {
+    pub(crate) async fn fill(&self, css: &str, text: &str) {
         let e = self.client.find(Locator::Css(css)).await.expect(css);
         e.clear().await.expect("clear");
         e.send_keys(text).await.expect("type");
     }
 
-    async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         self.client
             .find(Locator::Css(css))
             .await
@@ -109,7 +109,7 @@ impl Browser {
     }
 
     /// Signs in with the test password and lands on the queues.
-    async fn sign_in(&self, base: &str, email: &str) {
+    pub(crate) async fn sign_in(&self, base: &str, email: &str) {
         self.client
             .goto(&format!("{base}/login"))
             .await
@@ -121,7 +121,7 @@ impl Browser {
     }
 
     /// Waits for a navigation to land on a path ending with `suffix`.
-    async fn wait_path(&self, suffix: &str) {
+    pub(crate) async fn wait_path(&self, suffix: &str) {
         for _ in 0..100 {
             let url = self.client.current_url().await.expect("url");
             if url.path().ends_with(suffix) {
@@ -134,7 +134,7 @@ impl Browser {
     }
 
     /// The page's text; retried while a navigation replaces the document.
-    async fn text(&self) -> String {
+    pub(crate) async fn text(&self) -> String {
         for _ in 0..100 {
             if let Ok(body) = self.client.find(Locator::Css("body")).await
                 && let Ok(t) = body.text().await
@@ -148,7 +148,7 @@ impl Browser {
 
     /// Waits (clicks do not wait for the navigation they cause) until the
     /// page shows `needle`; returns the page text.
-    async fn wait_text(&self, needle: &str) -> String {
+    pub(crate) async fn wait_text(&self, needle: &str) -> String {
         let mut text = String::new();
         for _ in 0..100 {
             text = self.text().await;

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod api;
 mod app;
 mod bad_input;
 mod browser;

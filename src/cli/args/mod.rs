@@ -3,8 +3,10 @@
 
 use std::path::PathBuf;
 
+mod api;
 mod reports;
 mod tickets;
+pub use api::*;
 pub use reports::*;
 pub use tickets::*;
 
@@ -112,6 +114,15 @@ pub enum Command {
     /// Aging, SLA and flow reports.
     #[command(subcommand)]
     Report(ReportCmd),
+    /// API tokens.
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Applications: programs that hand typed tasks to people.
+    #[command(subcommand)]
+    App(AppCmd),
+    /// Calendar feeds (iCalendar) of due dates, ETAs and wake-ups.
+    #[command(subcommand)]
+    Feed(FeedCmd),
 }
 
 #[derive(Debug, Subcommand)]

@@ -84,6 +84,7 @@ mod tests {
                 correspond_address: "help@example.com".into(),
                 comment_address: Some("help-comment@example.com".into()),
                 subject_tag: None,
+                app_id: None,
             },
             Queue {
                 id: 2,
@@ -91,6 +92,7 @@ mod tests {
                 correspond_address: "ops@example.com".into(),
                 comment_address: None,
                 subject_tag: None,
+                app_id: None,
             },
         ]
     }

@@ -143,7 +143,9 @@ impl Ingestor {
         if let Some(o) = self.follow_up(conn, ctx, s, &tctx, action).await? {
             return Ok(o);
         }
-        let speaker = self.speaker(conn, ctx, s, tctx.queue_id, action).await?;
+        let speaker = self
+            .speaker(conn, ctx, s, (ticket, tctx.queue_id), action)
+            .await?;
         let (action, flag) = (speaker.action, speaker.flag);
         // Staff correspondence may open with commands: run after the commit,
         // and never shown to the requestor.
@@ -169,6 +171,8 @@ impl Ingestor {
         reopen_or_touch(conn, s, ticket, &tctx.status, action).await?;
         // A reply either way moves the response clocks.
         crate::service::sla::refresh(conn, ticket, s.now).await?;
+        let data = serde_json::json!({"changed": [action.as_str()], "by": speaker.email});
+        crate::service::webhooks::emit(conn, &tctx, "ticket.updated", data, s.now).await?;
         if !s.class.is_automatic() {
             if speaker.voice == Voice::Outsider && action == Action::Correspond {
                 intake::record_mail(conn, ticket, &s.mail.body, false, s.now).await?;
@@ -187,6 +191,9 @@ impl Ingestor {
             Some(ticket),
             format!("threaded by {} ({})", rule.as_str(), s.class.as_str()),
         );
+        if speaker.voice == Voice::Staff && action == Action::Correspond && tctx.app_id.is_some() {
+            o.task_reply = Some((ticket, speaker.user_id, text.to_string()));
+        }
         o.commands = commands.map(|parsed| MailCommands {
             ticket,
             actor: speaker.email.clone(),
@@ -240,7 +247,7 @@ impl Ingestor {
         conn: &mut AnyConnection,
         ctx: &Context,
         s: &Stored<'_>,
-        queue_id: i64,
+        (ticket, queue_id): (i64, i64),
         action: Action,
     ) -> Result<Speaker, IngestError> {
         for addr in recipient_addresses(s.mail) {
@@ -251,7 +258,15 @@ impl Ingestor {
             else {
                 continue;
             };
-            if let Some(email) = users::staff_member(&mut *conn, uid, queue_id).await? {
+            let mut member = users::staff_member(&mut *conn, uid, queue_id).await?;
+            // A task's assignee answers its mail as themselves, member of
+            // the application's queue or not.
+            if member.is_none()
+                && crate::store::tasks::visible_assignee(&mut *conn, ticket).await? == Some(uid)
+            {
+                member = users::email_of(&mut *conn, uid).await?.map(|(e, _)| e);
+            }
+            if let Some(email) = member {
                 return Ok(Speaker {
                     user_id: uid,
                     email,
@@ -347,6 +362,10 @@ impl Ingestor {
         .await?;
         let missing = intake::record_mail(conn, ticket, &s.mail.body, true, s.now).await?;
         crate::service::sla::refresh(conn, ticket, s.now).await?;
+        if queue.app_id.is_some() {
+            let data = serde_json::json!({"subject": s.mail.subject, "requestor": s.from.email});
+            crate::service::webhooks::emit_for(conn, ticket, "ticket.created", data, s.now).await?;
+        }
         let ack = self
             .acknowledge(conn, ctx, s, queue, ticket, &intake::labels(&missing))
             .await?;

@@ -40,6 +40,8 @@ pub enum Source {
     Bench,
     /// Written by a requestor on their status page.
     StatusPage,
+    /// Filed by an application through the API.
+    Api,
 }
 
 impl Source {
@@ -55,6 +57,7 @@ impl Source {
             Source::QuarantineRetry(id) => format!("quarantine-retry:{id}"),
             Source::Bench => "bench".into(),
             Source::StatusPage => "status-page".into(),
+            Source::Api => "api".into(),
         }
     }
 }
@@ -122,6 +125,10 @@ pub struct Outcome {
     /// Commands at the top of a staff reply, run once the mail is stored.
     #[serde(skip)]
     pub commands: Option<crate::service::commands::MailCommands>,
+    /// A task's assignee answering its mail: `(ticket, user, body)`, whose
+    /// `Label: value` lines are submitted once the mail is stored.
+    #[serde(skip)]
+    pub task_reply: Option<(i64, i64, String)>,
 }
 
 impl Outcome {
@@ -133,6 +140,7 @@ impl Outcome {
             message_id: None,
             quarantine_id: None,
             commands: None,
+            task_reply: None,
         }
     }
 }
@@ -201,7 +209,9 @@ impl From<crate::service::ServiceError> for IngestError {
             S::Store(s) => IngestError::Store(s),
             S::Template(t) => IngestError::Compose(t),
             S::NoTicket(id) => IngestError::TicketVanished(id),
-            S::Invalid(m) | S::Refused { message: m, .. } => IngestError::Rule(m),
+            S::Invalid(m) | S::Refused { message: m, .. } | S::Fields { message: m, .. } => {
+                IngestError::Rule(m)
+            }
         }
     }
 }
@@ -374,6 +384,15 @@ impl Ingestor {
                 crate::service::commands::run(&self.db, &self.cfg, m, self.now_ms()).await
             {
                 warn!(ticket = m.ticket, error = %e, "running the commands of a mail failed");
+            }
+        }
+        for (ticket, user, body) in outcomes.iter().filter_map(|o| o.task_reply.as_ref()) {
+            let now = self.now_ms();
+            let submitted = crate::service::tasks::input::submit_by_mail(
+                &self.db, &self.cfg, *ticket, *user, body, now,
+            );
+            if let Err(e) = submitted.await {
+                warn!(ticket, error = %e, "taking a task's input by mail failed");
             }
         }
     }

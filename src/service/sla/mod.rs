@@ -268,6 +268,8 @@ pub async fn scan(db: &Db, cfg: &Config, now: i64) -> Result<ScanReport, Service
             h.new_value = Some(clock.as_str());
             tickets::add_transaction(&mut tx, h).await?;
             tell(&mut tx, cfg, ticket, &f, &text, now).await?;
+            let data = serde_json::json!({"clock": clock.as_str(), "policy": policy.name});
+            super::webhooks::emit_for(&mut tx, ticket, "sla.breached", data, now).await?;
             report.breached.push((ticket, clock.as_str().to_string()));
         }
         match policy.escalate_priority {

@@ -10,6 +10,7 @@ pub mod reports;
 pub mod requestor;
 pub mod search;
 pub mod sla;
+pub mod tasks;
 pub mod tickets;
 
 use chrono_tz::Tz;

@@ -140,10 +140,9 @@ pub async fn queue_show(
     let queue_id = views::queue_by_name(&mut conn, &name)
         .await?
         .ok_or(WebError::NotFound)?;
-    if !user.admin
-        && !views::visible_queue_ids(&mut conn, user.id, false)
-            .await?
-            .contains(&queue_id)
+    if !views::visible_queue_ids(&mut conn, user.id, user.admin)
+        .await?
+        .contains(&queue_id)
     {
         return Err(WebError::NotFound);
     }

@@ -39,6 +39,9 @@ pub struct HistoryItem {
 #[template(path = "tickets/show.html")]
 pub struct TicketShow {
     page: Page,
+    /// The reader works the queue (else: a task's assignee).
+    staff: bool,
+    task: Option<super::tasks::TaskPanel>,
     t: tickets::TicketSummary,
     owner: String,
     due: String,
@@ -75,7 +78,8 @@ pub async fn ticket_show(
     Path(id): Path<i64>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, WebError> {
-    check_ticket(&state, &user, id).await?;
+    let staff = check_ticket(&state, &user, id).await?;
+    let task = super::tasks::panel(&state, &user, id, q.get("task_error").cloned()).await?;
     let mut conn = state.db.pool.acquire().await?;
     // A merged ticket lives on in the one it was merged into.
     if let Some(into) = crate::store::links::survivor(&mut conn, id).await?
@@ -108,6 +112,8 @@ pub async fn ticket_show(
     let history = detail
         .transactions
         .into_iter()
+        // An assignee from outside the queue reads what concerns the task.
+        .filter(|x| staff || x.kind != "comment")
         .map(|x| {
             let label = match x.kind.as_str() {
                 "create" => "Created",
@@ -157,6 +163,8 @@ pub async fn ticket_show(
     page.flash = flash(q.get("done"));
     let t = &detail.ticket;
     Ok(TicketShow {
+        staff,
+        task,
         created: when_text(&t.created_at, now),
         updated: when_text(&t.updated_at, now),
         eta: t.eta.as_deref().map(|e| when_text(e, now)),
@@ -442,10 +450,9 @@ pub async fn attachment(
     let a = views::attachment(&mut conn, id)
         .await?
         .ok_or(WebError::NotFound)?;
-    if !user.admin
-        && !views::visible_queue_ids(&mut conn, user.id, false)
-            .await?
-            .contains(&a.queue_id)
+    if !views::visible_queue_ids(&mut conn, user.id, user.admin)
+        .await?
+        .contains(&a.queue_id)
     {
         return Err(WebError::NotFound);
     }

@@ -37,11 +37,8 @@ pub(super) async fn filter(
     user: &CurrentUser,
     q: &ReportQuery,
 ) -> Result<Filter, WebError> {
-    let visible = if user.admin {
-        None
-    } else {
-        Some(crate::web::rights::visible(state, user).await?)
-    };
+    // Admins see every people's queue; applications' queues are nobody's.
+    let visible = Some(crate::web::rights::visible(state, user).await?);
     let nonempty = |s: &Option<String>| s.clone().filter(|v| !v.trim().is_empty());
     Ok(Filter {
         queue: nonempty(&q.queue),
@@ -60,7 +57,7 @@ pub(super) async fn queue_names(
     Ok(crate::store::queues::list(&mut conn)
         .await?
         .into_iter()
-        .filter(|q| user.admin || visible.contains(&q.id))
+        .filter(|q| visible.contains(&q.id))
         .map(|q| q.name)
         .collect())
 }
