@@ -61,13 +61,14 @@ pub async fn request(
     let message = message.map(str::trim).filter(|m| !m.is_empty());
     tasks::set_input(&mut tx, id, &names, message, due).await?;
     let creator = users::ensure(&mut tx, actor, "", now).await?;
-    let mut h = history(
-        id,
-        "input-needed",
-        Some(creator),
-        message.unwrap_or(""),
-        now,
-    );
+    let labels: Vec<&str> = schema
+        .iter()
+        .filter(|f| fields.contains(&f.name))
+        .map(|f| f.label())
+        .collect();
+    let lead = message.map(|m| format!("{m}\n")).unwrap_or_default();
+    let text = format!("{lead}Open for input: {}", labels.join(", "));
+    let mut h = history(id, "input-needed", Some(creator), &text, now);
     h.new_value = Some(&names);
     tickets::add_transaction(&mut tx, h).await?;
     let values: Map<String, Value> = serde_json::from_str(&row.fields).unwrap_or_default();
@@ -228,13 +229,14 @@ fn check_submission(
     }
     let mut out = Map::new();
     let mut errors = Vec::new();
+    let mut locked = Vec::new();
     for (name, raw) in values {
         let Some(def) = schema.iter().find(|f| f.name == name) else {
             errors.push(FieldError::new(&name, "no such field in the task type"));
             continue;
         };
         if !open.contains(&def.name) {
-            errors.push(FieldError::new(&name, format!("{} is locked", def.label())));
+            locked.push(format!("{} is locked", def.label()));
             continue;
         }
         let checked = match raw {
@@ -247,6 +249,16 @@ fn check_submission(
             }
             Err(m) => errors.push(FieldError::new(&name, format!("{}: {m}", def.label()))),
         }
+    }
+    if !locked.is_empty() {
+        // A locked field is a right, not a typo: refused as such (403).
+        return Err(ServiceError::refused(
+            "locked",
+            format!(
+                "{}: only the fields open for input can be changed",
+                locked.join(", ")
+            ),
+        ));
     }
     if errors.is_empty() {
         Ok(out)

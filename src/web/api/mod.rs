@@ -4,6 +4,7 @@
 //! description cannot drift from the code. Handlers call the same service
 //! functions as the web, with the same rules.
 
+mod flow;
 mod hooks;
 mod idempotency;
 pub mod openapi;
@@ -33,13 +34,13 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/tickets/{id}", get(tickets::show).patch(tickets::update))
         .route("/tickets/{id}/replies", post(tickets::reply))
         .route("/tickets/{id}/comments", post(tickets::comment))
-        .route("/tickets/{id}/take", post(tickets::take))
-        .route("/tickets/{id}/escalate", post(tickets::escalate))
-        .route("/tickets/{id}/postpone", post(tickets::postpone))
-        .route("/tickets/{id}/eta", post(tickets::eta))
-        .route("/tickets/{id}/children", post(tickets::child))
-        .route("/tickets/{id}/links", post(tickets::link))
-        .route("/tickets/{id}/history", get(tickets::history))
+        .route("/tickets/{id}/take", post(flow::take))
+        .route("/tickets/{id}/escalate", post(flow::escalate))
+        .route("/tickets/{id}/postpone", post(flow::postpone))
+        .route("/tickets/{id}/eta", post(flow::eta))
+        .route("/tickets/{id}/children", post(flow::child))
+        .route("/tickets/{id}/links", post(flow::link))
+        .route("/tickets/{id}/history", get(flow::history))
         .route("/queues", get(reads::queues))
         .route("/users", get(reads::users))
         .route("/reports/aging", get(reads::aging))

@@ -4,7 +4,7 @@ use axum::response::IntoResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{hooks, reads, tasks, tickets};
+use super::{flow, hooks, reads, tasks, tickets};
 
 struct Bearer;
 
@@ -25,8 +25,8 @@ impl Modify for Bearer {
             Errors are RFC 9457 problems; every POST takes an Idempotency-Key."),
     paths(
         tickets::create, tickets::list, tickets::show, tickets::update, tickets::reply,
-        tickets::comment, tickets::take, tickets::escalate, tickets::postpone, tickets::eta,
-        tickets::child, tickets::link, tickets::history,
+        tickets::comment, flow::take, flow::escalate, flow::postpone, flow::eta,
+        flow::child, flow::link, flow::history,
         reads::queues, reads::users, reads::aging, reads::sla,
         tasks::put_type, tasks::types, tasks::create, tasks::mine, tasks::show,
         tasks::input_needed, tasks::fields, tasks::complete, tasks::cancel, tasks::reassign,

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use super::flow::Created;
 use super::problem::Problems;
-use super::tickets::Created;
 use super::{ApiError, Body, P, Reach, readable, writable};
 use crate::domain::task_schema::FieldDef;
 use crate::service::api_access::Access;

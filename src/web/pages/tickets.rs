@@ -130,12 +130,17 @@ pub async fn ticket_show(
                 "merge" => "Merged",
                 "criteria" => "Acceptance criteria confirmed met",
                 "sla" => "SLA",
+                "input-needed" => "Input asked for",
+                "input" => "Input submitted",
+                "fields" => "Fields written",
                 _ => "Change",
             }
             .to_string();
             let change = match (&x.old_value, &x.new_value) {
                 // Their value is a marker (which clock, "met"); the text says it.
-                _ if matches!(x.kind.as_str(), "sla" | "criteria") => String::new(),
+                _ if matches!(x.kind.as_str(), "sla" | "criteria" | "input-needed") => {
+                    String::new()
+                }
                 (None, None) => String::new(),
                 (old, new) => format!(
                     "{} → {}",
