@@ -4,6 +4,7 @@
 mod api;
 mod args;
 mod bench;
+mod bench_hooks;
 mod flow;
 mod mail;
 mod mailboxes;
@@ -169,6 +170,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             );
         }
         Command::Bench(BenchCmd::Outbox(args)) => bench::outbox(&cfg, args).await?,
+        Command::Bench(BenchCmd::Webhooks(args)) => bench_hooks::webhooks(&cfg, args).await?,
         Command::Wip { json } => return flow::wip(&cfg, json).await,
         Command::Triage {
             queue,

@@ -202,3 +202,13 @@ pub async fn authenticate(db: &Db, token: &str, now: i64) -> Result<Option<Acces
         queues,
     }))
 }
+
+/// The first queue an application owns.
+pub async fn owned_queue(db: &Db, app: i64) -> Result<i64, ServiceError> {
+    let mut conn = db.conn().await?;
+    api::app_queues(&mut conn, app)
+        .await?
+        .first()
+        .copied()
+        .ok_or_else(|| ServiceError::Invalid("the application owns no queue".into()))
+}

@@ -374,6 +374,8 @@ pub enum BenchCmd {
     Ingest(super::bench::IngestBenchArgs),
     /// Outbox drain rate to an SMTP server.
     Outbox(super::bench::OutboxBenchArgs),
+    /// Webhook delivery rate to a local receiver.
+    Webhooks(super::bench_hooks::WebhookBenchArgs),
 }
 
 #[derive(Debug, Subcommand)]

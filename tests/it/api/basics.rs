@@ -148,6 +148,56 @@ async fn basics(b: Backend) {
             .all(|i| i["id"] != task)
     );
 
+    // The application reassigns and cancels its tasks; the new assignee
+    // reads it, the old one no longer does.
+    let r = api
+        .post(
+            "/api/v1/tasks",
+            &app,
+            json!({"type": "ping", "queue": "migrations", "title": "hand me", "assignee": "alice@example.com"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    let handed = r.json["id"].as_i64().unwrap();
+    assert_eq!(
+        api.get(&format!("/api/v1/tasks/{handed}"), &alice)
+            .await
+            .status,
+        200
+    );
+    let r = api
+        .put(
+            &format!("/api/v1/tasks/{handed}/assignee"),
+            &app,
+            json!({"assignee": "bob@example.com"}),
+        )
+        .await;
+    assert_eq!(r.json["assignee"], "bob@example.com", "{}", r.json);
+    assert_eq!(
+        api.get(&format!("/api/v1/tasks/{handed}"), &alice)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        api.get(&format!("/api/v1/tasks/{handed}"), &bob)
+            .await
+            .status,
+        200
+    );
+    let r = api
+        .post(
+            &format!("/api/v1/tasks/{handed}/cancel"),
+            &app,
+            json!({"reason": "not needed"}),
+        )
+        .await;
+    assert_eq!(r.json["status"], "rejected", "{}", r.json);
+    let r = api
+        .post(&format!("/api/v1/tasks/{handed}/cancel"), &bob, json!({}))
+        .await;
+    assert_eq!(r.status, 403, "only the application drives its tasks");
+
     // The flow's rules: a refused transition is 409 naming the rule, a
     // missing reason 422; both problems with a stable type.
     let r = api

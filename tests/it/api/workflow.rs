@@ -388,6 +388,13 @@ async fn migration(b: Backend) {
         ics.starts_with("BEGIN:VCALENDAR") && !ics.contains(&format!("#{hidden}")),
         "{ics}"
     );
+    // A revoked feed answers 404.
+    let feed_id = queue_feed["id"].as_i64().unwrap().to_string();
+    ok(docket(&t.url, &["feed", "revoke", &feed_id], b""));
+    let gone = reqwest::get(format!("{}{path}", served.base))
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
     let at = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
     let r = api
         .post(
