@@ -98,6 +98,9 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_pending ON webhook_deliveries(next_at) WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_hook ON webhook_deliveries(webhook_id, id);
+-- "Is an earlier delivery of this ticket still waiting?", asked per candidate.
+CREATE INDEX webhook_deliveries_line ON webhook_deliveries(webhook_id, ticket_id, id)
+    WHERE status = 'pending';
 
 -- Field and status updates the scheduler carries out once.
 CREATE TABLE scheduled_updates (

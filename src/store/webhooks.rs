@@ -138,15 +138,15 @@ const DELIVERY: &str = "SELECT d.id, d.webhook_id, d.msg_id, d.event, d.ticket_i
 
 /// Due deliveries that are first in line for their endpoint and ticket: a
 /// later change waits for an earlier one, so each ticket's events arrive in
-/// order. Deliveries of disabled endpoints wait.
+/// order (events about no ticket keep no order). Deliveries of disabled
+/// endpoints wait.
 pub async fn due(conn: &mut AnyConnection, now: i64, limit: i64) -> Result<Vec<Delivery>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{DELIVERY} JOIN webhooks w ON w.id = d.webhook_id \
          WHERE d.status = 'pending' AND d.next_at <= $1 AND w.disabled_at IS NULL \
          AND (d.claimed_until IS NULL OR d.claimed_until < $1) \
          AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.webhook_id = d.webhook_id \
-             AND e.status = 'pending' AND e.id < d.id \
-             AND (e.ticket_id = d.ticket_id OR (e.ticket_id IS NULL AND d.ticket_id IS NULL))) \
+             AND e.ticket_id = d.ticket_id AND e.status = 'pending' AND e.id < d.id) \
          ORDER BY d.next_at, d.id LIMIT $2"
     )))
     .bind(now)
