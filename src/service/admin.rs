@@ -86,6 +86,7 @@ pub async fn save_staff(db: &Db, u: StaffUser<'_>, now: i64) -> Result<String, S
             .iter()
             .find(|q| &q.name == name)
             .ok_or_else(|| ServiceError::Invalid(format!("There is no queue {name:?}.")))?;
+        application_area(q.app_id, name)?;
         users::add_to_queue(&mut tx, q.id, id).await?;
     }
     tx.commit().await?;
@@ -189,6 +190,12 @@ pub async fn set_member(
     let addr = email(raw_email, "The email")?;
     let mut tx = db.begin_write().await?;
     let qid = queue_id(&mut tx, queue).await?;
+    let owner = queues::list(&mut tx)
+        .await?
+        .into_iter()
+        .find(|q| q.id == qid)
+        .and_then(|q| q.app_id);
+    application_area(owner, queue)?;
     let Some(who) = triage::standing(&mut tx, &addr, qid).await? else {
         return Err(ServiceError::Invalid(format!(
             "There is no staff user {addr}: add them with docket user add first."
@@ -261,4 +268,18 @@ pub async fn set_queue_public(db: &Db, queue: &str, public: bool) -> Result<(), 
     queues::set_public(&mut tx, id, public).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// An application's queue has no people among its members: they reach its
+/// tasks as assignees, and its hidden tasks reach nobody.
+fn application_area(app: Option<i64>, queue: &str) -> Result<(), ServiceError> {
+    match app {
+        Some(_) => Err(ServiceError::refused(
+            "application_queue",
+            format!(
+                "queue {queue} belongs to an application: people reach its tasks as their assignees"
+            ),
+        )),
+        None => Ok(()),
+    }
 }

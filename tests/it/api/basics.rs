@@ -38,6 +38,17 @@ async fn basics(b: Backend) {
         &["token", "revoke", &gone_id.to_string()],
         b"",
     ));
+    // People are never members of an application's queue.
+    let out = docket(
+        &t.url,
+        &["queue", "member", "migrations", "alice@example.com"],
+        b"",
+    );
+    let why = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && why.contains("belongs to an application"),
+        "{why}"
+    );
     let listed = ok(docket(&t.url, &["token", "list", "--json"], b""));
     assert!(!listed.contains("dk_"), "token list never shows a secret");
     let served = serve(&t, t.config()).await;
