@@ -38,7 +38,13 @@ pub(super) async fn queue(cfg: &Config, cmd: QueueCmd) -> Result<()> {
             reopen_days,
             public,
             digest,
+            notify_team_on_new,
         } => {
+            if let Some(on) = notify_team_on_new {
+                crate::service::team_notice::set_for_queue(&db, &name, on).await?;
+                let shown = if on { "told" } else { "not told" };
+                println!("queue {name}: its people are {shown} of each new ticket");
+            }
             if let Some(spec) = digest {
                 let now = crate::store::now_ms();
                 match crate::service::digest::set_schedule(&db, cfg, &name, &spec, now).await? {

@@ -47,7 +47,13 @@ pub(super) async fn user(cfg: &Config, cmd: UserCmd) -> Result<()> {
             email,
             wip_limit,
             time_zone,
+            notify_new,
         } => {
+            if let Some(on) = notify_new {
+                let addr = crate::service::team_notice::set_for_person(&db, &email, on).await?;
+                let shown = if on { "gets" } else { "does not get" };
+                println!("{addr} {shown} notices of new tickets");
+            }
             if let Some(zone) = time_zone {
                 let (addr, zone) =
                     crate::service::admin::set_user_time_zone(&db, &email, &zone).await?;

@@ -85,9 +85,23 @@ pub fn parse(body: &str) -> Parsed {
     out
 }
 
+/// True when what is left of a reply after its commands says nothing of
+/// its own: blank, the quoted mail (`> …`) and the line introducing it.
+pub fn says_nothing(rest: &str) -> bool {
+    rest.lines().map(str::trim).all(|l| {
+        l.is_empty() || l.starts_with('>') || (l.starts_with("On ") && l.ends_with("wrote:"))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commands_and_quotes_alone_say_nothing() {
+        assert!(says_nothing("\nOn Tue, Dana wrote:\n> the request\n>\n"));
+        assert!(!says_nothing("Taking it.\n> the request"));
+    }
 
     #[test]
     fn commands_at_the_top_are_taken_and_removed() {

@@ -25,6 +25,7 @@ pub mod sign_in_limit;
 pub mod sla;
 pub mod status;
 pub mod tasks;
+pub mod team_notice;
 pub mod tickets;
 pub mod webhooks;
 

@@ -120,7 +120,8 @@ pub async fn enqueue(
     // A requestor's own mail carries their status-page link; never one
     // going to several people, who would see each other's.
     let mut body = composed.body;
-    if kind != "notify" && to.len() == 1 && cc.is_empty() {
+    let for_staff = matches!(kind, "notify" | "sla_breach" | "team_new");
+    if !for_staff && to.len() == 1 && cc.is_empty() {
         let link = super::requestor::link_for(&mut *conn, scope.cfg, &to[0], now).await?;
         body.push_str(&super::requestor::footer(link.as_deref()));
     }
@@ -183,6 +184,8 @@ pub enum StaffNotice {
     CommandRefused,
     /// An SLA target was missed.
     SlaBreached,
+    /// A new ticket arrived in a queue they work.
+    NewTicket,
 }
 
 impl StaffNotice {
@@ -199,6 +202,9 @@ impl StaffNotice {
             StaffNotice::Woke => "woke this postponed ticket; it is open again",
             StaffNotice::CommandRefused => "refused a command in your mail",
             StaffNotice::SlaBreached => "recorded a missed SLA target on this ticket",
+            StaffNotice::NewTicket => {
+                "opened a new ticket (reply with `Owner: me` at the top to take it)"
+            }
         }
     }
 
@@ -206,6 +212,7 @@ impl StaffNotice {
     fn kind(self) -> &'static str {
         match self {
             StaffNotice::SlaBreached => "sla_breach",
+            StaffNotice::NewTicket => "team_new",
             _ => "notify",
         }
     }

@@ -14,6 +14,8 @@ pub struct Queue {
     pub subject_tag: Option<String>,
     /// The application owning the queue, if one does.
     pub app_id: Option<i64>,
+    /// Its people are told of each new ticket.
+    pub notify_team_on_new: i16,
 }
 
 pub async fn add(
@@ -40,8 +42,8 @@ pub async fn add(
 
 pub async fn list(conn: &mut AnyConnection) -> Result<Vec<Queue>> {
     Ok(sqlx::query_as(
-        "SELECT id, name, correspond_address, comment_address, subject_tag, app_id FROM queues \
-         ORDER BY name",
+        "SELECT id, name, correspond_address, comment_address, subject_tag, app_id, \
+         notify_team_on_new FROM queues ORDER BY name",
     )
     .fetch_all(conn)
     .await?)
@@ -136,4 +138,13 @@ pub async fn claim_digest(conn: &mut AnyConnection, id: i64, due: i64, next: i64
         .execute(conn)
         .await?;
     Ok(done.rows_affected() == 1)
+}
+
+pub async fn set_team_notice(conn: &mut AnyConnection, queue_id: i64, on: bool) -> Result<()> {
+    sqlx::query("UPDATE queues SET notify_team_on_new = $1 WHERE id = $2")
+        .bind(i16::from(on))
+        .bind(queue_id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }

@@ -255,3 +255,14 @@ pub async fn email_of(conn: &mut AnyConnection, id: i64) -> Result<Option<(Strin
             .await?,
     )
 }
+
+/// Turns a person's notices of new tickets on or off; false when there is
+/// no such user.
+pub async fn set_notify_new(conn: &mut AnyConnection, email: &str, on: bool) -> Result<bool> {
+    let done = sqlx::query("UPDATE users SET notify_new = $1 WHERE email = $2")
+        .bind(i16::from(on))
+        .bind(email)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}

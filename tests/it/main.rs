@@ -21,5 +21,6 @@ mod mail_safety;
 mod outbound;
 mod postfix;
 mod sla;
+mod team;
 mod threading;
 mod web;

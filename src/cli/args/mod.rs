@@ -185,6 +185,10 @@ pub enum QueueCmd {
         /// "mon,thu 08:30" (in the queue's SLA calendar zone); "off".
         #[arg(long)]
         digest: Option<String>,
+        /// Tell the queue's engineers and triagers of each new ticket (on
+        /// by default).
+        #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
+        notify_team_on_new: Option<bool>,
     },
     /// Add EMAIL to the queue with a role, change their role, or --remove.
     Member {
@@ -281,6 +285,9 @@ pub enum UserCmd {
         /// `default`: the instance's `time_zone`).
         #[arg(long)]
         time_zone: Option<String>,
+        /// Notices of each new ticket in the queues they work (on by default).
+        #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
+        notify_new: Option<bool>,
     },
 }
 

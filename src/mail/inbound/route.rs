@@ -85,6 +85,7 @@ mod tests {
                 comment_address: Some("help-comment@example.com".into()),
                 subject_tag: None,
                 app_id: None,
+                notify_team_on_new: 1,
             },
             Queue {
                 id: 2,
@@ -93,6 +94,7 @@ mod tests {
                 comment_address: None,
                 subject_tag: None,
                 app_id: None,
+                notify_team_on_new: 1,
             },
         ]
     }

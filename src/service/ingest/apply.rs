@@ -2,8 +2,9 @@
 //! in what voice, the acknowledgement and the bounce mark.
 
 use super::*;
-use crate::domain::reply_token::{self, Personal};
-use crate::domain::{address, auth_results};
+use crate::domain::commands;
+
+use crate::domain::address;
 use crate::mail::inbound::classify::Class;
 use crate::mail::inbound::parse::{self, ParsedMail};
 use crate::mail::inbound::route::{Action, Route};
@@ -11,6 +12,7 @@ use crate::mail::inbound::thread::Rule;
 use crate::mail::outbound::compose;
 use crate::service::commands::MailCommands;
 use crate::service::notify::{self, StaffNotice};
+use crate::service::team_notice;
 use crate::service::{intake, requestor};
 use crate::store::{messages, outbox, queues, tickets, users};
 use sqlx::AnyConnection;
@@ -177,7 +179,11 @@ impl Ingestor {
             if speaker.voice == Voice::Outsider && action == Action::Correspond {
                 intake::record_mail(conn, ticket, &s.mail.body, false, s.now).await?;
             }
-            if speaker.voice == Voice::Staff && action == Action::Correspond && flag.is_none() {
+            if speaker.voice == Voice::Staff
+                && action == Action::Correspond
+                && flag.is_none()
+                && !commands::says_nothing(text)
+            {
                 crate::store::sla::note_first_response(conn, ticket, s.now).await?;
             }
             self.tell(conn, ctx, &tctx, &speaker, s, text).await?;
@@ -224,6 +230,8 @@ impl Ingestor {
         let (actor, body) = (speaker.email.as_str(), text);
         let notice = match (speaker.action, speaker.voice) {
             (Action::Comment, _) => StaffNotice::Commented,
+            // Commands alone (and the quoted mail) are not a reply.
+            (Action::Correspond, Voice::Staff) if commands::says_nothing(body) => return Ok(()),
             (Action::Correspond, Voice::Staff) => {
                 notify::staff_replied(conn, &scope, actor, body).await?;
                 return Ok(());
@@ -233,86 +241,6 @@ impl Ingestor {
         };
         notify::tell_staff(conn, &scope, actor, body, notice).await?;
         Ok(())
-    }
-
-    /// Who speaks on a ticket, and with what right. A signed personal
-    /// reply address names a staff member of the queue and their voice
-    /// (correspondence or comment) whatever `From:` says. Otherwise `From:`
-    /// is a claim: staff of the queue may comment (it stays internal), but
-    /// their correspondence reaches requestors only when our trusted server's
-    /// `Authentication-Results` vouches for the address. Anyone else on the
-    /// comment address is an outsider corresponding, flagged.
-    pub(super) async fn speaker(
-        &self,
-        conn: &mut AnyConnection,
-        ctx: &Context,
-        s: &Stored<'_>,
-        (ticket, queue_id): (i64, i64),
-        action: Action,
-    ) -> Result<Speaker, IngestError> {
-        for addr in recipient_addresses(s.mail) {
-            let Some((_, detail)) = address::split_plus(addr) else {
-                continue;
-            };
-            let Some((voice, uid)) = reply_token::personal_of(&detail, ctx.reply_secret.expose())
-            else {
-                continue;
-            };
-            let mut member = users::staff_member(&mut *conn, uid, queue_id).await?;
-            // A task's assignee answers its mail as themselves, member of
-            // the application's queue or not.
-            if member.is_none()
-                && crate::store::tasks::visible_assignee(&mut *conn, ticket).await? == Some(uid)
-            {
-                member = users::email_of(&mut *conn, uid).await?.map(|(e, _)| e);
-            }
-            if let Some(email) = member {
-                return Ok(Speaker {
-                    user_id: uid,
-                    email,
-                    action: match voice {
-                        Personal::Correspond => Action::Correspond,
-                        Personal::Comment => Action::Comment,
-                    },
-                    voice: Voice::Staff,
-                    flag: None,
-                });
-            }
-        }
-        let claimed = &s.from.email;
-        let staff_here = users::staff_on_queue(&mut *conn, claimed, queue_id)
-            .await?
-            .is_some();
-        let from_claim = |action, voice, flag| Speaker {
-            user_id: s.sender.id,
-            email: claimed.clone(),
-            action,
-            voice,
-            flag,
-        };
-        Ok(match (action, staff_here) {
-            (Action::Comment, true) => from_claim(Action::Comment, Voice::Staff, None),
-            (Action::Comment, false) => from_claim(
-                Action::Correspond,
-                Voice::Outsider,
-                Some(FLAG_OUTSIDER_COMMENT),
-            ),
-            (Action::Correspond, false) => from_claim(Action::Correspond, Voice::Outsider, None),
-            (Action::Correspond, true) => {
-                let vouched = self.cfg.trusted_authserv_id.as_deref().is_some_and(|id| {
-                    auth_results::vouches_for(&s.mail.signals.auth_results, id, claimed)
-                });
-                if vouched {
-                    from_claim(Action::Correspond, Voice::Staff, None)
-                } else {
-                    from_claim(
-                        Action::Correspond,
-                        Voice::UnauthenticatedStaff,
-                        Some(FLAG_UNAUTHENTICATED),
-                    )
-                }
-            }
-        })
     }
 
     pub(super) async fn create_ticket(
@@ -369,6 +297,11 @@ impl Ingestor {
         let ack = self
             .acknowledge(conn, ctx, s, queue, ticket, &intake::labels(&missing))
             .await?;
+        if queue.notify_team_on_new != 0 && !s.class.is_automatic() {
+            let words = (s.from.email.as_str(), s.mail.body.as_str());
+            team_notice::new_ticket(conn, &self.cfg, &ctx.own_addresses, ticket, words, s.now)
+                .await?;
+        }
         let mut reason = format!("new ticket in queue {} via {}", queue.name, route.via);
         if let Some(note) = thread_note {
             reason.push_str(&format!("; {note}"));

@@ -23,6 +23,7 @@ mod bounce;
 use apply::Stored;
 
 mod quarantined;
+mod speaker;
 use quarantined::quarantine_outcome;
 pub use quarantined::retry_quarantined;
 
