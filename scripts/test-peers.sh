@@ -12,14 +12,17 @@ command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 [ -x /usr/sbin/postfix ] || need+=(postfix)
+[ -x /usr/sbin/slapd ] || need+=(slapd ldap-utils)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test peers: ${need[*]}" >&2
   # Postfix unconfigured: the tests run private instances, never the system's.
   echo "postfix postfix/main_mailer_type select No configuration" | as_root debconf-set-selections
+  # slapd unconfigured too: tests run private instances with their own slapd.conf.
+  echo "slapd slapd/no_configuration boolean true" | as_root debconf-set-selections
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-for tool in pg_ctlcluster /usr/sbin/dovecot /usr/sbin/postfix /usr/bin/chromium /usr/bin/chromedriver; do
+for tool in pg_ctlcluster /usr/sbin/dovecot /usr/sbin/postfix /usr/bin/chromium /usr/bin/chromedriver /usr/sbin/slapd /usr/bin/ldapmodify; do
   command -v "$tool" >/dev/null 2>&1 || { echo "test peer $tool is still missing after installing" >&2; exit 1; }
 done
 /usr/bin/python3 -c 'import aiosmtpd' || { echo "python3-aiosmtpd is still missing" >&2; exit 1; }

@@ -32,6 +32,105 @@ pub struct FileConfig {
     pub listen: Option<String>,
     pub imap_lease_secs: Option<u64>,
     pub time_zone: Option<chrono_tz::Tz>,
+    pub ldap: Option<LdapFile>,
+}
+
+/// `[ldap]` in `docket.toml`; `DOCKET_LDAP_*` override the scalar keys.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LdapFile {
+    pub url: Option<String>,
+    pub bind_dn: Option<String>,
+    /// The service account's password comes from this environment
+    /// variable or file, never from the config file itself.
+    pub bind_password_env: Option<String>,
+    pub bind_password_file: Option<PathBuf>,
+    pub base_dn: Option<String>,
+    pub user_filter: Option<String>,
+    pub group_member_attribute: Option<String>,
+    pub starttls: Option<bool>,
+    #[serde(default)]
+    pub groups: Vec<LdapGroup>,
+}
+
+/// A directory group and what it grants: a role on a queue, or admin.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LdapGroup {
+    pub dn: String,
+    pub queue: Option<String>,
+    /// `triager` or `engineer`.
+    pub role: Option<String>,
+    #[serde(default)]
+    pub admin: bool,
+}
+
+/// The directory as Docket uses it.
+#[derive(Clone)]
+pub struct Ldap {
+    pub url: String,
+    pub bind_dn: Option<String>,
+    pub bind_password: Option<Secret>,
+    pub base_dn: String,
+    /// `{email}` is replaced by the escaped address.
+    pub user_filter: String,
+    /// `member` (groups list their members) or `memberOf` (on the user).
+    pub group_member_attribute: String,
+    pub starttls: bool,
+    pub groups: Vec<LdapGroup>,
+}
+
+impl std::fmt::Debug for Ldap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ldap")
+            .field("url", &self.url)
+            .field("bind_dn", &self.bind_dn)
+            .field("base_dn", &self.base_dn)
+            .field("user_filter", &self.user_filter)
+            .field("groups", &self.groups.len())
+            .finish()
+    }
+}
+
+fn env_or(key: &str, file: Option<String>) -> Option<String> {
+    std::env::var(key).ok().filter(|s| !s.is_empty()).or(file)
+}
+
+impl LdapFile {
+    /// The directory settings, or `None` when no URL is set anywhere.
+    fn resolve(self) -> Option<Ldap> {
+        let url = env_or("DOCKET_LDAP_URL", self.url)?;
+        let password_env = env_or("DOCKET_LDAP_BIND_PASSWORD_ENV", self.bind_password_env);
+        let password_file = env_or(
+            "DOCKET_LDAP_BIND_PASSWORD_FILE",
+            self.bind_password_file.map(|p| p.display().to_string()),
+        );
+        let bind_password = match (password_env, password_file) {
+            (Some(var), _) => std::env::var(var).ok(),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .ok()
+                .map(|s| s.trim_end_matches(['\r', '\n']).to_string()),
+            (None, None) => None,
+        };
+        Some(Ldap {
+            url,
+            bind_dn: env_or("DOCKET_LDAP_BIND_DN", self.bind_dn),
+            bind_password: bind_password.map(Secret::new),
+            base_dn: env_or("DOCKET_LDAP_BASE_DN", self.base_dn).unwrap_or_default(),
+            user_filter: env_or("DOCKET_LDAP_USER_FILTER", self.user_filter)
+                .unwrap_or_else(|| "(mail={email})".into()),
+            group_member_attribute: env_or(
+                "DOCKET_LDAP_GROUP_MEMBER_ATTRIBUTE",
+                self.group_member_attribute,
+            )
+            .unwrap_or_else(|| "member".into()),
+            starttls: env_or("DOCKET_LDAP_STARTTLS", None)
+                .map(|v| matches!(v.as_str(), "1" | "true" | "yes"))
+                .or(self.starttls)
+                .unwrap_or(false),
+            groups: self.groups,
+        })
+    }
 }
 
 /// The configuration every command runs with. Its `Debug` hides the
@@ -77,6 +176,8 @@ pub struct Config {
     /// The zone pages show times in for people who chose none (IANA name,
     /// `Europe/Berlin`); hover titles stay in UTC.
     pub time_zone: chrono_tz::Tz,
+    /// Staff sign in through this directory when set.
+    pub ldap: Option<Ldap>,
 }
 
 impl std::fmt::Debug for Config {
@@ -97,6 +198,7 @@ impl std::fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("imap_lease_secs", &self.imap_lease_secs)
             .field("time_zone", &self.time_zone)
+            .field("ldap", &self.ldap)
             .finish()
     }
 }
@@ -119,6 +221,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".to_string(),
             imap_lease_secs: 60,
             time_zone: chrono_tz::UTC,
+            ldap: None,
         }
     }
 }
@@ -197,6 +300,7 @@ impl Config {
             listen: over.listen.or(file.listen).unwrap_or(d.listen),
             imap_lease_secs: file.imap_lease_secs.unwrap_or(d.imap_lease_secs).max(1),
             time_zone: file.time_zone.unwrap_or(d.time_zone),
+            ldap: file.ldap.unwrap_or_default().resolve(),
         }
     }
 }

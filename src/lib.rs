@@ -3,6 +3,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod directory;
 pub mod domain;
 pub mod mail;
 pub mod service;

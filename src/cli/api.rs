@@ -122,3 +122,47 @@ pub(super) async fn feed(cfg: &Config, cmd: FeedCmd) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+pub(super) async fn ldap(cfg: &Config, cmd: LdapCmd) -> Result<ExitCode> {
+    match cmd {
+        LdapCmd::Test { email, json } => {
+            let password = super::read_stdin_text()?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let Some(t) = crate::service::directory::test(cfg, &email, password).await? else {
+                eprintln!("docket: the directory knows no one as {email}");
+                return Ok(ExitCode::FAILURE);
+            };
+            if json {
+                print_json(&t)?;
+            } else {
+                println!("dn: {}\nname: {}", t.dn, t.name);
+                println!("admin: {}", t.grant.admin);
+                for (q, r) in &t.grant.roles {
+                    println!("{q}: {r}");
+                }
+                println!("bind: {}", if t.bound { "ok" } else { "refused" });
+            }
+            Ok(if t.bound {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        LdapCmd::Sync { json } => {
+            let db = connect_migrated(cfg).await?;
+            let r = crate::service::directory::sync(&db, cfg, now_ms()).await?;
+            if json {
+                print_json(&r)?;
+            } else {
+                println!(
+                    "checked {}, updated {}, disabled {} ({} tickets back to triage)",
+                    r.checked,
+                    r.updated.len(),
+                    r.disabled.len(),
+                    r.unowned.len()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

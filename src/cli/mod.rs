@@ -184,6 +184,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Token(cmd) => return api::token(&cfg, cmd).await,
         Command::App(cmd) => return api::app(&cfg, cmd).await,
         Command::Feed(cmd) => return api::feed(&cfg, cmd).await,
+        Command::Ldap(cmd) => return api::ldap(&cfg, cmd).await,
         Command::Config(ConfigCmd::Check) => {
             println!("database_url = {:?}", redact_url(&cfg.database_url));
             println!("subject_tag = {:?}", cfg.subject_tag);

@@ -9,6 +9,7 @@ pub mod calendar_feed;
 pub mod commands;
 pub mod demo;
 pub mod digest;
+pub mod directory;
 pub mod health;
 pub mod import;
 pub mod ingest;

@@ -25,7 +25,7 @@ pub async fn new_ticket(
     let Some(ctx) = tickets::context(&mut *conn, id).await? else {
         return Ok(());
     };
-    let team = tickets::team_for_new(&mut *conn, ctx.queue_id).await?;
+    let team = crate::store::people::team_for_new(&mut *conn, ctx.queue_id).await?;
     if team.is_empty() {
         return Ok(());
     }

@@ -9,6 +9,7 @@ pub mod links;
 pub mod mailboxes;
 pub mod messages;
 pub mod outbox;
+pub mod people;
 pub mod quarantine;
 pub mod queues;
 pub mod reports;

@@ -479,16 +479,3 @@ pub async fn count(conn: &mut AnyConnection) -> Result<i64> {
         .fetch_one(conn)
         .await?)
 }
-
-/// The people of a queue who want a notice of each new ticket: its
-/// members (never an application), less those who turned it off.
-pub async fn team_for_new(conn: &mut AnyConnection, queue_id: i64) -> Result<Vec<String>> {
-    Ok(sqlx::query_scalar(
-        "SELECT u.email FROM queue_members m JOIN users u ON u.id = m.user_id \
-         WHERE m.queue_id = $1 AND u.notify_new = 1 AND u.role IN ('staff', 'admin') \
-         AND NOT EXISTS (SELECT 1 FROM applications a WHERE a.user_id = u.id) ORDER BY u.email",
-    )
-    .bind(queue_id)
-    .fetch_all(conn)
-    .await?)
-}

@@ -266,3 +266,51 @@ pub async fn set_notify_new(conn: &mut AnyConnection, email: &str, on: bool) -> 
         .await?;
     Ok(done.rows_affected() > 0)
 }
+
+/// Marks a staff account as coming from the directory entry `dn`.
+pub async fn set_directory_dn(conn: &mut AnyConnection, id: i64, dn: &str) -> Result<()> {
+    sqlx::query("UPDATE users SET directory_dn = $1 WHERE id = $2")
+        .bind(dn)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Staff accounts that came from the directory: `(id, email)`.
+pub async fn directory_staff(conn: &mut AnyConnection) -> Result<Vec<(i64, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT id, email FROM users WHERE directory_dn IS NOT NULL \
+         AND role IN ('staff', 'admin') ORDER BY email",
+    )
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Ends a staff account's powers: it becomes a requestor again, leaves its
+/// queues and its sessions end.
+pub async fn disable_staff(conn: &mut AnyConnection, id: i64) -> Result<()> {
+    sqlx::query("UPDATE users SET role = 'requestor' WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM queue_members WHERE user_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The queue ids a user is a member of, with their role.
+pub async fn memberships(conn: &mut AnyConnection, id: i64) -> Result<Vec<(i64, String)>> {
+    Ok(
+        sqlx::query_as("SELECT queue_id, role FROM queue_members WHERE user_id = $1")
+            .bind(id)
+            .fetch_all(conn)
+            .await?,
+    )
+}

@@ -295,33 +295,35 @@ pub async fn login(
         ));
     }
     let password = form.get("password").unwrap_or("");
+    use crate::service::directory::{SignIn, sign_in};
+    let user_id = match sign_in(&state.db, &state.cfg, &email, password, state.now()).await? {
+        SignIn::Welcome(id) => id,
+        SignIn::DirectoryDown => {
+            return Ok(login_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                fresh,
+                email,
+                Some(
+                    "The staff directory cannot be reached just now, so directory accounts \
+                     cannot sign in. Local accounts still can; try again in a few minutes."
+                        .into(),
+                ),
+                secure,
+            ));
+        }
+        SignIn::Refused => {
+            state.limiter.fail(&email, client, Instant::now());
+            tracing::warn!("failed sign-in");
+            return Ok(login_page(
+                StatusCode::UNAUTHORIZED,
+                fresh,
+                email,
+                Some("Wrong email or password.".into()),
+                secure,
+            ));
+        }
+    };
     let mut conn = state.db.pool.acquire().await?;
-    let creds = sessions::credentials(&mut conn, &email).await?;
-    // Unknown addresses and requestors cost an argon2 run too, so the
-    // answer's timing does not tell which addresses are staff.
-    let (user_id, hash) = match creds {
-        Some((id, role, Some(hash))) if role != "requestor" => (Some(id), Some(hash)),
-        _ => (None, None),
-    };
-    let password = password.to_string();
-    // argon2 is deliberately slow: keep it off the async threads.
-    let ok = tokio::task::spawn_blocking(move || {
-        crate::service::auth::verify_or_dummy(&password, hash.as_deref())
-    })
-    .await
-    .unwrap_or(false);
-    let user = user_id.filter(|_| ok);
-    let Some(user_id) = user else {
-        state.limiter.fail(&email, client, Instant::now());
-        tracing::warn!("failed sign-in");
-        return Ok(login_page(
-            StatusCode::UNAUTHORIZED,
-            fresh,
-            email,
-            Some("Wrong email or password.".into()),
-            secure,
-        ));
-    };
     state.limiter.clear(&email, client);
     let token = random_token();
     let now = state.now();

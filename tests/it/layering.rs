@@ -45,7 +45,9 @@ fn allowed(room: &str) -> &'static [&'static str] {
         "config" => &["domain", "telemetry"],
         "store" => &["domain", "config"],
         "mail" => &["domain", "store", "config"],
-        "service" => &["mail", "domain", "store", "config"],
+        // The LDAP client: like the mail clients, below the use cases.
+        "directory" => &["domain", "config"],
+        "service" => &["mail", "directory", "domain", "store", "config"],
         "web" => &["service", "mail", "domain", "store", "config"],
         "app" => &["web", "service", "mail", "domain", "store", "config"],
         "cli" => &[

@@ -13,6 +13,7 @@ mod cli;
 mod corpus;
 mod crash;
 mod dedupe;
+mod directory;
 mod flow;
 mod imap;
 mod imap_safety;

@@ -60,3 +60,20 @@ pub enum FeedCmd {
     /// Revoke a feed: its URL answers 404 from then on.
     Revoke { id: i64 },
 }
+
+#[derive(Debug, Subcommand)]
+pub enum LdapCmd {
+    /// Look EMAIL up in the directory and bind with the password on stdin:
+    /// prints the DN, the name and the roles its groups map to; exit 0 when
+    /// the bind succeeds, 1 when it is refused.
+    Test {
+        email: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Refresh every directory account's roles; disable those who left.
+    Sync {
+        #[arg(long)]
+        json: bool,
+    },
+}

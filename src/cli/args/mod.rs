@@ -123,6 +123,9 @@ pub enum Command {
     /// Calendar feeds (iCalendar) of due dates, ETAs and wake-ups.
     #[command(subcommand)]
     Feed(FeedCmd),
+    /// The staff directory (LDAP).
+    #[command(subcommand)]
+    Ldap(LdapCmd),
 }
 
 #[derive(Debug, Subcommand)]

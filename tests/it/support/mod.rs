@@ -10,6 +10,7 @@ use docket::service::ingest::Hints;
 use docket::service::ingest::{Ingestor, Outcome, Source};
 use docket::store::{self, Db, queues, tickets};
 
+pub mod ldap;
 pub mod peers;
 pub mod postfix;
 

@@ -1,0 +1,292 @@
+//! Staff from a real OpenLDAP directory: sign-in in Chromium, groups to
+//! queue roles, removal disabling the account at the next sync, wrong
+//! passwords and filter injection refused, and a directory outage that
+//! leaves the local admin able to sign in.
+
+use std::process::Command;
+
+use docket::config::{Ldap, LdapGroup};
+use docket::domain::secret::Secret;
+
+use crate::both;
+use crate::browser::{Browser, PASSWORD};
+use crate::support::ldap::{BASE, ROOT_DN, ROOT_PW, Slapd};
+use crate::support::{Backend, Served, TestDb, docket, docket_bin, ingest, mail, ok};
+
+both!(ldap_staff_sign_in_with_roles_from_groups, directory);
+
+fn ldif() -> String {
+    let person = |uid: &str, name: &str| {
+        format!(
+            "dn: uid={uid},ou=people,{BASE}\nobjectClass: inetOrgPerson\nuid: {uid}\ncn: {name}\n\
+             sn: {uid}\nmail: {uid}@example.com\nuserPassword: {PASSWORD}\n\n"
+        )
+    };
+    let group = |cn: &str, member: &str| {
+        format!(
+            "dn: cn={cn},ou=groups,{BASE}\nobjectClass: groupOfNames\ncn: {cn}\n\
+             member: uid={member},ou=people,{BASE}\n\n"
+        )
+    };
+    format!(
+        "dn: {BASE}\nobjectClass: dcObject\nobjectClass: organization\no: Example\ndc: example\n\n\
+         dn: ou=people,{BASE}\nobjectClass: organizationalUnit\nou: people\n\n\
+         dn: ou=groups,{BASE}\nobjectClass: organizationalUnit\nou: groups\n\n{}{}{}{}{}{}",
+        person("eve", "Eve Engineer"),
+        person("tia", "Tia Triager"),
+        person("bob", "Bob Nogroup"),
+        group("ops-engineers", "eve"),
+        group("ops-triagers", "tia"),
+        group("docket-admins", "tia"),
+    )
+}
+
+fn ldap_config(url: &str) -> Ldap {
+    let g = |cn: &str, role: &str| LdapGroup {
+        dn: format!("cn={cn},ou=groups,{BASE}"),
+        queue: Some("ops".into()),
+        role: Some(role.into()),
+        admin: false,
+    };
+    Ldap {
+        url: url.into(),
+        bind_dn: Some(ROOT_DN.into()),
+        bind_password: Some(Secret::new(ROOT_PW)),
+        base_dn: BASE.into(),
+        user_filter: "(mail={email})".into(),
+        group_member_attribute: "member".into(),
+        starttls: false,
+        groups: vec![g("ops-engineers", "engineer"), g("ops-triagers", "triager")],
+    }
+}
+
+/// The CLI with the same directory settings from a config file; the
+/// service password from the environment, never the file.
+fn cli(
+    t: &TestDb,
+    url: &str,
+    dir: &std::path::Path,
+    args: &[&str],
+    stdin: &str,
+) -> std::process::Output {
+    let conf = dir.join("docket.toml");
+    std::fs::write(&conf, format!(
+        "[ldap]\nurl = \"{url}\"\nbind_dn = \"{ROOT_DN}\"\nbind_password_env = \"TEST_LDAP_PW\"\n\
+         base_dn = \"{BASE}\"\n[[ldap.groups]]\ndn = \"cn=ops-engineers,ou=groups,{BASE}\"\n\
+         queue = \"ops\"\nrole = \"engineer\"\n[[ldap.groups]]\n\
+         dn = \"cn=ops-triagers,ou=groups,{BASE}\"\nqueue = \"ops\"\nrole = \"triager\"\n"
+    )).unwrap();
+    let mut all = vec!["--config", conf.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let mut child = Command::new(docket_bin())
+        .args(&all)
+        .env("DOCKET_DATABASE_URL", &t.url)
+        .env("TEST_LDAP_PW", ROOT_PW)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+async fn login(base: &str, email: &str, password: &str) -> (u16, String) {
+    let c = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let html = c
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = html.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = html[at..].split('"').next().unwrap().to_string();
+    let r = c
+        .post(format!("{base}/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", email),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+async fn directory(b: Backend) {
+    let Some(mut slapd) = Slapd::start(&ldif()).await else {
+        return;
+    };
+    let Some(t) = TestDb::new(b).await else {
+        return;
+    };
+    let Some(br) = Browser::start().await else {
+        return;
+    };
+    t.add_queue("ops", "ops@example.com", None).await;
+    ok(docket(
+        &t.url,
+        &["user", "add", "root@example.com", "--role", "admin"],
+        format!("{PASSWORD}\n").as_bytes(),
+    ));
+    let id = ingest(
+        &t.ingestor(),
+        &mail(
+            "Sam <sam@example.net>",
+            "ops@example.com",
+            "Disk full",
+            "d1@x",
+            "",
+            "On db-3.",
+        ),
+        None,
+    )
+    .await
+    .ticket
+    .unwrap();
+    let mut cfg = t.config();
+    cfg.ldap = Some(ldap_config(&slapd.url));
+    let served = Served::start(&t, cfg, Default::default(), |a| a).await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // An engineer signs in through the directory in Chromium and sees the
+    // mapped queue's ticket.
+    br.sign_in(&served.base, "eve@example.com").await;
+    br.client
+        .goto(&format!("{}/queues/ops", served.base))
+        .await
+        .unwrap();
+    br.wait_text("Disk full").await;
+    br.screenshot("ldap-engineer-queue").await;
+    let role = t
+        .scalar_i64(
+            "SELECT COUNT(*) FROM queue_members m JOIN users u ON u.id = m.user_id \
+        WHERE u.email = 'eve@example.com' AND m.role = 'engineer'",
+        )
+        .await;
+    assert_eq!(role, 1, "the group maps to the engineer role");
+    ok(docket(
+        &t.url,
+        &["ticket", "take", &id.to_string(), "--as", "eve@example.com"],
+        b"",
+    ));
+    // A triager (from their group) assigns; an engineer cannot.
+    assert_eq!(
+        login(&served.base, "tia@example.com", PASSWORD).await.0,
+        303
+    );
+    ok(docket(
+        &t.url,
+        &[
+            "ticket",
+            "assign",
+            &id.to_string(),
+            "eve@example.com",
+            "--as",
+            "tia@example.com",
+        ],
+        b"",
+    ));
+    let out = docket(
+        &t.url,
+        &[
+            "ticket",
+            "assign",
+            &id.to_string(),
+            "tia@example.com",
+            "--as",
+            "eve@example.com",
+        ],
+        b"",
+    );
+    assert!(!out.status.success(), "an engineer does not assign");
+
+    // Refusals: a wrong password, someone in no mapped group, an injection.
+    assert_eq!(login(&served.base, "eve@example.com", "wrong").await.0, 401);
+    assert_eq!(
+        login(&served.base, "eve@example.com", "").await.0,
+        401,
+        "no anonymous bind"
+    );
+    assert_eq!(
+        login(&served.base, "bob@example.com", PASSWORD).await.0,
+        401
+    );
+    assert_eq!(login(&served.base, "*)(uid=*", PASSWORD).await.0, 401);
+    assert_eq!(login(&served.base, "*", PASSWORD).await.0, 401);
+
+    // `docket ldap test`: the DN, the roles, and whether the bind works.
+    let out = cli(
+        &t,
+        &slapd.url,
+        dir.path(),
+        &["ldap", "test", "eve@example.com"],
+        PASSWORD,
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("uid=eve,ou=people") && text.contains("ops: engineer"),
+        "{text}"
+    );
+    let out = cli(
+        &t,
+        &slapd.url,
+        dir.path(),
+        &["ldap", "test", "eve@example.com"],
+        "wrong",
+    );
+    assert_eq!(out.status.code(), Some(1));
+
+    // Eve leaves her group: the next sync disables her and gives her
+    // ticket back to triage with a note.
+    slapd.modify(&format!(
+        "dn: cn=ops-engineers,ou=groups,{BASE}\nchangetype: modify\n\
+        replace: member\nmember: uid=tia,ou=people,{BASE}\n"
+    ));
+    let out = cli(&t, &slapd.url, dir.path(), &["ldap", "sync", "--json"], "");
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["disabled"], serde_json::json!(["eve@example.com"]), "{r}");
+    assert_eq!(r["unowned"], serde_json::json!([id]), "{r}");
+    let shown: serde_json::Value = serde_json::from_str(&ok(docket(
+        &t.url,
+        &["ticket", "show", &id.to_string(), "--json"],
+        b"",
+    )))
+    .unwrap();
+    assert!(shown["owner"].is_null(), "{shown}");
+    assert!(
+        shown.to_string().contains("left their directory group"),
+        "{shown}"
+    );
+    assert_eq!(
+        login(&served.base, "eve@example.com", PASSWORD).await.0,
+        401
+    );
+
+    // The directory goes away: a clear message; the local admin still signs in.
+    slapd.stop();
+    let (status, page) = login(&served.base, "tia@example.com", PASSWORD).await;
+    assert_eq!(status, 503);
+    assert!(page.contains("directory cannot be reached"), "{page}");
+    assert_eq!(
+        login(&served.base, "root@example.com", PASSWORD).await.0,
+        303
+    );
+    br.stop().await;
+    served.stop().await;
+    t.close().await;
+}
