@@ -39,7 +39,13 @@ pub(super) async fn queue(cfg: &Config, cmd: QueueCmd) -> Result<()> {
             public,
             digest,
             notify_team_on_new,
+            requestors_may_file,
         } => {
+            if let Some(open) = requestors_may_file {
+                crate::service::filing::set_open(&db, &name, open).await?;
+                let shown = if open { "may" } else { "may not" };
+                println!("queue {name}: requestors {shown} file on the web");
+            }
             if let Some(on) = notify_team_on_new {
                 crate::service::team_notice::set_for_queue(&db, &name, on).await?;
                 let shown = if on { "told" } else { "not told" };

@@ -54,6 +54,8 @@ pub fn grant(mapping: &[LdapGroup], groups: &[String]) -> Grant {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignIn {
     Welcome(i64),
+    /// Someone the directory knows who works no queue: the requestor view.
+    Requestor(i64),
     Refused,
     /// The directory could not be asked; local accounts still work.
     DirectoryDown,
@@ -101,7 +103,7 @@ pub async fn sign_in(
         (Some(l), None) => l,
     };
     match through_directory(db, ldap, email, password, now).await {
-        Ok(Some(id)) => Ok(SignIn::Welcome(id)),
+        Ok(Some(s)) => Ok(s),
         Ok(None) => Ok(SignIn::Refused),
         Err(DirectoryError::Unavailable(why)) => {
             tracing::warn!(error = %why, "the directory is unavailable");
@@ -116,7 +118,7 @@ async fn through_directory(
     email: &str,
     password: &str,
     now: i64,
-) -> Result<Option<i64>, DirectoryError> {
+) -> Result<Option<SignIn>, DirectoryError> {
     let Some(person) = directory::find(ldap, email).await? else {
         return Ok(None);
     };
@@ -124,13 +126,24 @@ async fn through_directory(
         return Ok(None);
     }
     let g = grant(&ldap.groups, &person.groups);
+    let stored = |e: ServiceError| DirectoryError::Unavailable(format!("storing the roles: {e}"));
     if !g.is_staff() {
-        return Ok(None);
+        return requestor(db, &person, now).await.map(Some).map_err(stored);
     }
     apply(db, ldap, &person, &g, now)
         .await
-        .map(Some)
-        .map_err(|e| DirectoryError::Unavailable(format!("storing the roles: {e}")))
+        .map(|id| Some(SignIn::Welcome(id)))
+        .map_err(stored)
+}
+
+/// A directory person in no mapped group files and follows their own
+/// tickets; an account that still has staff powers locally keeps them off
+/// this path (it signed in with its password above).
+async fn requestor(db: &Db, p: &Person, now: i64) -> Result<SignIn, ServiceError> {
+    let mut tx = db.begin_write().await?;
+    let id = users::ensure(&mut tx, &p.email, &p.name, now).await?;
+    tx.commit().await?;
+    Ok(SignIn::Requestor(id))
 }
 
 /// Makes the account match the directory: role, display name, and the

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod demo;
 pub mod digest;
 pub mod directory;
+pub mod filing;
 pub mod health;
 pub mod import;
 pub mod ingest;

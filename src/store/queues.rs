@@ -16,6 +16,8 @@ pub struct Queue {
     pub app_id: Option<i64>,
     /// Its people are told of each new ticket.
     pub notify_team_on_new: i16,
+    /// Requestors who sign in may file tickets here on the web.
+    pub requestors_may_file: i16,
 }
 
 pub async fn add(
@@ -43,7 +45,7 @@ pub async fn add(
 pub async fn list(conn: &mut AnyConnection) -> Result<Vec<Queue>> {
     Ok(sqlx::query_as(
         "SELECT id, name, correspond_address, comment_address, subject_tag, app_id, \
-         notify_team_on_new FROM queues ORDER BY name",
+         notify_team_on_new, requestors_may_file FROM queues ORDER BY name",
     )
     .fetch_all(conn)
     .await?)
@@ -142,6 +144,19 @@ pub async fn claim_digest(conn: &mut AnyConnection, id: i64, due: i64, next: i64
 
 pub async fn set_team_notice(conn: &mut AnyConnection, queue_id: i64, on: bool) -> Result<()> {
     sqlx::query("UPDATE queues SET notify_team_on_new = $1 WHERE id = $2")
+        .bind(i16::from(on))
+        .bind(queue_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_requestors_may_file(
+    conn: &mut AnyConnection,
+    queue_id: i64,
+    on: bool,
+) -> Result<()> {
+    sqlx::query("UPDATE queues SET requestors_may_file = $1 WHERE id = $2")
         .bind(i16::from(on))
         .bind(queue_id)
         .execute(conn)

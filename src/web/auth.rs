@@ -46,14 +46,14 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// Behind a TLS-terminating proxy the cookie must be Secure.
-fn behind_tls(headers: &HeaderMap) -> bool {
+pub(crate) fn behind_tls(headers: &HeaderMap) -> bool {
     headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("https"))
 }
 
-fn set_cookie(name: &str, value: &str, max_age: i64, secure: bool) -> HeaderValue {
+pub(crate) fn set_cookie(name: &str, value: &str, max_age: i64, secure: bool) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
         "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
@@ -298,6 +298,13 @@ pub async fn login(
     use crate::service::directory::{SignIn, sign_in};
     let user_id = match sign_in(&state.db, &state.cfg, &email, password, state.now()).await? {
         SignIn::Welcome(id) => id,
+        SignIn::Requestor(id) => {
+            state.limiter.clear(&email, client);
+            let link =
+                crate::service::filing::link_for_user(&state.db, &state.cfg, id, state.now())
+                    .await?;
+            return Ok(super::pages::my_session::enter(&link, secure));
+        }
         SignIn::DirectoryDown => {
             return Ok(login_page(
                 StatusCode::SERVICE_UNAVAILABLE,

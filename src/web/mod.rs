@@ -79,6 +79,11 @@ pub fn router(state: AppState) -> Router {
         .route("/reports/flow", get(pages::reports::flow))
         .route("/reports/flow.csv", get(pages::reports::flow_csv))
         .route("/my/resend", post(pages::requestor::resend))
+        .route("/my", get(pages::my_session::mine))
+        .route(
+            "/my/new",
+            get(pages::my_session::new_form).post(pages::my_session::file),
+        )
         .route("/my/{token}", get(pages::requestor::show))
         .route(
             "/my/{token}/queues/{name}",

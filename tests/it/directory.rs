@@ -98,6 +98,11 @@ fn cli(
 }
 
 async fn login(base: &str, email: &str, password: &str) -> (u16, String) {
+    let (status, text, _) = login_client(base, email, password).await;
+    (status, text)
+}
+
+async fn login_client(base: &str, email: &str, password: &str) -> (u16, String, reqwest::Client) {
     let c = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -123,7 +128,13 @@ async fn login(base: &str, email: &str, password: &str) -> (u16, String) {
         .send()
         .await
         .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
+    let status = r.status().as_u16();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_string());
+    let text = r.text().await.unwrap();
+    (status, location.unwrap_or(text), c)
 }
 
 async fn directory(b: Backend) {
@@ -214,16 +225,12 @@ async fn directory(b: Backend) {
     );
     assert!(!out.status.success(), "an engineer does not assign");
 
-    // Refusals: a wrong password, someone in no mapped group, an injection.
+    // Refusals: a wrong password, an empty one, an injection.
     assert_eq!(login(&served.base, "eve@example.com", "wrong").await.0, 401);
     assert_eq!(
         login(&served.base, "eve@example.com", "").await.0,
         401,
         "no anonymous bind"
-    );
-    assert_eq!(
-        login(&served.base, "bob@example.com", PASSWORD).await.0,
-        401
     );
     assert_eq!(login(&served.base, "*)(uid=*", PASSWORD).await.0, 401);
     assert_eq!(login(&served.base, "*", PASSWORD).await.0, 401);
@@ -273,9 +280,144 @@ async fn directory(b: Backend) {
         "{shown}"
     );
     assert_eq!(
-        login(&served.base, "eve@example.com", PASSWORD).await.0,
-        401
+        login(&served.base, "eve@example.com", PASSWORD).await,
+        (303, "/my".to_string()),
+        "no staff power left: the requestor view"
     );
+
+    // Someone the directory knows in no mapped group is a requestor: they
+    // see their own tickets only and file one from the web.
+    let bob_first = ingest(
+        &t.ingestor(),
+        &mail(
+            "Bob <bob@example.com>",
+            "ops@example.com",
+            "My laptop",
+            "b1@x",
+            "",
+            "It will not boot.",
+        ),
+        None,
+    )
+    .await
+    .ticket
+    .unwrap();
+    ok(docket(
+        &t.url,
+        &["queue", "set", "ops", "--requestors-may-file", "true"],
+        b"",
+    ));
+    let (status, to, bob) = login_client(&served.base, "bob@example.com", PASSWORD).await;
+    assert_eq!((status, to.as_str()), (303, "/my"));
+    let page = bob
+        .get(format!("{}/my", served.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("My laptop") && !page.contains("Disk full"),
+        "{page}"
+    );
+    let staff = bob
+        .get(format!("{}/queues", served.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(staff.status(), 303, "no staff pages for a requestor");
+    let form = bob
+        .get(format!("{}/my/new", served.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = form.find("name=\"form\" value=\"").unwrap() + 19;
+    let check = form[at..].split('"').next().unwrap().to_string();
+    let r = bob
+        .post(format!("{}/my/new", served.base))
+        .form(&[
+            ("form", check.as_str()),
+            ("queue", "ops"),
+            ("subject", ""),
+            ("body", "x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "a missing subject comes back on the form");
+    let text = r.text().await.unwrap();
+    assert!(text.contains("needs a subject"), "{text}");
+    let r = bob
+        .post(format!("{}/my/new", served.base))
+        .form(&[
+            ("form", check.as_str()),
+            ("queue", "ops"),
+            ("subject", "Printer"),
+            ("body", "Out of toner."),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/my?done=filed");
+    let filed = t.scalar_i64("SELECT MAX(id) FROM tickets").await;
+    assert!(filed > bob_first);
+    let shown: serde_json::Value = serde_json::from_str(&ok(docket(
+        &t.url,
+        &["ticket", "show", &filed.to_string(), "--json"],
+        b"",
+    )))
+    .unwrap();
+    assert_eq!(
+        shown["requestors"],
+        serde_json::json!(["bob@example.com"]),
+        "{shown}"
+    );
+    let acks = t
+        .scalar_i64(&format!(
+            "SELECT COUNT(*) FROM outbox WHERE kind = 'ack' AND ticket_id = {filed}"
+        ))
+        .await;
+    assert_eq!(acks, 1, "acknowledged as mail would be");
+    let stranger = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let forged = stranger
+        .post(format!("{}/my/new", served.base))
+        .form(&[
+            ("form", check.as_str()),
+            ("queue", "ops"),
+            ("subject", "x"),
+            ("body", "y"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.headers()["location"], "/login", "no link, no filing");
+
+    // The mailed link works the same: opened once, it keeps `/my` open.
+    let bob_id = t
+        .scalar_i64("SELECT id FROM users WHERE email = 'bob@example.com'")
+        .await;
+    let link =
+        docket::service::filing::link_for_user(&t.db, &t.config(), bob_id, docket::store::now_ms())
+            .await
+            .unwrap();
+    br.client.delete_all_cookies().await.unwrap();
+    br.client
+        .goto(&format!("{}/my/{link}", served.base))
+        .await
+        .unwrap();
+    br.client
+        .goto(&format!("{}/my/new", served.base))
+        .await
+        .unwrap();
+    br.wait_text("File the request").await;
+    br.screenshot("my-new").await;
 
     // The directory goes away: a clear message; the local admin still signs in.
     slapd.stop();

@@ -192,6 +192,9 @@ pub enum QueueCmd {
         /// by default).
         #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
         notify_team_on_new: Option<bool>,
+        /// Requestors who sign in may file tickets here on the web (`/my/new`).
+        #[arg(long, value_parser = clap::builder::BoolishValueParser::new())]
+        requestors_may_file: Option<bool>,
     },
     /// Add EMAIL to the queue with a role, change their role, or --remove.
     Member {

@@ -86,6 +86,7 @@ mod tests {
                 subject_tag: None,
                 app_id: None,
                 notify_team_on_new: 1,
+                requestors_may_file: 0,
             },
             Queue {
                 id: 2,
@@ -95,6 +96,7 @@ mod tests {
                 subject_tag: None,
                 app_id: None,
                 notify_team_on_new: 1,
+                requestors_may_file: 0,
             },
         ]
     }

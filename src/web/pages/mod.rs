@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod board;
 pub mod list;
+pub mod my_session;
 pub mod queues;
 pub mod reports;
 pub mod requestor;
@@ -37,6 +38,7 @@ pub(crate) fn flash(key: Option<&String>) -> Option<String> {
     let msg = match key?.as_str() {
         "replied" => "Reply recorded; it is on its way to the requestors.",
         "answered" => "Thank you: your answer is on the request.",
+        "filed" => "Thank you: your request is filed, and a confirmation is on its way by mail.",
         "commented" => "Comment added.",
         "taken" => "The ticket is yours.",
         "assigned" => "Assigned.",

@@ -169,20 +169,22 @@ pub async fn show(
     let mut page = Page::anonymous();
     page.flash = flash(q.get("done"));
     Ok(match access {
-        Access::Granted(p) => MyPage {
-            page,
-            email: p.email,
-            form_token: p.form_token,
-            tickets: p
-                .tickets
-                .into_iter()
-                .map(|t| ticket_view(t, viewer))
-                .collect(),
-            public_queues: p.public_queues,
-            read_only: false,
-            token,
-        }
-        .into_response(),
+        Access::Granted(p) => with_link_kept(
+            &token,
+            MyPage {
+                page,
+                email: p.email,
+                form_token: p.form_token,
+                tickets: p
+                    .tickets
+                    .into_iter()
+                    .map(|t| ticket_view(t, viewer))
+                    .collect(),
+                public_queues: p.public_queues,
+                read_only: false,
+                token: token.clone(),
+            },
+        ),
         Access::Expired => (
             StatusCode::FORBIDDEN,
             Refused {
@@ -327,4 +329,15 @@ async fn public_page(
         read_only: true,
     }
     .into_response())
+}
+
+/// A valid link proves the address: kept in a cookie, it opens `/my` and
+/// `/my/new` too.
+fn with_link_kept(token: &str, page: MyPage) -> Response {
+    let mut res = page.into_response();
+    res.headers_mut().insert(
+        axum::http::header::SET_COOKIE,
+        super::my_session::remember(token, false),
+    );
+    res
 }
