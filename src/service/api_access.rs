@@ -15,6 +15,17 @@ pub fn app_address(name: &str) -> String {
     format!("app-{name}@apps.docket.invalid")
 }
 
+/// How people read an actor: an application by its name.
+pub fn shown_actor(email: &str) -> String {
+    match email
+        .strip_suffix("@apps.docket.invalid")
+        .and_then(|l| l.strip_prefix("app-"))
+    {
+        Some(name) => format!("{name} (application)"),
+        None => email.to_string(),
+    }
+}
+
 fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }

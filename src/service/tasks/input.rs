@@ -190,7 +190,7 @@ pub async fn submit(
         .collect();
     if !missing.is_empty() {
         return Err(ServiceError::Fields {
-            message: "some required fields are empty".into(),
+            message: "Some required fields are empty".into(),
             errors: missing,
         });
     }
@@ -264,7 +264,7 @@ fn check_submission(
         Ok(out)
     } else {
         Err(ServiceError::Fields {
-            message: "the values were not accepted".into(),
+            message: "The values were not accepted".into(),
             errors,
         })
     }

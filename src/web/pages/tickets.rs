@@ -10,6 +10,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::{Page, Viewer, When, flash};
+use crate::service::api_access;
 use crate::service::links::Relations;
 use crate::service::tickets::{self as actions, STATUSES};
 use crate::store::{tickets, views};
@@ -152,7 +153,9 @@ pub async fn ticket_show(
                 id: x.id,
                 label,
                 kind: x.kind,
-                from: x.from.unwrap_or_else(|| "Docket".into()),
+                from: x
+                    .from
+                    .map_or_else(|| "Docket".into(), |f| api_access::shown_actor(&f)),
                 at: when_text(&x.created_at, now),
                 rule: x.thread_rule.filter(|r| r != "new"),
                 automatic: x.auto_submitted,
