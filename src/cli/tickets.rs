@@ -37,7 +37,7 @@ pub(super) async fn ticket(cfg: &Config, cmd: TicketCmd) -> Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             };
             if json {
-                let relations = crate::service::links::relations(&mut conn, id).await?;
+                let relations = crate::service::links::relations(&mut conn, id, true).await?;
                 let intake = crate::service::intake::view(&mut conn, id).await?;
                 let sla = crate::service::sla::of_ticket(&mut conn, id, now_ms()).await?;
                 print_json(&Shown {

@@ -38,10 +38,16 @@ pub struct Relations {
     pub merged_into: Option<i64>,
 }
 
-pub async fn relations(conn: &mut AnyConnection, id: i64) -> Result<Relations, ServiceError> {
+/// How ticket `id` relates to others; hidden tasks among the children
+/// only `with_hidden` (for the application that owns them).
+pub async fn relations(
+    conn: &mut AnyConnection,
+    id: i64,
+    with_hidden: bool,
+) -> Result<Relations, ServiceError> {
     Ok(Relations {
         parent: links::parent(&mut *conn, id).await?,
-        children: links::children(&mut *conn, id)
+        children: links::children(&mut *conn, id, with_hidden)
             .await?
             .into_iter()
             .map(|(c, _)| c)
@@ -52,9 +58,10 @@ pub async fn relations(conn: &mut AnyConnection, id: i64) -> Result<Relations, S
     })
 }
 
-/// The children of `id` still open (not resolved or rejected).
+/// The children of `id` still open (not resolved or rejected). A hidden
+/// task holds nothing open: people could neither see nor close it.
 pub async fn open_children(conn: &mut AnyConnection, id: i64) -> Result<Vec<i64>, ServiceError> {
-    Ok(links::children(conn, id)
+    Ok(links::children(conn, id, false)
         .await?
         .into_iter()
         .filter(|(_, s)| s != "resolved" && s != "rejected")

@@ -236,7 +236,11 @@ pub async fn tell_staff(
     body: &str,
     notice: StaffNotice,
 ) -> Result<Option<i64>, ServiceError> {
-    let people = staff_to_tell(&mut *conn, scope.ticket).await?;
+    let mut people = staff_to_tell(&mut *conn, scope.ticket).await?;
+    if notice == StaffNotice::Commented {
+        // A task's assignee from outside the queue never reads its comments.
+        people = users::only_staff_of(&mut *conn, people, scope.ticket.queue_id).await?;
+    }
     tell_people(conn, scope, actor, body, notice, people).await
 }
 

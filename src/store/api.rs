@@ -133,10 +133,12 @@ pub async fn list_tokens(conn: &mut AnyConnection) -> Result<Vec<TokenRow>> {
     .await?)
 }
 
-/// The live token with this hash.
+/// The live token with this hash, while its holder is staff.
 pub async fn token_by_hash(conn: &mut AnyConnection, hash: &str) -> Result<Option<TokenRow>> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{TOKEN_COLUMNS} WHERE t.hash = $1 AND t.revoked_at IS NULL"
+        // A person no longer staff (left their directory group) keeps no power.
+        "{TOKEN_COLUMNS} WHERE t.hash = $1 AND t.revoked_at IS NULL \
+         AND u.role IN ('staff', 'admin')"
     )))
     .bind(hash)
     .fetch_optional(conn)

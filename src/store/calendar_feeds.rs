@@ -32,7 +32,10 @@ pub struct Feed {
 
 pub async fn by_hash(conn: &mut AnyConnection, hash: &str) -> Result<Option<Feed>> {
     Ok(sqlx::query_as(
-        "SELECT id, user_id, queue_id FROM calendar_feeds WHERE hash = $1 AND revoked_at IS NULL",
+        "SELECT f.id, f.user_id, f.queue_id FROM calendar_feeds f \
+         LEFT JOIN users u ON u.id = f.user_id \
+         WHERE f.hash = $1 AND f.revoked_at IS NULL \
+         AND (f.user_id IS NULL OR u.role IN ('staff', 'admin'))",
     )
     .bind(hash)
     .fetch_optional(conn)

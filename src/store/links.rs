@@ -44,12 +44,19 @@ pub async fn parent(conn: &mut AnyConnection, id: i64) -> Result<Option<i64>> {
     )
 }
 
-/// Children as `(id, status)`, oldest first.
-pub async fn children(conn: &mut AnyConnection, id: i64) -> Result<Vec<(i64, String)>> {
+/// Children as `(id, status)`, oldest first; an application's hidden
+/// tasks only `with_hidden`.
+pub async fn children(
+    conn: &mut AnyConnection,
+    id: i64,
+    with_hidden: bool,
+) -> Result<Vec<(i64, String)>> {
     Ok(sqlx::query_as(
-        "SELECT id, status FROM tickets WHERE parent_id = $1 AND merged_into IS NULL ORDER BY id",
+        "SELECT id, status FROM tickets WHERE parent_id = $1 AND merged_into IS NULL \
+         AND (hidden = 0 OR $2) ORDER BY id",
     )
     .bind(id)
+    .bind(with_hidden)
     .fetch_all(conn)
     .await?)
 }

@@ -183,10 +183,12 @@ pub async fn is_hidden(conn: &mut AnyConnection, id: i64) -> Result<bool> {
     Ok(h.unwrap_or(0) != 0)
 }
 
-/// The assignee's id when ticket `id` is a visible task.
+/// The assignee's id when ticket `id` is a visible task and they are
+/// still staff.
 pub async fn visible_assignee(conn: &mut AnyConnection, id: i64) -> Result<Option<i64>> {
     Ok(sqlx::query_scalar(
-        "SELECT assignee_id FROM tasks WHERE ticket_id = $1 AND hidden = 0 AND assignee_id IS NOT NULL",
+        "SELECT k.assignee_id FROM tasks k JOIN users u ON u.id = k.assignee_id \
+         WHERE k.ticket_id = $1 AND k.hidden = 0 AND u.role IN ('staff', 'admin')",
     )
     .bind(id)
     .fetch_optional(conn)

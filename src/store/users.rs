@@ -120,8 +120,11 @@ async fn staff_of_queue(
         Staff::Id(i) => (None, Some(i)),
     };
     Ok(sqlx::query_as(
+        // An application's queue is its own: no admin works it.
         "SELECT u.id, u.email FROM users u WHERE (u.email = $1 OR u.id = $2) \
-         AND (u.role = 'admin' OR (u.role = 'staff' \
+         AND ((u.role = 'admin' \
+         AND EXISTS (SELECT 1 FROM queues q WHERE q.id = $3 AND q.app_id IS NULL)) \
+         OR (u.role IN ('staff', 'admin') \
          AND EXISTS (SELECT 1 FROM queue_members m WHERE m.user_id = u.id AND m.queue_id = $3)))",
     )
     .bind(email)
@@ -129,6 +132,24 @@ async fn staff_of_queue(
     .bind(queue_id)
     .fetch_optional(conn)
     .await?)
+}
+
+/// Those of `people` (addresses) who are staff of `queue_id`.
+pub async fn only_staff_of(
+    conn: &mut AnyConnection,
+    people: Vec<String>,
+    queue_id: i64,
+) -> Result<Vec<String>> {
+    let mut inside = Vec::with_capacity(people.len());
+    for who in people {
+        if staff_of_queue(&mut *conn, Staff::Email(&who), queue_id)
+            .await?
+            .is_some()
+        {
+            inside.push(who);
+        }
+    }
+    Ok(inside)
 }
 
 /// The id of the user with this address when they are staff of `queue_id`

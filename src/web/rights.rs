@@ -39,6 +39,24 @@ pub(crate) async fn check_ticket(
     Err(WebError::NotFound)
 }
 
+/// A ticket the user works (it is in their queue): every change but a
+/// task's input needs this. A task's assignee from outside the queue sees
+/// the ticket and fills in its open fields, nothing more.
+pub(crate) async fn check_work(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<(), WebError> {
+    if check_ticket(state, user, id).await? {
+        Ok(())
+    } else {
+        Err(WebError::Forbidden(
+            "Only the queue's staff can change this ticket; you can fill in the task's open fields."
+                .into(),
+        ))
+    }
+}
+
 pub(crate) fn require_admin(user: &CurrentUser) -> Result<(), WebError> {
     if user.admin {
         Ok(())

@@ -28,8 +28,25 @@ pub(super) enum Voice {
     Staff,
     /// `From:` names staff of the queue but nothing proves it.
     UnauthenticatedStaff,
+    /// A task's assignee from outside the application's queue, through
+    /// their personal address: they fill in the task's open fields and
+    /// write to it, nothing more (no commands).
+    Assignee,
     /// A requestor, a Cc, anyone else.
     Outsider,
+}
+
+impl Voice {
+    /// Commands are read from staff mail (and only noted when nothing
+    /// authenticated it).
+    fn may_command(self) -> bool {
+        matches!(self, Voice::Staff | Voice::UnauthenticatedStaff)
+    }
+
+    /// Whose correspondence on a task may fill in its fields.
+    fn answers_tasks(self) -> bool {
+        matches!(self, Voice::Staff | Voice::Assignee)
+    }
 }
 
 /// Who speaks on a ticket and what their mail becomes.
@@ -151,7 +168,7 @@ impl Ingestor {
         let (action, flag) = (speaker.action, speaker.flag);
         // Staff correspondence may open with commands: run after the commit,
         // and never shown to the requestor.
-        let commands = (action == Action::Correspond && speaker.voice != Voice::Outsider)
+        let commands = (action == Action::Correspond && speaker.voice.may_command())
             .then(|| crate::domain::commands::parse(&s.mail.body))
             .filter(|p| !p.commands.is_empty());
         let text = commands
@@ -197,7 +214,7 @@ impl Ingestor {
             Some(ticket),
             format!("threaded by {} ({})", rule.as_str(), s.class.as_str()),
         );
-        if speaker.voice == Voice::Staff && action == Action::Correspond && tctx.app_id.is_some() {
+        if speaker.voice.answers_tasks() && action == Action::Correspond && tctx.app_id.is_some() {
             o.task_reply = Some((ticket, speaker.user_id, text.to_string()));
         }
         o.commands = commands.map(|parsed| MailCommands {
@@ -236,6 +253,8 @@ impl Ingestor {
                 notify::staff_replied(conn, &scope, actor, body).await?;
                 return Ok(());
             }
+            // The application hears of it by webhook; nobody is mailed.
+            (Action::Correspond, Voice::Assignee) => return Ok(()),
             (Action::Correspond, Voice::UnauthenticatedStaff) => StaffNotice::UnauthenticatedStaff,
             (Action::Correspond, Voice::Outsider) => StaffNotice::Replied,
         };

@@ -33,23 +33,27 @@ impl Ingestor {
             else {
                 continue;
             };
-            let mut member = users::staff_member(&mut *conn, uid, queue_id).await?;
-            // A task's assignee answers its mail as themselves, member of
-            // the application's queue or not.
+            let mut member = users::staff_member(&mut *conn, uid, queue_id)
+                .await?
+                .map(|e| (e, Voice::Staff));
+            // A task's assignee answers its mail as themselves, with the
+            // assignee's narrow voice when the queue is not theirs.
             if member.is_none()
                 && crate::store::tasks::visible_assignee(&mut *conn, ticket).await? == Some(uid)
             {
-                member = users::email_of(&mut *conn, uid).await?.map(|(e, _)| e);
+                member = users::email_of(&mut *conn, uid)
+                    .await?
+                    .map(|(e, _)| (e, Voice::Assignee));
             }
-            if let Some(email) = member {
+            if let Some((email, speaks_as)) = member {
                 return Ok(Speaker {
                     user_id: uid,
                     email,
-                    action: match voice {
-                        Personal::Correspond => Action::Correspond,
-                        Personal::Comment => Action::Comment,
+                    action: match (voice, speaks_as) {
+                        (Personal::Correspond, _) | (_, Voice::Assignee) => Action::Correspond,
+                        (Personal::Comment, _) => Action::Comment,
                     },
-                    voice: Voice::Staff,
+                    voice: speaks_as,
                     flag: None,
                 });
             }

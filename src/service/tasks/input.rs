@@ -42,8 +42,14 @@ pub async fn request(
     let schema = schema_of(&row.schema)?;
     let unknown: Vec<FieldError> = fields
         .iter()
-        .filter(|n| !schema.iter().any(|f| &f.name == *n))
-        .map(|n| FieldError::new(n, "no such field in the task type"))
+        .filter_map(|n| match schema.iter().find(|f| &f.name == n) {
+            None => Some(FieldError::new(n, "no such field in the task type")),
+            Some(f) if !f.visible_to_assignee() => Some(FieldError::new(
+                n,
+                "the field is not visible to the assignee, who cannot fill it in",
+            )),
+            Some(_) => None,
+        })
         .collect();
     if fields.is_empty() || !unknown.is_empty() {
         return Err(ServiceError::Fields {

@@ -156,7 +156,7 @@ pub async fn create(
     h.thread_note = Some(&note);
     tickets::add_transaction(&mut tx, h).await?;
     if let Some(parent) = t.parent {
-        attach_to_parent(&mut tx, id, parent, creator, now).await?;
+        attach_to_parent(&mut tx, (id, t.hidden), parent, creator, now).await?;
     }
     super::sla::refresh(&mut tx, id, now).await?;
     if let Some(uid) = assignee {
@@ -166,9 +166,11 @@ pub async fn create(
     Ok(id)
 }
 
+/// Makes the task a child of `parent`; a hidden one leaves no trace in
+/// the parent's history, which people read.
 async fn attach_to_parent(
     conn: &mut AnyConnection,
-    child: i64,
+    (child, hidden): (i64, bool),
     parent: i64,
     creator: i64,
     now: i64,
@@ -177,6 +179,9 @@ async fn attach_to_parent(
         return Err(ServiceError::NoTicket(parent));
     }
     links::set_parent(&mut *conn, child, parent).await?;
+    if hidden {
+        return Ok(());
+    }
     let c = format!("#{child}");
     let mut h = history(parent, "link", Some(creator), "", now);
     h.thread_note = Some("child");
@@ -310,17 +315,38 @@ pub async fn write_fields(
     let row = tasks::get(&mut tx, id)
         .await?
         .ok_or(ServiceError::NoTicket(id))?;
-    let checked = check_values(&schema_of(&row.schema)?, values)?;
+    let schema = schema_of(&row.schema)?;
+    let checked = check_values(&schema, values)?;
     let mut stored: Map<String, Value> = serde_json::from_str(&row.fields).unwrap_or_default();
     stored.extend(checked.clone());
     tasks::set_values(&mut tx, id, &Value::Object(stored).to_string(), now).await?;
     let creator = users::ensure(&mut tx, actor, "", now).await?;
-    let text = Value::Object(checked).to_string();
+    let text = written_text(&schema, &checked);
     let mut h = history(id, "fields", Some(creator), &text, now);
     h.thread_note = Some("fields written by the application");
     tickets::add_transaction(&mut tx, h).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The history's account of values the application wrote: the assignee
+/// reads this history, so a field for the application alone is counted,
+/// never shown.
+fn written_text(schema: &[FieldDef], written: &Map<String, Value>) -> String {
+    let mut lines = Vec::new();
+    let mut private = 0;
+    for f in schema.iter().filter(|f| written.contains_key(&f.name)) {
+        if f.visible_to_assignee() {
+            let v = written.get(&f.name).map(task_schema::display);
+            lines.push(format!("{}: {}", f.label(), v.unwrap_or_default()));
+        } else {
+            private += 1;
+        }
+    }
+    if private > 0 {
+        lines.push(format!("({private} field(s) for the application only)"));
+    }
+    lines.join("\n")
 }
 
 /// Hands the task to someone else; they are told.

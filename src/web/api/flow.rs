@@ -34,7 +34,7 @@ pub async fn take(
 ) -> Result<axum::Json<Ticket>, ApiError> {
     writable(&state, &a, id).await?;
     ownership::take(&state.db, &state.cfg, id, &a.actor, t.force, state.now()).await?;
-    Ok(axum::Json(load(&state, id).await?))
+    Ok(axum::Json(load(&state, &a, id).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -65,7 +65,7 @@ pub async fn escalate(
         state.now(),
     )
     .await?;
-    Ok(axum::Json(load(&state, id).await?))
+    Ok(axum::Json(load(&state, &a, id).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -103,7 +103,7 @@ pub async fn postpone(
         state.now(),
     )
     .await?;
-    Ok(axum::Json(load(&state, id).await?))
+    Ok(axum::Json(load(&state, &a, id).await?))
 }
 
 /// Says when the work is expected done, and why.
@@ -128,7 +128,7 @@ pub async fn eta(
         state.now(),
     )
     .await?;
-    Ok(axum::Json(load(&state, id).await?))
+    Ok(axum::Json(load(&state, &a, id).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -185,7 +185,7 @@ pub async fn link(
         "refers-to" => links::LinkKind::RefersTo,
         "merge-into" => {
             links::merge(&state.db, id, l.target, &a.actor, now).await?;
-            return Ok(axum::Json(load(&state, id).await?));
+            return Ok(axum::Json(load(&state, &a, id).await?));
         }
         other => {
             return Err(ApiError::Invalid(format!(
@@ -194,7 +194,7 @@ pub async fn link(
         }
     };
     links::link(&state.db, id, &a.actor, kind, l.target, now).await?;
-    Ok(axum::Json(load(&state, id).await?))
+    Ok(axum::Json(load(&state, &a, id).await?))
 }
 
 /// One history entry.

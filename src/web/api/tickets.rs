@@ -43,13 +43,15 @@ pub struct Ticket {
     pub merged_into: Option<i64>,
 }
 
-pub(super) async fn load(state: &AppState, id: i64) -> Result<Ticket, ApiError> {
+/// The ticket as the API shows it; an application's hidden tasks are
+/// among the children for the application alone.
+pub(super) async fn load(state: &AppState, a: &Access, id: i64) -> Result<Ticket, ApiError> {
     let mut conn = state.db.conn().await?;
     let t = crate::store::tickets::show(&mut conn, id)
         .await?
         .ok_or(ApiError::NotFound)?
         .ticket;
-    let r = links::relations(&mut conn, id).await?;
+    let r = links::relations(&mut conn, id, a.app_id.is_some()).await?;
     Ok(Ticket {
         id: t.id,
         queue: t.queue,
@@ -110,7 +112,7 @@ pub async fn create(
         requestor: &b.requestor,
     };
     let id = crate::service::intake::open_by_api(&state.db, &state.cfg, new).await?;
-    Ok((StatusCode::CREATED, axum::Json(load(&state, id).await?)))
+    Ok((StatusCode::CREATED, axum::Json(load(&state, &a, id).await?)))
 }
 
 #[utoipa::path(get, operation_id = "ticket_show", path = "/api/v1/tickets/{id}", tag = "tickets",
@@ -122,7 +124,7 @@ pub async fn show(
     P(id): P<i64>,
 ) -> Result<axum::Json<Ticket>, ApiError> {
     readable(&state, &a, id).await?;
-    Ok(axum::Json(load(&state, id).await?))
+    Ok(axum::Json(load(&state, &a, id).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -274,7 +276,7 @@ pub async fn update(
         };
         flow::change_status(db, cfg, id, &a.actor, change, now).await?;
     }
-    Ok(axum::Json(load(&state, id).await?))
+    Ok(axum::Json(load(&state, &a, id).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -18,7 +18,7 @@ use crate::web::AppState;
 use crate::web::auth::{CurrentUser, Posted};
 use crate::web::error::WebError;
 use crate::web::form::FormData;
-use crate::web::rights::check_ticket;
+use crate::web::rights::{check_ticket, check_work};
 
 pub struct HistoryItem {
     pub id: i64,
@@ -92,8 +92,8 @@ pub async fn ticket_show(
         .await?
         .ok_or(WebError::NotFound)?;
     let now = user.viewer(state.now());
-    let relations = crate::service::links::relations(&mut conn, id).await?;
-    let children = crate::store::links::children(&mut conn, id).await?;
+    let relations = crate::service::links::relations(&mut conn, id, false).await?;
+    let children = crate::store::links::children(&mut conn, id, false).await?;
     let intake = crate::service::intake::view(&mut conn, id).await?;
     let sla = crate::service::sla::of_ticket(&mut conn, id, now.now)
         .await?
@@ -231,7 +231,7 @@ async fn post_text(
     form: &FormData,
     kind: &str,
 ) -> Result<Response, WebError> {
-    check_ticket(state, user, id).await?;
+    check_work(state, user, id).await?;
     let Some(text) = form.text("body") else {
         return Ok(back_to(id, "empty"));
     };
@@ -405,7 +405,7 @@ pub async fn action(
     Path(id): Path<i64>,
     Posted { user, form }: Posted,
 ) -> Result<Response, WebError> {
-    check_ticket(&state, &user, id).await?;
+    check_work(&state, &user, id).await?;
     let done = apply(&state, &user, id, &form).await?;
     Ok(match list_page(&form) {
         Some(back) => redirect_with(back, done),
@@ -442,7 +442,7 @@ pub async fn bulk(
         return Ok(redirect_with(back, "nothing-selected"));
     }
     for id in ids {
-        check_ticket(&state, &user, id).await?;
+        check_work(&state, &user, id).await?;
         apply(&state, &user, id, &form).await?;
     }
     Ok(redirect_with(back, "bulk"))

@@ -3,6 +3,7 @@
 //! OpenAPI document and a fuzzer against it, and the migration workflow
 //! end to end.
 
+mod assignee;
 mod basics;
 mod fuzz;
 mod hooks;
