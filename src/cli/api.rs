@@ -86,6 +86,20 @@ pub(super) async fn app(cfg: &Config, cmd: AppCmd) -> Result<ExitCode> {
                 println!("application {name} ({id}) owns queue {queue}");
             }
         }
+        AppCmd::AddQueue {
+            name,
+            queue,
+            address,
+            json,
+        } => {
+            let id =
+                api_access::add_app_queue(&db, &name, &queue, address.as_deref(), now_ms()).await?;
+            if json {
+                print_json(&json!({"id": id, "queue": queue}))?;
+            } else {
+                println!("application {name} now also owns queue {queue} ({id})");
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

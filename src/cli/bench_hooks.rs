@@ -63,7 +63,8 @@ pub async fn webhooks(cfg: &Config, args: WebhookBenchArgs) -> Result<()> {
     let (app, _) = crate::service::api_access::add_app(&db, &name, &name, None, now).await?;
     let (hook_url, count) = receiver().await?;
     let events = vec!["*".to_string()];
-    let (hook, _) = crate::service::webhooks::subscribe(&db, app, &hook_url, &events, now).await?;
+    let (hook, _) =
+        crate::service::webhooks::subscribe(&db, (app, None), &hook_url, &events, now).await?;
     let queue = crate::service::api_access::owned_queue(&db, app).await?;
     let written = Instant::now();
     let mut tx = db.begin_write().await?;

@@ -56,18 +56,7 @@ pub async fn add_app(
             )));
         }
     }
-    let default_address = format!("{queue}@apps.docket.invalid");
-    let (queue_id, _) = super::admin::add_queue(
-        db,
-        super::admin::NewQueue {
-            name: queue,
-            address: address.unwrap_or(&default_address),
-            comment_address: None,
-            tag: None,
-        },
-        now,
-    )
-    .await?;
+    let queue_id = private_queue(db, queue, address, now).await?;
     let mut tx = db.begin_write().await?;
     users::ensure(&mut tx, &app_address(name), name, now).await?;
     let user = users::upsert_staff(&mut tx, &app_address(name), "staff", None, now).await?;
@@ -76,6 +65,46 @@ pub async fn add_app(
     users::add_to_queue(&mut tx, queue_id, user).await?;
     tx.commit().await?;
     Ok((app, queue_id))
+}
+
+/// Gives an existing application one more private queue; returns its id.
+pub async fn add_app_queue(
+    db: &Db,
+    name: &str,
+    queue: &str,
+    address: Option<&str>,
+    now: i64,
+) -> Result<i64, ServiceError> {
+    let app = {
+        let mut conn = db.conn().await?;
+        api::app_by_name(&mut conn, name.trim())
+            .await?
+            .ok_or_else(|| ServiceError::Invalid(format!("no application named {name:?}")))?
+    };
+    let queue_id = private_queue(db, queue, address, now).await?;
+    let mut tx = db.begin_write().await?;
+    api::set_queue_app(&mut tx, queue_id, app.id).await?;
+    users::add_to_queue(&mut tx, queue_id, app.user_id).await?;
+    tx.commit().await?;
+    Ok(queue_id)
+}
+
+/// A new queue for an application (address QUEUE@apps.docket.invalid
+/// unless given: task mail is answered through the personal address).
+async fn private_queue(
+    db: &Db,
+    queue: &str,
+    address: Option<&str>,
+    now: i64,
+) -> Result<i64, ServiceError> {
+    let default_address = format!("{queue}@apps.docket.invalid");
+    let new = super::admin::NewQueue {
+        name: queue,
+        address: address.unwrap_or(&default_address),
+        comment_address: None,
+        tag: None,
+    };
+    Ok(super::admin::add_queue(db, new, now).await?.0)
 }
 
 /// Whose a new token is.
@@ -153,6 +182,8 @@ pub struct Access {
     pub read_only: bool,
     /// Queues this token reads and writes.
     pub queues: Vec<i64>,
+    /// Narrowed to some queues at `token add --queue`.
+    pub narrowed: bool,
 }
 
 impl Access {
@@ -211,6 +242,7 @@ pub async fn authenticate(db: &Db, token: &str, now: i64) -> Result<Option<Acces
         app_id: t.app_id,
         read_only: t.read_only != 0,
         queues,
+        narrowed: !narrowed.is_empty(),
     }))
 }
 

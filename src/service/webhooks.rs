@@ -37,10 +37,11 @@ const BACKOFF_SECS: [i64; 9] = [5, 300, 1800, 7200, 18_000, 36_000, 50_400, 72_0
 /// try it.
 const LEASE_MS: i64 = 60_000;
 
-/// Subscribes an application's endpoint; returns its id and secret (shown once).
+/// Subscribes an application's endpoint, for all its queues or (`scope`)
+/// some; returns its id and secret (shown once).
 pub async fn subscribe(
     db: &Db,
-    app: i64,
+    (app, scope): (i64, Option<&[i64]>),
     url: &str,
     events: &[String],
     now: i64,
@@ -66,21 +67,30 @@ pub async fn subscribe(
     }
     let secret = webhook_sign::new_secret();
     let mut tx = db.begin_write().await?;
-    let id = webhooks::add(
-        &mut tx,
+    let queues: Vec<String> = scope
+        .unwrap_or_default()
+        .iter()
+        .map(i64::to_string)
+        .collect();
+    let hook = webhooks::NewHook {
         app,
-        parsed.as_str(),
-        &events.join(","),
-        &secret,
+        url: parsed.as_str(),
+        events: &events.join(","),
+        secret: &secret,
+        queues: &queues.join(","),
         now,
-    )
-    .await?;
+    };
+    let id = webhooks::add(&mut tx, hook).await?;
     tx.commit().await?;
     Ok((id, secret))
 }
 
 fn wants(events: &str, event: &str) -> bool {
     events.split(',').any(|e| e == "*" || e == event)
+}
+
+fn hears_of(queues: &str, queue: i64) -> bool {
+    queues.is_empty() || queues.split(',').any(|q| q.parse() == Ok(queue))
 }
 
 /// Writes a delivery of `event` about `ticket` to every live endpoint of
@@ -97,7 +107,10 @@ pub async fn emit(
         return Ok(());
     }
     let hooks = webhooks::live_for_queue(&mut *conn, ticket.queue_id).await?;
-    for hook in hooks.iter().filter(|h| wants(&h.events, event)) {
+    let listening = hooks
+        .iter()
+        .filter(|h| wants(&h.events, event) && hears_of(&h.queues, ticket.queue_id));
+    for hook in listening {
         let mut data = data.clone();
         if let Value::Object(map) = &mut data {
             map.insert("ticket".into(), json!(ticket.id));

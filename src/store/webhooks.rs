@@ -17,28 +17,36 @@ pub struct Hook {
     pub created_at: i64,
     pub disabled_at: Option<i64>,
     pub disabled_reason: Option<String>,
+    /// Comma list of the queue ids it hears of; empty for all the app's.
+    #[serde(skip)]
+    pub queues: String,
 }
 
 const HOOK: &str = "SELECT id, app_id, url, events, secret, created_at, disabled_at, \
-     disabled_reason FROM webhooks";
+     disabled_reason, queues FROM webhooks";
 
-pub async fn add(
-    conn: &mut AnyConnection,
-    app: i64,
-    url: &str,
-    events: &str,
-    secret: &str,
-    now: i64,
-) -> Result<i64> {
+pub struct NewHook<'a> {
+    pub app: i64,
+    pub url: &'a str,
+    /// Comma list.
+    pub events: &'a str,
+    pub secret: &'a str,
+    /// Comma list of queue ids; empty for all the application's.
+    pub queues: &'a str,
+    pub now: i64,
+}
+
+pub async fn add(conn: &mut AnyConnection, h: NewHook<'_>) -> Result<i64> {
     Ok(sqlx::query_scalar(
-        "INSERT INTO webhooks (app_id, url, events, secret, created_at) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        "INSERT INTO webhooks (app_id, url, events, secret, created_at, queues) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
-    .bind(app)
-    .bind(url)
-    .bind(events)
-    .bind(secret)
-    .bind(now)
+    .bind(h.app)
+    .bind(h.url)
+    .bind(h.events)
+    .bind(h.secret)
+    .bind(h.now)
+    .bind(h.queues)
     .fetch_one(conn)
     .await?)
 }

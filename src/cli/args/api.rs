@@ -44,6 +44,17 @@ pub enum AppCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Give an application one more private queue.
+    AddQueue {
+        name: String,
+        #[arg(long)]
+        queue: String,
+        /// The queue's address; default QUEUE@apps.docket.invalid.
+        #[arg(long)]
+        address: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -48,7 +48,9 @@ pub async fn subscribe(
     Body(w): Body<NewWebhook>,
 ) -> Result<impl IntoResponse, ApiError> {
     let app = app_of(&a, true)?;
-    let (id, secret) = webhooks::subscribe(&state.db, app, &w.url, &w.events, state.now()).await?;
+    let scope = (app, a.narrowed.then_some(a.queues.as_slice()));
+    let (id, secret) =
+        webhooks::subscribe(&state.db, scope, &w.url, &w.events, state.now()).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(WebhookSecret { id, secret }),

@@ -225,3 +225,84 @@ async fn deliveries(b: Backend) {
     );
     t.close().await;
 }
+
+both!(a_narrowed_token_subscribes_to_its_queues_only, narrowed);
+
+/// An application with two areas; an endpoint subscribed with a token
+/// narrowed to one of them hears of that one only.
+async fn narrowed(b: Backend) {
+    let Some(t) = TestDb::new(b).await else {
+        return;
+    };
+    ok(docket(
+        &t.url,
+        &["app", "add", "migrator", "--queue", "migrations"],
+        b"",
+    ));
+    let out = ok(docket(
+        &t.url,
+        &[
+            "app",
+            "add-queue",
+            "migrator",
+            "--queue",
+            "restores",
+            "--json",
+        ],
+        b"",
+    ));
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["queue"], "restores", "{out}");
+    let (_, app) = token(&t, &["migrator", "--app"]);
+    let (_, narrow) = token(&t, &["migrator", "--app", "--queue", "migrations"]);
+    let served = serve(&t, t.config()).await;
+    let api = Api::new(&served.base);
+    let rx = Receiver::start().await;
+    let r = api
+        .post(
+            "/api/v1/webhooks",
+            &narrow,
+            json!({"url": rx.url, "events": ["*"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    let r = api
+        .put(
+            "/api/v1/task-types/check",
+            &app,
+            json!({"fields": [{"name": "n", "type": "number", "label": "N"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let mut ids = Vec::new();
+    for queue in ["restores", "migrations"] {
+        let r = api
+            .post(
+                "/api/v1/tasks",
+                &app,
+                json!({"type": "check", "queue": queue, "title": queue, "hidden": true}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.json);
+        ids.push(r.json["id"].as_i64().unwrap());
+        let r = api
+            .post(
+                &format!("/api/v1/tickets/{}/comments", ids[ids.len() - 1]),
+                &app,
+                json!({"body": "Watching."}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.json);
+    }
+    rx.wait_for(1, 30).await;
+    // Deliveries go out in one pass per ticket; give the other a chance.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let got: Vec<serde_json::Value> = rx.all().iter().map(|g| g.json()).collect();
+    assert!(
+        got.iter().all(|g| g["data"]["queue"] == "migrations"),
+        "{got:?}"
+    );
+    assert!(got.iter().any(|g| g["data"]["ticket"] == ids[1]), "{got:?}");
+    served.stop().await;
+    t.close().await;
+}
