@@ -72,6 +72,7 @@ async fn main() {
                     after_action: "seen",
                     move_folder: None,
                     oversize_folder: None,
+                    oauth2: Default::default(),
                     now: store::now_ms(),
                 },
             )

@@ -26,6 +26,14 @@ pub struct FileConfig {
     pub smtp_url: Option<String>,
     pub outbox_max_attempts: Option<u32>,
     pub smtp_connections: Option<u32>,
+    /// XOAUTH2 for `smtp_url`'s user instead of a password.
+    pub smtp_oauth2_token_url: Option<String>,
+    pub smtp_oauth2_client_id: Option<String>,
+    pub smtp_oauth2_client_secret_env: Option<String>,
+    pub smtp_oauth2_client_secret_file: Option<String>,
+    pub smtp_oauth2_refresh_token_env: Option<String>,
+    pub smtp_oauth2_refresh_token_file: Option<String>,
+    pub smtp_oauth2_scope: Option<String>,
     pub reply_token_secret: Option<Secret>,
     pub trusted_authserv_id: Option<String>,
     pub public_url: Option<String>,
@@ -63,6 +71,47 @@ pub struct LdapGroup {
     pub role: Option<String>,
     #[serde(default)]
     pub admin: bool,
+}
+
+/// OAuth2 (XOAUTH2) for the SMTP account: the token endpoint, the client,
+/// and where its secrets are read from (variables or files, never here).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SmtpOAuth2 {
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret_env: Option<String>,
+    pub client_secret_file: Option<String>,
+    pub refresh_token_env: Option<String>,
+    pub refresh_token_file: Option<String>,
+    pub scope: Option<String>,
+}
+
+impl FileConfig {
+    /// `smtp_oauth2_*`, each overridden by `DOCKET_SMTP_OAUTH2_*`; `None`
+    /// without a token URL.
+    fn smtp_oauth2(&mut self) -> Option<SmtpOAuth2> {
+        let take = |key: &str, v: &mut Option<String>| {
+            env_or(
+                &format!("DOCKET_SMTP_OAUTH2_{}", key.to_uppercase()),
+                v.take(),
+            )
+        };
+        Some(SmtpOAuth2 {
+            token_url: take("token_url", &mut self.smtp_oauth2_token_url)?,
+            client_id: take("client_id", &mut self.smtp_oauth2_client_id).unwrap_or_default(),
+            client_secret_env: take("client_secret_env", &mut self.smtp_oauth2_client_secret_env),
+            client_secret_file: take(
+                "client_secret_file",
+                &mut self.smtp_oauth2_client_secret_file,
+            ),
+            refresh_token_env: take("refresh_token_env", &mut self.smtp_oauth2_refresh_token_env),
+            refresh_token_file: take(
+                "refresh_token_file",
+                &mut self.smtp_oauth2_refresh_token_file,
+            ),
+            scope: take("scope", &mut self.smtp_oauth2_scope),
+        })
+    }
 }
 
 /// The directory as Docket uses it.
@@ -153,6 +202,8 @@ pub struct Config {
     pub outbox_max_attempts: u32,
     /// SMTP connections (and messages in flight) at once.
     pub smtp_connections: u32,
+    /// Sign in to `smtp_url` with XOAUTH2 instead of a password.
+    pub smtp_oauth2: Option<SmtpOAuth2>,
     /// When set, requestors get a per-ticket reply address
     /// (`queue+t42-…@domain`), signed with this secret. Staff always get
     /// personal reply addresses, signed with this secret or, when unset, one
@@ -192,6 +243,7 @@ impl std::fmt::Debug for Config {
             .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
             .field("outbox_max_attempts", &self.outbox_max_attempts)
             .field("smtp_connections", &self.smtp_connections)
+            .field("smtp_oauth2", &self.smtp_oauth2)
             .field("reply_token_secret", &self.reply_token_secret)
             .field("trusted_authserv_id", &self.trusted_authserv_id)
             .field("public_url", &self.public_url)
@@ -215,6 +267,7 @@ impl Default for Config {
             smtp_url: None,
             outbox_max_attempts: 10,
             smtp_connections: 16,
+            smtp_oauth2: None,
             reply_token_secret: None,
             trusted_authserv_id: None,
             public_url: None,
@@ -255,8 +308,9 @@ impl FileConfig {
 }
 
 impl Config {
-    pub fn resolve(file: FileConfig, over: Overrides) -> Self {
+    pub fn resolve(mut file: FileConfig, over: Overrides) -> Self {
         let d = Config::default();
+        let smtp_oauth2 = file.smtp_oauth2();
         Config {
             database_url: over
                 .database_url
@@ -282,6 +336,7 @@ impl Config {
             smtp_url: over.smtp_url.or(file.smtp_url).or(d.smtp_url),
             outbox_max_attempts: file.outbox_max_attempts.unwrap_or(d.outbox_max_attempts),
             smtp_connections: file.smtp_connections.unwrap_or(d.smtp_connections),
+            smtp_oauth2,
             reply_token_secret: std::env::var("DOCKET_REPLY_TOKEN_SECRET")
                 .ok()
                 .filter(|s| !s.is_empty())

@@ -11,6 +11,7 @@ use super::serve::shutdown_signal;
 use super::{connect_migrated, print_json};
 use crate::config::Config;
 use crate::service::ingest::Ingestor;
+use crate::store::mailboxes::OAuth2Settings;
 use crate::store::{self, queues};
 
 /// Parses `imap[s]://user:pass@host:port/folder`.
@@ -55,6 +56,7 @@ pub(super) async fn mailbox(cfg: &Config, cmd: MailboxCmd) -> Result<()> {
             password_env,
             password_file,
             oversize_folder,
+            oauth2,
         } => {
             let (host, port, user, password, folder, implicit_tls) = parse_mailbox_url(&url)?;
             let tls = tls.unwrap_or_else(|| {
@@ -74,10 +76,16 @@ pub(super) async fn mailbox(cfg: &Config, cmd: MailboxCmd) -> Result<()> {
                 password_env.is_some(),
                 password_file.is_some(),
             ];
-            anyhow::ensure!(
-                sources.iter().filter(|s| **s).count() == 1,
-                "give the password exactly one way: in the URL, --password-env or --password-file"
-            );
+            let oauth2 = oauth2_settings(*oauth2)?;
+            let given = sources.iter().filter(|s| **s).count();
+            if oauth2.oauth2_token_url.is_some() {
+                anyhow::ensure!(given == 0, "OAuth2 signs in without a password: give none");
+            } else {
+                anyhow::ensure!(
+                    given == 1,
+                    "give the password exactly one way: in the URL, --password-env or --password-file"
+                );
+            }
             let q = queues::list(&mut conn)
                 .await?
                 .into_iter()
@@ -100,6 +108,7 @@ pub(super) async fn mailbox(cfg: &Config, cmd: MailboxCmd) -> Result<()> {
                     after_action,
                     move_folder: move_folder.as_deref(),
                     oversize_folder: oversize_folder.as_deref(),
+                    oauth2,
                     now: store::now_ms(),
                 },
             )
@@ -201,5 +210,30 @@ pub(super) async fn poll(cfg: Config, args: PollArgs) -> Result<ExitCode> {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// The OAuth2 flags as stored; a token endpoint needs a client id and a
+/// refresh token source.
+fn oauth2_settings(a: OAuth2Args) -> Result<OAuth2Settings> {
+    let path = |p: Option<std::path::PathBuf>| p.map(|p| p.display().to_string());
+    if a.oauth2_token_url.is_some() {
+        anyhow::ensure!(
+            a.oauth2_client_id.is_some(),
+            "--oauth2-token-url needs --oauth2-client-id"
+        );
+        anyhow::ensure!(
+            a.oauth2_refresh_token_env.is_some() || a.oauth2_refresh_token_file.is_some(),
+            "--oauth2-token-url needs --oauth2-refresh-token-env or --oauth2-refresh-token-file"
+        );
+    }
+    Ok(OAuth2Settings {
+        oauth2_token_url: a.oauth2_token_url,
+        oauth2_client_id: a.oauth2_client_id,
+        oauth2_client_secret_env: a.oauth2_client_secret_env,
+        oauth2_client_secret_file: path(a.oauth2_client_secret_file),
+        oauth2_refresh_token_env: a.oauth2_refresh_token_env,
+        oauth2_refresh_token_file: path(a.oauth2_refresh_token_file),
+        oauth2_scope: a.oauth2_scope,
     })
 }

@@ -83,6 +83,9 @@ async fn outbox_send(cfg: Config, once: bool, json: bool) -> Result<()> {
                     report.sent, report.retry, report.dead
                 );
             }
+            if let (true, Some(why)) = (once, &report.auth_failed) {
+                println!("nothing sent: no SMTP sign-in token: {why}");
+            }
         }
         if once {
             break;

@@ -2,4 +2,5 @@
 
 pub mod generate;
 pub mod inbound;
+pub mod oauth2;
 pub mod outbound;

@@ -33,6 +33,21 @@ pub struct Mailbox {
     pub last_error_at: Option<i64>,
     pub failures: i64,
     pub backlog: i64,
+    #[sqlx(flatten)]
+    pub oauth2: OAuth2Settings,
+}
+
+/// XOAUTH2 instead of a password: where to get tokens, and where the
+/// secrets are read from (never the secrets).
+#[derive(Debug, Clone, Default, FromRow)]
+pub struct OAuth2Settings {
+    pub oauth2_token_url: Option<String>,
+    pub oauth2_client_id: Option<String>,
+    pub oauth2_client_secret_env: Option<String>,
+    pub oauth2_client_secret_file: Option<String>,
+    pub oauth2_refresh_token_env: Option<String>,
+    pub oauth2_refresh_token_file: Option<String>,
+    pub oauth2_scope: Option<String>,
 }
 
 pub struct NewMailbox<'a> {
@@ -49,14 +64,18 @@ pub struct NewMailbox<'a> {
     pub after_action: &'a str,
     pub move_folder: Option<&'a str>,
     pub oversize_folder: Option<&'a str>,
+    pub oauth2: OAuth2Settings,
     pub now: i64,
 }
 
 pub async fn add(conn: &mut AnyConnection, m: NewMailbox<'_>) -> Result<i64> {
     Ok(sqlx::query_scalar(
         "INSERT INTO mailboxes (name, host, port, tls, username, password, password_env, password_file, \
-         folder, queue_id, after_action, move_folder, created_at, oversize_folder) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+         folder, queue_id, after_action, move_folder, created_at, oversize_folder, \
+         oauth2_token_url, oauth2_client_id, oauth2_client_secret_env, oauth2_client_secret_file, \
+         oauth2_refresh_token_env, oauth2_refresh_token_file, oauth2_scope) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+         $15, $16, $17, $18, $19, $20, $21) RETURNING id",
     )
     .bind(m.name)
     .bind(m.host)
@@ -72,13 +91,22 @@ pub async fn add(conn: &mut AnyConnection, m: NewMailbox<'_>) -> Result<i64> {
     .bind(m.move_folder)
     .bind(m.now)
     .bind(m.oversize_folder)
+    .bind(m.oauth2.oauth2_token_url)
+    .bind(m.oauth2.oauth2_client_id)
+    .bind(m.oauth2.oauth2_client_secret_env)
+    .bind(m.oauth2.oauth2_client_secret_file)
+    .bind(m.oauth2.oauth2_refresh_token_env)
+    .bind(m.oauth2.oauth2_refresh_token_file)
+    .bind(m.oauth2.oauth2_scope)
     .fetch_one(conn)
     .await?)
 }
 
 const SELECT: &str = "SELECT m.id, m.name, m.host, m.port, m.tls, m.username, m.password, m.password_env, \
      m.password_file, m.folder, m.queue_id, q.name AS queue_name, m.after_action, m.move_folder, m.oversize_folder, m.uidvalidity, \
-     m.last_uid, m.state, m.last_success_at, m.last_error, m.last_error_at, m.failures, m.backlog \
+     m.last_uid, m.state, m.last_success_at, m.last_error, m.last_error_at, m.failures, m.backlog, \
+     m.oauth2_token_url, m.oauth2_client_id, m.oauth2_client_secret_env, m.oauth2_client_secret_file, \
+     m.oauth2_refresh_token_env, m.oauth2_refresh_token_file, m.oauth2_scope \
      FROM mailboxes m JOIN queues q ON q.id = m.queue_id";
 
 pub async fn list(conn: &mut AnyConnection) -> Result<Vec<Mailbox>> {
@@ -303,11 +331,15 @@ pub struct MailboxView {
     pub last_error_at: Option<String>,
     pub failures: i64,
     pub backlog: i64,
+    /// Where tokens come from, for a mailbox signing in with XOAUTH2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oauth2_token_url: Option<String>,
 }
 
 impl From<&Mailbox> for MailboxView {
     fn from(m: &Mailbox) -> Self {
         let password_source = match (&m.password, &m.password_env, &m.password_file) {
+            _ if m.oauth2.oauth2_token_url.is_some() => "oauth2".to_string(),
             (Some(_), _, _) => "inline".to_string(),
             (None, Some(v), _) => format!("env:{v}"),
             (None, None, Some(f)) => format!("file:{f}"),
@@ -340,6 +372,7 @@ impl From<&Mailbox> for MailboxView {
             last_error_at: m.last_error_at.map(rfc3339),
             failures: m.failures,
             backlog: m.backlog,
+            oauth2_token_url: m.oauth2.oauth2_token_url.clone(),
         }
     }
 }

@@ -118,6 +118,7 @@ async fn mailbox_added_while_running(b: Backend) {
                 after_action: "seen",
                 move_folder: None,
                 oversize_folder: None,
+                oauth2: Default::default(),
                 now: store::now_ms(),
             },
         )

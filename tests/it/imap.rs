@@ -42,6 +42,7 @@ async fn add_mailbox(
             after_action: &action,
             move_folder: move_folder.as_deref(),
             oversize_folder: None,
+            oauth2: Default::default(),
             now: store::now_ms(),
         },
     )
@@ -415,6 +416,7 @@ async fn mixed_mailboxes(b: Backend) {
                     after_action: "seen",
                     move_folder: None,
                     oversize_folder: None,
+                    oauth2: Default::default(),
                     now: store::now_ms(),
                 },
             )

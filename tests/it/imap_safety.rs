@@ -38,6 +38,7 @@ async fn add(t: &TestDb, d: &Dovecot, name: &str, after: &str, oversize: Option<
             after_action: after,
             move_folder: None,
             oversize_folder: oversize,
+            oauth2: Default::default(),
             now: store::now_ms(),
         },
     )

@@ -19,6 +19,7 @@ mod imap;
 mod imap_safety;
 mod layering;
 mod mail_safety;
+mod oauth2;
 mod outbound;
 mod postfix;
 mod sla;

@@ -4,14 +4,26 @@ ROOT/<local part of the recipient>/ as a Maildir, which the test Dovecot serves
 over IMAP. Recipients starting with "reject" get 550 5.1.1 (no such user),
 "policy" 554 5.7.1 (spam), "tempfail" 451.
 
-usage: smtp_sink.py PORT ROOT [UID GID]   (prints "ready" once listening)"""
+With --introspect URL it demands AUTH XOAUTH2 (nothing else) and asks that
+OAuth2 introspection endpoint (RFC 7662) whether the bearer token is active
+and names the user signing in, as Dovecot's oauth2 passdb does; 535 if not.
+
+usage: smtp_sink.py [--introspect URL] PORT ROOT [UID GID]
+(prints "ready" once listening)"""
+import asyncio
+import base64
+import binascii
+import json
 import mailbox
 import os
 import signal
 import sys
 import time
+import urllib.parse
+import urllib.request
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 
 class Handler:
@@ -43,13 +55,59 @@ class Handler:
         return "250 Message accepted for delivery"
 
 
+class OAuthHandler(Handler):
+    """A Handler that takes XOAUTH2 only, vouched for by the endpoint."""
+
+    def __init__(self, root, uid, gid, introspect):
+        super().__init__(root, uid, gid)
+        self.introspect = introspect
+
+    def active_user(self, token):
+        data = urllib.parse.urlencode({"token": token}).encode()
+        with urllib.request.urlopen(self.introspect, data=data, timeout=5) as r:
+            answer = json.load(r)
+        return answer.get("username") if answer.get("active") else None
+
+    async def auth_XOAUTH2(self, server, args):
+        if len(args) != 2:
+            raw = await server.challenge_auth("")
+            if not isinstance(raw, bytes):
+                return AuthResult(success=False, handled=True)
+        else:
+            try:
+                raw = base64.b64decode(args[1], validate=True)
+            except binascii.Error:
+                await server.push("501 5.5.2 Cannot decode the response")
+                return AuthResult(success=False, handled=True)
+        parts = dict(p.split(b"=", 1) for p in raw.split(b"\x01") if b"=" in p)
+        user = parts.get(b"user", b"").decode()
+        auth = parts.get(b"auth", b"").decode()
+        if not auth.lower().startswith("bearer "):
+            return AuthResult(success=False, handled=False)
+        loop = asyncio.get_running_loop()
+        who = await loop.run_in_executor(None, self.active_user, auth[7:])
+        if user and who == user:
+            return AuthResult(success=True, auth_data=user)
+        return AuthResult(success=False, handled=False)
+
+
 def main():
-    port, root = int(sys.argv[1]), sys.argv[2]
-    uid = int(sys.argv[3]) if len(sys.argv) > 3 else None
-    gid = int(sys.argv[4]) if len(sys.argv) > 4 else None
+    args = sys.argv[1:]
+    introspect = None
+    if args[:1] == ["--introspect"]:
+        introspect, args = args[1], args[2:]
+    port, root = int(args[0]), args[1]
+    uid = int(args[2]) if len(args) > 2 else None
+    gid = int(args[3]) if len(args) > 3 else None
     os.umask(0o007)
     os.makedirs(root, exist_ok=True)
-    controller = Controller(Handler(root, uid, gid), hostname="127.0.0.1", port=port, server_hostname="smtp-sink.test")
+    if introspect:
+        controller = Controller(
+            OAuthHandler(root, uid, gid, introspect), hostname="127.0.0.1", port=port,
+            server_hostname="smtp-sink.test", auth_require_tls=False, auth_required=True,
+            auth_exclude_mechanism=["LOGIN", "PLAIN"])
+    else:
+        controller = Controller(Handler(root, uid, gid), hostname="127.0.0.1", port=port, server_hostname="smtp-sink.test")
     controller.start()
     print("ready", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: (controller.stop(), sys.exit(0)))

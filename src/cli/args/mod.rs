@@ -323,6 +323,8 @@ pub enum MailboxCmd {
         /// stays where it is, unread). Its header is quarantined either way.
         #[arg(long)]
         oversize_folder: Option<String>,
+        #[command(flatten)]
+        oauth2: Box<OAuth2Args>,
     },
     List {
         #[arg(long)]
@@ -333,6 +335,36 @@ pub enum MailboxCmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// XOAUTH2 instead of a password (Microsoft 365, Gmail): tokens from this
+/// endpoint by the refresh-token grant; secrets from variables or files.
+#[derive(Debug, Args)]
+pub struct OAuth2Args {
+    /// The token endpoint, e.g. https://oauth2.googleapis.com/token.
+    #[arg(long)]
+    pub oauth2_token_url: Option<String>,
+    #[arg(long, requires = "oauth2_token_url")]
+    pub oauth2_client_id: Option<String>,
+    #[arg(
+        long,
+        requires = "oauth2_token_url",
+        conflicts_with = "oauth2_client_secret_file"
+    )]
+    pub oauth2_client_secret_env: Option<String>,
+    #[arg(long, requires = "oauth2_token_url")]
+    pub oauth2_client_secret_file: Option<PathBuf>,
+    #[arg(
+        long,
+        requires = "oauth2_token_url",
+        conflicts_with = "oauth2_refresh_token_file"
+    )]
+    pub oauth2_refresh_token_env: Option<String>,
+    #[arg(long, requires = "oauth2_token_url")]
+    pub oauth2_refresh_token_file: Option<PathBuf>,
+    /// Scope asked for on refresh (Microsoft 365 wants one).
+    #[arg(long, requires = "oauth2_token_url")]
+    pub oauth2_scope: Option<String>,
 }
 
 #[derive(Debug, Args)]

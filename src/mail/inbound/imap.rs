@@ -12,6 +12,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::domain::secret::Secret;
+use crate::mail::oauth2;
 use crate::store::mailboxes;
 
 /// Any byte stream IMAP can run over: plain TCP or TLS.
@@ -95,6 +96,71 @@ pub fn password(m: &mailboxes::Mailbox) -> Result<Secret, ImapError> {
     Err(ImapError::Password("none configured".into()))
 }
 
+/// The mailbox's OAuth2 grant, when it signs in with XOAUTH2.
+pub fn grant(m: &mailboxes::Mailbox) -> Result<Option<oauth2::Grant>, ImapError> {
+    let o = &m.oauth2;
+    let Some(token_url) = &o.oauth2_token_url else {
+        return Ok(None);
+    };
+    let refresh = oauth2::SecretFrom::of(
+        o.oauth2_refresh_token_env.as_deref(),
+        o.oauth2_refresh_token_file.as_deref(),
+    )
+    .ok_or_else(|| ImapError::Password("no OAuth2 refresh token configured".into()))?;
+    Ok(Some(oauth2::Grant {
+        token_url: token_url.clone(),
+        client_id: o.oauth2_client_id.clone().unwrap_or_default(),
+        client_secret: oauth2::SecretFrom::of(
+            o.oauth2_client_secret_env.as_deref(),
+            o.oauth2_client_secret_file.as_deref(),
+        ),
+        refresh_token: refresh,
+        scope: o.oauth2_scope.clone(),
+    }))
+}
+
+/// SASL XOAUTH2: the initial response, then an empty answer to the JSON
+/// error challenge a server sends before it says NO.
+struct XOAuth2 {
+    response: Option<String>,
+}
+
+impl async_imap::Authenticator for XOAuth2 {
+    type Response = String;
+    fn process(&mut self, _challenge: &[u8]) -> String {
+        self.response.take().unwrap_or_default()
+    }
+}
+
+/// Signs in with a held token; when the server refuses it (expired or
+/// revoked early), once more with a fresh one.
+async fn sign_in_oauth2(
+    mut client: async_imap::Client<Stream>,
+    user: &str,
+    g: &oauth2::Grant,
+) -> Result<Session<Stream>, ImapError> {
+    let mut last = String::new();
+    for _ in 0..2 {
+        let token = oauth2::access_token(g).await.map_err(|e| match e {
+            e if e.is_refusal() => ImapError::Auth(user.into(), e.to_string()),
+            e => ImapError::Connect(g.token_url.clone(), e.to_string()),
+        })?;
+        let auth = XOAuth2 {
+            response: Some(oauth2::xoauth2(user, token.expose())),
+        };
+        match tokio::time::timeout(IO_TIMEOUT, client.authenticate("XOAUTH2", auth)).await {
+            Ok(Ok(s)) => return Ok(s),
+            Ok(Err((e, c))) => {
+                oauth2::forget(g);
+                last = e.to_string();
+                client = c;
+            }
+            Err(_) => return Err(ImapError::Timeout(IO_TIMEOUT)),
+        }
+    }
+    Err(ImapError::Auth(user.into(), last))
+}
+
 pub fn tls_connector() -> tokio_rustls::TlsConnector {
     let mut roots = tokio_rustls::rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -145,13 +211,17 @@ pub async fn connect(m: &mailboxes::Mailbox) -> Result<(Session<Stream>, u32), I
     if m.tls != "starttls" {
         timed(client.read_response()).await?;
     }
-    let pass = password(m)?;
-    let mut session =
-        match tokio::time::timeout(IO_TIMEOUT, client.login(&m.username, pass.expose())).await {
-            Ok(Ok(s)) => s,
-            Ok(Err((e, _))) => return Err(ImapError::Auth(m.username.clone(), e.to_string())),
-            Err(_) => return Err(ImapError::Timeout(IO_TIMEOUT)),
-        };
+    let mut session = match grant(m)? {
+        Some(g) => sign_in_oauth2(client, &m.username, &g).await?,
+        None => {
+            let pass = password(m)?;
+            match tokio::time::timeout(IO_TIMEOUT, client.login(&m.username, pass.expose())).await {
+                Ok(Ok(s)) => s,
+                Ok(Err((e, _))) => return Err(ImapError::Auth(m.username.clone(), e.to_string())),
+                Err(_) => return Err(ImapError::Timeout(IO_TIMEOUT)),
+            }
+        }
+    };
     let selected = match tokio::time::timeout(IO_TIMEOUT, session.select(&m.folder)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return Err(ImapError::Folder(m.folder.clone(), e.to_string())),

@@ -2,4 +2,5 @@
 //! outbox worker's job.
 
 pub mod compose;
+pub mod transport;
 pub mod worker;

@@ -4,16 +4,15 @@
 //! attempt limit are parked as `dead` with the server's words.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::StreamExt;
-use lettre::transport::smtp::PoolConfig;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::AsyncTransport;
 use rand::Rng;
 use serde::Serialize;
 use tracing::{Instrument, info, info_span, warn};
 
 use super::compose::{self, Outgoing};
+use super::transport::{Smtp, Transport, TransportError, is_sign_in_refusal};
 use crate::config::Config;
 use crate::store::{self, Db, StoreError, outbox, users};
 
@@ -22,8 +21,8 @@ const BATCH: i64 = 100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SenderError {
-    #[error("bad smtp_url: {0}")]
-    Url(lettre::transport::smtp::Error),
+    #[error(transparent)]
+    Transport(#[from] TransportError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -47,6 +46,9 @@ pub struct Attempt {
     /// retry sends only to the rest.
     #[serde(skip)]
     done: Vec<String>,
+    /// The server refused our sign-in.
+    #[serde(skip)]
+    sign_in_refused: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -83,6 +85,10 @@ pub struct Report {
     pub retry: usize,
     pub dead: usize,
     pub attempts: Vec<Attempt>,
+    /// No OAuth2 token for the SMTP account (the endpoint's words): the
+    /// mail waits, nothing was tried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_failed: Option<String>,
 }
 
 /// Delay before attempt `attempts + 1`: 1 min doubling to 1 h, ±20 % jitter
@@ -97,22 +103,13 @@ pub fn backoff_ms(attempts: i64) -> i64 {
 pub struct Sender {
     db: Db,
     cfg: Arc<Config>,
-    transport: Option<AsyncSmtpTransport<Tokio1Executor>>,
+    transport: Option<Transport>,
 }
 
 impl Sender {
     /// Without `smtp_url` the sender sends nothing and rows wait.
     pub fn new(db: Db, cfg: Arc<Config>) -> Result<Sender, SenderError> {
-        let transport = match &cfg.smtp_url {
-            Some(url) => Some(
-                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                    .map_err(SenderError::Url)?
-                    .timeout(Some(Duration::from_secs(30)))
-                    .pool_config(PoolConfig::new().max_size(cfg.smtp_connections.max(1)))
-                    .build(),
-            ),
-            None => None,
-        };
+        let transport = Transport::from_config(&cfg)?;
         Ok(Sender { db, cfg, transport })
     }
 
@@ -126,9 +123,18 @@ impl Sender {
     /// re-sends at most one batch once its lease expires.
     pub async fn send_due(&self, now: i64) -> Result<Report, SenderError> {
         let mut report = Report::default();
-        let Some(transport) = &self.transport else {
+        let Some(via) = &self.transport else {
             return Ok(report);
         };
+        let transport = match via.current().await {
+            Ok(t) => t,
+            Err(e) => {
+                warn!(error = %e, "no SMTP sign-in token; mail waits in the outbox");
+                report.auth_failed = Some(e.to_string());
+                return Ok(report);
+            }
+        };
+        let transport = &transport;
         loop {
             let (rows, bouncing) = {
                 let mut conn = self.db.conn().await?;
@@ -151,6 +157,9 @@ impl Sender {
                 .buffer_unordered(self.cfg.smtp_connections.max(1) as usize)
                 .collect()
                 .await;
+            if results.iter().any(|a| a.sign_in_refused) {
+                via.refused_sign_in();
+            }
             let mut tx = self.db.begin_write().await?;
             let sent_at = store::now_ms();
             for a in &results {
@@ -189,7 +198,7 @@ impl Sender {
 
     async fn send_one(
         &self,
-        transport: &AsyncSmtpTransport<Tokio1Executor>,
+        transport: &Smtp,
         row: outbox::Claimed,
         bouncing: &[String],
         now: i64,
@@ -214,6 +223,7 @@ impl Sender {
                 refused: Vec::new(),
                 retry_at: 0,
                 done: already.clone(),
+                sign_in_refused: false,
             };
             if outgoing.to.is_empty() && outgoing.cc.is_empty() {
                 let why = "every recipient is marked as bouncing".to_string();
@@ -295,7 +305,7 @@ fn outgoing(row: &outbox::Claimed, bouncing: &[String]) -> Outgoing {
 /// on the first refusal). Delivered and refused recipients go to
 /// `attempt.done`; returns how many must be tried again.
 async fn deliver_each(
-    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    transport: &Smtp,
     message: &lettre::Message,
     pending: &[String],
     attempt: &mut Attempt,
@@ -306,10 +316,12 @@ async fn deliver_each(
     for rcpt in pending {
         let result = match rcpt.parse() {
             Ok(addr) => match lettre::address::Envelope::new(from.clone(), vec![addr]) {
-                Ok(env) => transport
-                    .send_raw(&env, &raw)
-                    .await
-                    .map_err(|e| (e.is_permanent(), e.to_string())),
+                Ok(env) => transport.send_raw(&env, &raw).await.map_err(|e| {
+                    // A refused sign-in is ours to fix: the mail waits.
+                    let ours = is_sign_in_refusal(&e);
+                    attempt.sign_in_refused |= ours;
+                    (e.is_permanent() && !ours, e.to_string())
+                }),
                 Err(e) => Err((true, e.to_string())),
             },
             Err(e) => Err((true, format!("not an address: {e}"))),
@@ -376,12 +388,9 @@ mod tests {
             "smtp://user:pass@mail.example.com:587?tls=required",
             "smtps://user:pass@mail.example.com:465",
         ] {
-            assert!(
-                AsyncSmtpTransport::<Tokio1Executor>::from_url(url).is_ok(),
-                "{url}"
-            );
+            assert!(Smtp::from_url(url).is_ok(), "{url}");
         }
-        assert!(AsyncSmtpTransport::<Tokio1Executor>::from_url("http://x").is_err());
+        assert!(Smtp::from_url("http://x").is_err());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use docket::service::ingest::{Ingestor, Outcome, Source};
 use docket::store::{self, Db, queues, tickets};
 
 pub mod ldap;
+pub mod oauth;
 pub mod peers;
 pub mod postfix;
 

@@ -92,6 +92,16 @@ pub struct Dovecot {
 impl Dovecot {
     /// Starts a private Dovecot with the given users (password [`PASSWORD`]).
     pub async fn start(users: &[&str]) -> Option<Dovecot> {
+        Self::start_with(users, None).await
+    }
+
+    /// Also takes XOAUTH2 and OAUTHBEARER, checking each token at the
+    /// introspection endpoint (RFC 7662) given; passwords still work.
+    pub async fn start_oauth2(users: &[&str], introspection_url: &str) -> Option<Dovecot> {
+        Self::start_with(users, Some(introspection_url)).await
+    }
+
+    async fn start_with(users: &[&str], introspection: Option<&str>) -> Option<Dovecot> {
         if !Path::new("/usr/sbin/dovecot").exists() {
             missing_peer(
                 "Dovecot",
@@ -123,12 +133,32 @@ impl Dovecot {
             owner.clone()
         };
         let chroot = if is_root() { "" } else { "chroot =" };
+        let (mechanisms, oauth2) = match introspection {
+            Some(url) => {
+                std::fs::write(
+                    root.join("oauth2.conf.ext"),
+                    format!(
+                        "introspection_url = {url}\nintrospection_mode = post\n\
+                         username_attribute = username\nactive_attribute = active\nactive_value = true\n"
+                    ),
+                )
+                .expect("oauth2 conf");
+                (
+                    "plain login xoauth2 oauthbearer",
+                    format!(
+                        "passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  \
+                         args = {r}/oauth2.conf.ext\n}}\n"
+                    ),
+                )
+            }
+            None => ("plain login", String::new()),
+        };
         let conf = format!(
             "base_dir = {r}/run\nstate_dir = {r}/state\nlog_path = {r}/dovecot.log\n\
-protocols = imap\nlisten = 127.0.0.1\nssl = no\ndisable_plaintext_auth = no\nauth_mechanisms = plain login\n\
+protocols = imap\nlisten = 127.0.0.1\nssl = no\ndisable_plaintext_auth = no\nauth_mechanisms = {mechanisms}\n\
 first_valid_uid = 1\nfirst_valid_gid = 1\ndefault_internal_user = {owner}\ndefault_login_user = {login_user}\n\
 mail_location = maildir:{r}/mail/%n\n\
-passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%n {r}/passwd\n}}\n\
+{oauth2}passdb {{\n  driver = passwd-file\n  mechanisms = plain login\n  args = scheme=PLAIN username_format=%n {r}/passwd\n}}\n\
 userdb {{\n  driver = passwd-file\n  args = username_format=%n {r}/passwd\n}}\n\
 service imap-login {{\n  {chroot}\n  inet_listener imap {{\n    address = 127.0.0.1\n    port = {port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}\n}}\n\
 service anvil {{\n  {chroot}\n}}\n"
@@ -314,10 +344,22 @@ pub struct SmtpSink {
     root: PathBuf,
     owner: (u32, u32),
     child: Option<Child>,
+    /// Set: only XOAUTH2 clients whose token this endpoint vouches for send.
+    introspection: Option<String>,
 }
 
 impl SmtpSink {
     pub async fn start(dovecot: &Dovecot) -> Option<SmtpSink> {
+        Self::start_with(dovecot, None).await
+    }
+
+    /// Demands AUTH XOAUTH2 and checks each token at the introspection
+    /// endpoint given (as Dovecot does), 535 when it is not active.
+    pub async fn start_oauth2(dovecot: &Dovecot, introspection_url: &str) -> Option<SmtpSink> {
+        Self::start_with(dovecot, Some(introspection_url.to_string())).await
+    }
+
+    async fn start_with(dovecot: &Dovecot, introspection: Option<String>) -> Option<SmtpSink> {
         let ok = Command::new("/usr/bin/python3")
             .args(["-c", "import aiosmtpd"])
             .status()
@@ -331,6 +373,7 @@ impl SmtpSink {
             root: dovecot.mail_root(),
             owner: dovecot.owner(),
             child: None,
+            introspection,
         };
         s.spawn().await;
         Some(s)
@@ -342,8 +385,12 @@ impl SmtpSink {
 
     pub async fn spawn(&mut self) {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/smtp_sink.py");
-        let child = Command::new("/usr/bin/python3")
-            .arg(script)
+        let mut cmd = Command::new("/usr/bin/python3");
+        cmd.arg(script);
+        if let Some(url) = &self.introspection {
+            cmd.args(["--introspect", url]);
+        }
+        let child = cmd
             .arg(self.port.to_string())
             .arg(&self.root)
             .arg(self.owner.0.to_string())

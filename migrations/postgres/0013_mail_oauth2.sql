@@ -1,0 +1,10 @@
+-- OAuth2 (XOAUTH2) for an IMAP mailbox: the token endpoint and client, and
+-- where the client secret and refresh token are read from (environment
+-- variable or file; never the secrets themselves).
+ALTER TABLE mailboxes ADD COLUMN oauth2_token_url TEXT;
+ALTER TABLE mailboxes ADD COLUMN oauth2_client_id TEXT;
+ALTER TABLE mailboxes ADD COLUMN oauth2_client_secret_env TEXT;
+ALTER TABLE mailboxes ADD COLUMN oauth2_client_secret_file TEXT;
+ALTER TABLE mailboxes ADD COLUMN oauth2_refresh_token_env TEXT;
+ALTER TABLE mailboxes ADD COLUMN oauth2_refresh_token_file TEXT;
+ALTER TABLE mailboxes ADD COLUMN oauth2_scope TEXT;

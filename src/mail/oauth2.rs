@@ -1,0 +1,280 @@
+//! OAuth2 for the mail accounts: Microsoft 365 and Gmail take no passwords
+//! over IMAP or SMTP any more. An access token comes from the configured
+//! token endpoint by the refresh-token grant (RFC 6749 §6), is kept in
+//! memory until shortly before it expires, and is dropped as soon as a
+//! mail server refuses it, so the next sign-in asks for a fresh one.
+//! Secrets come from the environment or files, never from the database.
+
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+use crate::domain::secret::Secret;
+
+/// Where a secret is read from when needed (so a rotated file is picked up).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretFrom {
+    Env(String),
+    File(String),
+}
+
+impl SecretFrom {
+    /// From a `(…_env, …_file)` pair of settings; the variable wins.
+    pub fn of(env: Option<&str>, file: Option<&str>) -> Option<SecretFrom> {
+        match (env, file) {
+            (Some(v), _) => Some(SecretFrom::Env(v.to_string())),
+            (None, Some(f)) => Some(SecretFrom::File(f.to_string())),
+            (None, None) => None,
+        }
+    }
+
+    fn read(&self, what: &str) -> Result<Secret, OAuthError> {
+        match self {
+            SecretFrom::Env(v) => std::env::var(v)
+                .map(Secret::new)
+                .map_err(|_| OAuthError::Secret(format!("the {what} variable {v} is not set"))),
+            SecretFrom::File(f) => std::fs::read_to_string(f)
+                .map(|s| Secret::new(s.trim()))
+                .map_err(|e| OAuthError::Secret(format!("reading the {what} from {f}: {e}"))),
+        }
+    }
+
+    /// Names the source, never the secret (for status and keys).
+    pub fn describe(&self) -> String {
+        match self {
+            SecretFrom::Env(v) => format!("env:{v}"),
+            SecretFrom::File(f) => format!("file:{f}"),
+        }
+    }
+}
+
+/// One account's grant: what to send the token endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub token_url: String,
+    pub client_id: String,
+    /// Public clients (some Gmail set-ups) have none.
+    pub client_secret: Option<SecretFrom>,
+    pub refresh_token: SecretFrom,
+    /// Asked for on refresh (Microsoft wants it; Gmail needs none).
+    pub scope: Option<String>,
+}
+
+impl Grant {
+    fn key(&self) -> String {
+        format!(
+            "{} {} {}",
+            self.token_url,
+            self.client_id,
+            self.refresh_token.describe()
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthError {
+    #[error("{0}")]
+    Secret(String),
+    /// The endpoint said no (a revoked or expired refresh token, a wrong
+    /// client): a person must act.
+    #[error("the token endpoint refused a new token: {0}")]
+    Refused(String),
+    /// The endpoint could not be reached or answered nonsense: try later.
+    #[error("the token endpoint did not answer: {0}")]
+    Unreachable(String),
+}
+
+impl OAuthError {
+    /// True when retrying cannot help until someone fixes the grant.
+    pub fn is_refusal(&self) -> bool {
+        !matches!(self, OAuthError::Unreachable(_))
+    }
+}
+
+/// An access token held in memory, and a refresh token the endpoint may
+/// have rotated.
+struct Held {
+    access: Secret,
+    until: Instant,
+    rotated_refresh: Option<Secret>,
+}
+
+static HELD: LazyLock<Mutex<HashMap<String, Held>>> = LazyLock::new(Mutex::default);
+
+fn held() -> std::sync::MutexGuard<'static, HashMap<String, Held>> {
+    HELD.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// An access token for the grant: the one held while it is fresh, else a
+/// new one from the endpoint.
+pub async fn access_token(g: &Grant) -> Result<Secret, OAuthError> {
+    let key = g.key();
+    let rotated = {
+        let map = held();
+        match map.get(&key) {
+            Some(h) if h.until > Instant::now() => return Ok(h.access.clone()),
+            Some(h) => h.rotated_refresh.clone(),
+            None => None,
+        }
+    };
+    let refresh = match rotated {
+        Some(r) => r,
+        None => g.refresh_token.read("refresh token")?,
+    };
+    let answer = refresh_grant(g, &refresh).await?;
+    let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(3600));
+    // Renew a little early: a token must not expire between here and the
+    // server's check. A quarter of a short life, at most a minute.
+    let early = (lifetime / 4).min(Duration::from_secs(60));
+    let access = Secret::new(answer.access_token);
+    held().insert(
+        key,
+        Held {
+            access: access.clone(),
+            until: Instant::now() + lifetime - early,
+            rotated_refresh: answer.refresh_token.map(Secret::new),
+        },
+    );
+    Ok(access)
+}
+
+/// A mail server refused the token: forget it, so the next sign-in fetches
+/// a new one.
+pub fn forget(g: &Grant) {
+    if let Some(h) = held().get_mut(&g.key()) {
+        h.until = Instant::now();
+    }
+}
+
+/// The SASL XOAUTH2 initial response (before base64), as Google and
+/// Microsoft define it.
+pub fn xoauth2(user: &str, token: &str) -> String {
+    format!("user={user}\x01auth=Bearer {token}\x01\x01")
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    expires_in: Option<u64>,
+    refresh_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TokenRefusal {
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+static CLIENT: LazyLock<Option<reqwest::Client>> = LazyLock::new(|| {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .ok()
+});
+
+async fn refresh_grant(g: &Grant, refresh: &Secret) -> Result<TokenAnswer, OAuthError> {
+    let client = CLIENT
+        .as_ref()
+        .ok_or_else(|| OAuthError::Unreachable("no HTTP client".into()))?;
+    let secret = g
+        .client_secret
+        .as_ref()
+        .map(|s| s.read("client secret"))
+        .transpose()?;
+    let mut form = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh.expose()),
+        ("client_id", g.client_id.as_str()),
+    ];
+    if let Some(s) = &secret {
+        form.push(("client_secret", s.expose()));
+    }
+    if let Some(scope) = &g.scope {
+        form.push(("scope", scope.as_str()));
+    }
+    let res = client
+        .post(&g.token_url)
+        .form(&form)
+        .send()
+        .await
+        .map_err(|e| OAuthError::Unreachable(format!("{}: {e}", g.token_url)))?;
+    let status = res.status();
+    let body = res
+        .bytes()
+        .await
+        .map_err(|e| OAuthError::Unreachable(format!("{}: {e}", g.token_url)))?;
+    if status.is_success() {
+        return serde_json::from_slice(&body).map_err(|e| {
+            OAuthError::Unreachable(format!("{} answered no token: {e}", g.token_url))
+        });
+    }
+    if status.is_server_error() {
+        return Err(OAuthError::Unreachable(format!(
+            "{} answered {status}",
+            g.token_url
+        )));
+    }
+    Err(OAuthError::Refused(refusal_text(status, &body)))
+}
+
+/// `invalid_grant (Token has been revoked)`, from RFC 6749 §5.2's fields.
+fn refusal_text(status: reqwest::StatusCode, body: &[u8]) -> String {
+    let r: Option<TokenRefusal> = serde_json::from_slice(body).ok();
+    let clean = |s: String| -> String {
+        s.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(300)
+            .collect()
+    };
+    match r {
+        Some(TokenRefusal {
+            error: Some(e),
+            error_description: Some(d),
+        }) => format!("{} ({})", clean(e), clean(d)),
+        Some(TokenRefusal { error: Some(e), .. }) => clean(e),
+        _ => format!("HTTP {status}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sasl_string_is_googles() {
+        assert_eq!(
+            xoauth2("a@b.example", "tok"),
+            "user=a@b.example\u{1}auth=Bearer tok\u{1}\u{1}"
+        );
+    }
+
+    #[test]
+    fn a_refusal_reads_as_the_endpoint_said() {
+        let s = reqwest::StatusCode::BAD_REQUEST;
+        assert_eq!(
+            refusal_text(
+                s,
+                br#"{"error":"invalid_grant","error_description":"Token has been\nrevoked"}"#
+            ),
+            "invalid_grant (Token has been revoked)"
+        );
+        assert_eq!(
+            refusal_text(s, br#"{"error":"invalid_client"}"#),
+            "invalid_client"
+        );
+        assert_eq!(refusal_text(s, b"<html>"), "HTTP 400 Bad Request");
+    }
+
+    #[test]
+    fn the_variable_wins_over_the_file() {
+        assert_eq!(
+            SecretFrom::of(Some("V"), Some("/f")),
+            Some(SecretFrom::Env("V".into()))
+        );
+        assert_eq!(SecretFrom::of(None, None), None);
+    }
+}
