@@ -43,6 +43,30 @@ pub(super) async fn user(cfg: &Config, cmd: UserCmd) -> Result<()> {
             crate::store::users::clear_bouncing(&mut conn, &email).await?;
             println!("{email} is mailed again");
         }
+        UserCmd::History { email, json } => {
+            let changes = crate::service::admin::role_history(&db, &email).await?;
+            if json {
+                print_json(&changes)?;
+            }
+            for c in changes.iter().filter(|_| !json) {
+                let what = c
+                    .queue
+                    .as_deref()
+                    .map_or("account".into(), |q| format!("queue {q}"));
+                let role = |r: &Option<String>| r.clone().unwrap_or_else(|| "-".into());
+                println!(
+                    "{}  {what}: {} -> {}  by {}{}",
+                    c.at,
+                    role(&c.from),
+                    role(&c.to),
+                    c.source,
+                    c.note
+                        .as_deref()
+                        .map(|n| format!(" ({n})"))
+                        .unwrap_or_default()
+                );
+            }
+        }
         UserCmd::Set {
             email,
             wip_limit,

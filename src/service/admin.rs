@@ -283,3 +283,17 @@ fn application_area(app: Option<i64>, queue: &str) -> Result<(), ServiceError> {
         None => Ok(()),
     }
 }
+
+/// How a person's powers changed over time (`docket user history`).
+pub async fn role_history(
+    db: &Db,
+    email: &str,
+) -> Result<Vec<crate::store::role_changes::Change>, ServiceError> {
+    let email = crate::domain::address::normalise(email)
+        .ok_or_else(|| ServiceError::Invalid(format!("{email:?} is not an e-mail address")))?;
+    let mut conn = db.conn().await?;
+    let id = crate::store::users::id_of(&mut conn, &email)
+        .await?
+        .ok_or_else(|| ServiceError::Invalid(format!("nobody is known as {email}")))?;
+    Ok(crate::store::role_changes::of_user(&mut conn, id).await?)
+}

@@ -11,7 +11,7 @@ use super::ServiceError;
 use super::tickets::history;
 use crate::config::{Config, Ldap, LdapGroup};
 use crate::directory::{self, DirectoryError, Person};
-use crate::store::{Db, people, queues, sessions, tickets, triage, users};
+use crate::store::{Db, people, queues, role_changes, sessions, tickets, triage, users};
 
 /// What the directory grants a person.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -150,9 +150,14 @@ async fn requestor(db: &Db, p: &Person, now: i64) -> Result<SignIn, ServiceError
 /// memberships of every queue the mapping names (others are left alone).
 async fn apply(db: &Db, ldap: &Ldap, p: &Person, g: &Grant, now: i64) -> Result<i64, ServiceError> {
     let mut tx = db.begin_write().await?;
-    users::ensure(&mut tx, &p.email, &p.name, now).await?;
+    let id = users::ensure(&mut tx, &p.email, &p.name, now).await?;
+    let was = users::role(&mut tx, id).await?;
     let role = if g.admin { "admin" } else { "staff" };
-    let id = users::upsert_staff(&mut tx, &p.email, role, None, now).await?;
+    users::upsert_staff(&mut tx, &p.email, role, None, now).await?;
+    if was.as_deref() != Some(role) {
+        let change = (None, was.as_deref(), Some(role));
+        from_directory(&mut tx, id, change, "their directory groups", now).await?;
+    }
     users::set_directory_dn(&mut tx, id, &p.dn).await?;
     let all = queues::list(&mut tx).await?;
     let have = users::memberships(&mut tx, id).await?;
@@ -183,10 +188,34 @@ async fn apply(db: &Db, ldap: &Ldap, p: &Person, g: &Grant, now: i64) -> Result<
         }
         if had != want {
             tracing::info!(queue = %q.name, from = ?had, to = ?want, "directory changed a queue role");
+            let change = (Some(q.id), had, want);
+            from_directory(&mut tx, id, change, "their directory groups", now).await?;
         }
     }
     tx.commit().await?;
     Ok(id)
+}
+
+/// Records a change of role the directory made: `(queue, from, to)`, the
+/// queue `None` for the account's own role.
+async fn from_directory(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    (queue_id, old_role, new_role): (Option<i64>, Option<&str>, Option<&str>),
+    note: &str,
+    now: i64,
+) -> Result<(), ServiceError> {
+    let change = role_changes::NewChange {
+        user_id,
+        queue_id,
+        old_role,
+        new_role,
+        source: "directory",
+        note: Some(note),
+        now,
+    };
+    role_changes::record(conn, change).await?;
+    Ok(())
 }
 
 /// What `docket ldap sync` did.
@@ -238,6 +267,13 @@ async fn disable(db: &Db, id: i64, now: i64) -> Result<Vec<i64>, ServiceError> {
     for t in &owned {
         back_to_triage(&mut tx, *t, id, now).await?;
     }
+    let note = "left their directory groups";
+    for (queue, role) in users::memberships(&mut tx, id).await? {
+        from_directory(&mut tx, id, (Some(queue), Some(&role), None), note, now).await?;
+    }
+    let was = users::role(&mut tx, id).await?;
+    let change = (None, was.as_deref(), Some("requestor"));
+    from_directory(&mut tx, id, change, note, now).await?;
     users::disable_staff(&mut tx, id).await?;
     tx.commit().await?;
     Ok(owned)

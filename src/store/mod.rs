@@ -14,6 +14,7 @@ pub mod quarantine;
 pub mod queues;
 pub mod reports;
 pub mod requestor;
+pub mod role_changes;
 pub mod schedule;
 pub mod search_index;
 pub mod sessions;

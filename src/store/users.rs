@@ -260,11 +260,23 @@ pub async fn find_staff(conn: &mut AnyConnection, email: &str) -> Result<Option<
 }
 
 pub async fn is_admin(conn: &mut AnyConnection, id: i64) -> Result<bool> {
-    let role: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE id = $1")
+    Ok(role(conn, id).await?.as_deref() == Some("admin"))
+}
+
+/// The id of the user with this address, whatever their role.
+pub async fn id_of(conn: &mut AnyConnection, email: &str) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// The account's role: `requestor`, `staff` or `admin`.
+pub async fn role(conn: &mut AnyConnection, id: i64) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT role FROM users WHERE id = $1")
         .bind(id)
         .fetch_optional(conn)
-        .await?;
-    Ok(role.as_deref() == Some("admin"))
+        .await?)
 }
 
 /// A user's address and display name.

@@ -284,6 +284,41 @@ async fn directory(b: Backend) {
         (303, "/my".to_string()),
         "no staff power left: the requestor view"
     );
+    // Her history keeps what the directory gave and took.
+    let h: serde_json::Value = serde_json::from_str(&ok(docket(
+        &t.url,
+        &["user", "history", "eve@example.com", "--json"],
+        b"",
+    )))
+    .unwrap();
+    let said: Vec<(String, String, String, String)> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let s = |k: &str| c[k].as_str().unwrap_or("-").to_string();
+            (s("queue"), s("from"), s("to"), s("source"))
+        })
+        .collect();
+    let row = |q: &str, f: &str, to: &str| {
+        (
+            q.to_string(),
+            f.to_string(),
+            to.to_string(),
+            "directory".to_string(),
+        )
+    };
+    assert_eq!(
+        said,
+        vec![
+            row("-", "requestor", "staff"),
+            row("ops", "-", "engineer"),
+            row("ops", "engineer", "-"),
+            row("-", "staff", "requestor"),
+        ],
+        "{h}"
+    );
+    assert!(h.to_string().contains("left their directory groups"), "{h}");
 
     // Someone the directory knows in no mapped group is a requestor: they
     // see their own tickets only and file one from the web.

@@ -281,6 +281,13 @@ pub enum UserCmd {
     },
     /// Clear the bouncing mark on an address so it is mailed again.
     ClearBounce { email: String },
+    /// How a person's roles changed: account and queue roles, by whom
+    /// (the directory, …) and when.
+    History {
+        email: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Change a user's settings.
     Set {
         email: String,
