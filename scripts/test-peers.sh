@@ -13,6 +13,8 @@ command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
 [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 [ -x /usr/sbin/postfix ] || need+=(postfix)
 [ -x /usr/sbin/slapd ] || need+=(slapd ldap-utils)
+# The private slapd's TLS certificates are made with it.
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test peers: ${need[*]}" >&2
   # Postfix unconfigured: the tests run private instances, never the system's.
@@ -22,7 +24,7 @@ if [ ${#need[@]} -gt 0 ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-for tool in pg_ctlcluster /usr/sbin/dovecot /usr/sbin/postfix /usr/bin/chromium /usr/bin/chromedriver /usr/sbin/slapd /usr/bin/ldapmodify; do
+for tool in pg_ctlcluster /usr/sbin/dovecot /usr/sbin/postfix /usr/bin/chromium /usr/bin/chromedriver /usr/sbin/slapd /usr/bin/ldapmodify openssl; do
   command -v "$tool" >/dev/null 2>&1 || { echo "test peer $tool is still missing after installing" >&2; exit 1; }
 done
 /usr/bin/python3 -c 'import aiosmtpd' || { echo "python3-aiosmtpd is still missing" >&2; exit 1; }

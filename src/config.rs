@@ -57,6 +57,9 @@ pub struct LdapFile {
     pub user_filter: Option<String>,
     pub group_member_attribute: Option<String>,
     pub starttls: Option<bool>,
+    /// PEM file of the CA that signed the directory's certificate, when
+    /// the system's trust store does not hold it.
+    pub tls_ca_file: Option<PathBuf>,
     #[serde(default)]
     pub groups: Vec<LdapGroup>,
 }
@@ -126,6 +129,9 @@ pub struct Ldap {
     /// `member` (groups list their members) or `memberOf` (on the user).
     pub group_member_attribute: String,
     pub starttls: bool,
+    /// Trust this CA (PEM) for `ldaps://` and StartTLS instead of the
+    /// system's store.
+    pub tls_ca_file: Option<String>,
     pub groups: Vec<LdapGroup>,
 }
 
@@ -177,6 +183,10 @@ impl LdapFile {
                 .map(|v| matches!(v.as_str(), "1" | "true" | "yes"))
                 .or(self.starttls)
                 .unwrap_or(false),
+            tls_ca_file: env_or(
+                "DOCKET_LDAP_TLS_CA_FILE",
+                self.tls_ca_file.map(|p| p.display().to_string()),
+            ),
             groups: self.groups,
         })
     }

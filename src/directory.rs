@@ -3,9 +3,13 @@
 //! as the person's DN, and read their groups. Every connection and
 //! operation has a timeout; an outage is [`DirectoryError::Unavailable`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ldap3::{LdapConnAsync, LdapConnSettings, Scope, SearchEntry, ldap_escape};
+use tokio_rustls::rustls::pki_types::CertificateDer;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 
 use crate::config::Ldap;
 
@@ -33,14 +37,36 @@ pub struct Person {
 }
 
 async fn connect(cfg: &Ldap) -> Result<ldap3::Ldap, DirectoryError> {
-    let settings = LdapConnSettings::new()
+    let mut settings = LdapConnSettings::new()
         .set_conn_timeout(TIMEOUT)
         .set_starttls(cfg.starttls);
+    if let Some(ca) = &cfg.tls_ca_file {
+        settings = settings.set_config(trusting(ca)?);
+    }
     let (conn, ldap) = LdapConnAsync::with_settings(settings, &cfg.url)
         .await
         .map_err(down)?;
     ldap3::drive!(conn);
     Ok(ldap)
+}
+
+/// TLS that trusts the CA in `ca_file` (PEM) alone.
+fn trusting(ca_file: &str) -> Result<Arc<ClientConfig>, DirectoryError> {
+    let unreadable = |e: &dyn std::fmt::Display| down(format!("tls_ca_file {ca_file}: {e}"));
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca_file).map_err(|e| unreadable(&e))? {
+        roots
+            .add(cert.map_err(|e| unreadable(&e))?)
+            .map_err(|e| unreadable(&e))?;
+    }
+    let config = ClientConfig::builder_with_provider(Arc::new(
+        tokio_rustls::rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| unreadable(&e))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(Arc::new(config))
 }
 
 /// A connection bound as the service account (anonymous without one).

@@ -56,6 +56,7 @@ fn ldap_config(url: &str) -> Ldap {
         user_filter: "(mail={email})".into(),
         group_member_attribute: "member".into(),
         starttls: false,
+        tls_ca_file: None,
         groups: vec![g("ops-engineers", "engineer"), g("ops-triagers", "triager")],
     }
 }
@@ -69,13 +70,28 @@ fn cli(
     args: &[&str],
     stdin: &str,
 ) -> std::process::Output {
+    cli_with(t, &format!("url = \"{url}\""), dir, args, stdin)
+}
+
+/// [`cli`] with more `[ldap]` settings (`url` among them).
+fn cli_with(
+    t: &TestDb,
+    settings: &str,
+    dir: &std::path::Path,
+    args: &[&str],
+    stdin: &str,
+) -> std::process::Output {
     let conf = dir.join("docket.toml");
-    std::fs::write(&conf, format!(
-        "[ldap]\nurl = \"{url}\"\nbind_dn = \"{ROOT_DN}\"\nbind_password_env = \"TEST_LDAP_PW\"\n\
+    std::fs::write(
+        &conf,
+        format!(
+            "[ldap]\n{settings}\nbind_dn = \"{ROOT_DN}\"\nbind_password_env = \"TEST_LDAP_PW\"\n\
          base_dn = \"{BASE}\"\n[[ldap.groups]]\ndn = \"cn=ops-engineers,ou=groups,{BASE}\"\n\
          queue = \"ops\"\nrole = \"engineer\"\n[[ldap.groups]]\n\
          dn = \"cn=ops-triagers,ou=groups,{BASE}\"\nqueue = \"ops\"\nrole = \"triager\"\n"
-    )).unwrap();
+        ),
+    )
+    .unwrap();
     let mut all = vec!["--config", conf.to_str().unwrap()];
     all.extend_from_slice(args);
     let mut child = Command::new(docket_bin())
@@ -257,6 +273,45 @@ async fn directory(b: Backend) {
         "wrong",
     );
     assert_eq!(out.status.code(), Some(1));
+    // Over TLS: ldaps:// and StartTLS, trusting the directory's CA; a
+    // certificate nobody vouches for is refused.
+    let ca = slapd.ca_file().display().to_string();
+    for settings in [
+        format!("url = \"{}\"\ntls_ca_file = \"{ca}\"", slapd.ldaps_url),
+        format!(
+            "url = \"{}\"\nstarttls = true\ntls_ca_file = \"{ca}\"",
+            slapd.url
+        ),
+    ] {
+        let out = cli_with(
+            &t,
+            &settings,
+            dir.path(),
+            &["ldap", "test", "eve@example.com"],
+            PASSWORD,
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{settings}: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("uid=eve,ou=people"), "{text}");
+    }
+    let untrusted = format!("url = \"{}\"", slapd.ldaps_url);
+    let out = cli_with(
+        &t,
+        &untrusted,
+        dir.path(),
+        &["ldap", "test", "eve@example.com"],
+        PASSWORD,
+    );
+    assert!(!out.status.success(), "an unknown CA is not trusted");
+    let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    assert!(
+        err.contains("certificate") || err.contains("unknownissuer"),
+        "{err}"
+    );
 
     // Eve leaves her group: the next sync disables her and gives her
     // ticket back to triage with a note.

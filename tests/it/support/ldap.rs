@@ -15,8 +15,78 @@ pub const ROOT_PW: &str = "slapd-root-secret";
 
 pub struct Slapd {
     pub url: String,
+    /// The same directory over TLS from the first byte.
+    pub ldaps_url: String,
     child: Option<Child>,
     dir: tempfile::TempDir,
+}
+
+/// A private CA and a certificate for 127.0.0.1 that it signed, made with
+/// the openssl command line: `(ca.pem, server.pem, server.key)` in `d`.
+fn certificates(d: &Path) {
+    std::fs::write(
+        d.join("ca.cnf"),
+        "[req]\ndistinguished_name = dn\nx509_extensions = v3_ca\nprompt = no\n\
+         [dn]\nCN = Docket test CA\n[v3_ca]\nbasicConstraints = critical,CA:TRUE\n\
+         keyUsage = critical,keyCertSign,cRLSign\nsubjectKeyIdentifier = hash\n",
+    )
+    .expect("ca.cnf");
+    std::fs::write(
+        d.join("server.ext"),
+        "subjectAltName = IP:127.0.0.1\nbasicConstraints = CA:FALSE\n\
+         keyUsage = digitalSignature\nextendedKeyUsage = serverAuth\n",
+    )
+    .expect("server.ext");
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let steps: [Vec<&str>; 3] = [
+        [
+            &["req", "-x509", "-config", "ca.cnf", "-days", "2"][..],
+            &ec[..],
+            &["-keyout", "ca.key", "-out", "ca.pem"],
+        ]
+        .concat(),
+        [
+            &["req", "-subj", "/CN=127.0.0.1"][..],
+            &ec[..],
+            &["-keyout", "server.key", "-out", "server.csr"],
+        ]
+        .concat(),
+        vec![
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.pem",
+        ],
+    ];
+    for args in steps {
+        let out = Command::new("openssl")
+            .args(&args)
+            .current_dir(d)
+            .output()
+            .expect("openssl (apt-get install openssl)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 impl Slapd {
@@ -38,10 +108,14 @@ impl Slapd {
         let dir = tempfile::tempdir().expect("dir");
         let d = dir.path();
         std::fs::create_dir_all(d.join("db")).expect("db dir");
+        certificates(d);
         let conf = format!(
             "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\n\
              include /etc/ldap/schema/inetorgperson.schema\nmodulepath /usr/lib/ldap\n\
-             moduleload back_mdb\npidfile {d}/slapd.pid\ndatabase mdb\nsuffix \"{BASE}\"\n\
+             moduleload back_mdb\npidfile {d}/slapd.pid\n\
+             TLSCACertificateFile {d}/ca.pem\nTLSCertificateFile {d}/server.pem\n\
+             TLSCertificateKeyFile {d}/server.key\n\
+             database mdb\nsuffix \"{BASE}\"\n\
              rootdn \"{ROOT_DN}\"\nrootpw {ROOT_PW}\ndirectory {d}/db\nmaxsize 10485760\n",
             d = d.display()
         );
@@ -59,9 +133,10 @@ impl Slapd {
             "slapadd: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let port = free_port();
+        let (port, tls_port) = (free_port(), free_port());
         let mut s = Slapd {
             url: format!("ldap://127.0.0.1:{port}"),
+            ldaps_url: format!("ldaps://127.0.0.1:{tls_port}"),
             child: None,
             dir,
         };
@@ -69,12 +144,17 @@ impl Slapd {
         Some(s)
     }
 
+    /// The PEM of the CA that signed the directory's certificate.
+    pub fn ca_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
     async fn run(&mut self, port: u16) {
         let child = Command::new("/usr/sbin/slapd")
             .arg("-f")
             .arg(self.dir.path().join("slapd.conf"))
             .arg("-h")
-            .arg(format!("ldap://127.0.0.1:{port}/"))
+            .arg(format!("{}/ {}/", self.url, self.ldaps_url))
             .args(["-d", "0"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
