@@ -24,6 +24,7 @@ pub mod requestor;
 pub mod schedule;
 pub mod scheduler;
 pub mod sign_in_limit;
+pub mod sign_in_link;
 pub mod sla;
 pub mod status;
 pub mod tasks;

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::domain::status_link::{self, Checked};
 use crate::mail::outbound::compose;
 use crate::store::requestor::{self as store, PublicEntry, RequestorTicket};
-use crate::store::{Db, intake, outbox, tickets, users};
+use crate::store::{Db, intake, tickets, users};
 
 /// The link to `email`'s status page, when `public_url` is set.
 pub async fn link_for(
@@ -216,55 +216,6 @@ pub async fn fill(
     }
     super::intake::refresh(&mut tx, ticket).await?;
     tickets::touch(&mut tx, ticket, now).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Mails a fresh link to `email` when they have asked us for something;
-/// says nothing either way, so the page tells no one who is a requestor.
-pub async fn resend(db: &Db, cfg: &Config, email: &str, now: i64) -> Result<(), ServiceError> {
-    let Some(addr) = crate::domain::address::normalise(email) else {
-        return Ok(());
-    };
-    let mut tx = db.begin_write().await?;
-    let Some((user, _)) = store::person(&mut tx, &addr).await? else {
-        return Ok(());
-    };
-    let Some(ticket) = store::latest_ticket(&mut tx, user).await? else {
-        return Ok(());
-    };
-    let (Some(link), Some(ctx)) = (
-        link_for(&mut tx, cfg, &addr, now).await?,
-        tickets::context(&mut tx, ticket).await?,
-    ) else {
-        return Ok(());
-    };
-    let id = compose::new_message_id(ticket, &cfg.instance_name);
-    let body = format!(
-        "Hello,\n\nhere is a fresh link to your requests and their status:\n\n    {link}\n\n\
-         It works for 30 days. If you did not ask for it, you can ignore this mail.\n"
-    );
-    outbox::insert(
-        &mut tx,
-        outbox::NewMail {
-            ticket_id: Some(ticket),
-            kind: "status_link",
-            from_addr: &ctx.correspond_address,
-            from_name: &ctx.queue_name,
-            reply_to: None,
-            to: std::slice::from_ref(&addr),
-            cc: &[],
-            subject: "Your requests and their status",
-            body: &body,
-            html_body: None,
-            auto_submitted: true,
-            message_id: &id,
-            in_reply_to: None,
-            references: &[],
-            now,
-        },
-    )
-    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -84,6 +84,10 @@ pub fn router(state: AppState) -> Router {
             "/my/new",
             get(pages::my_session::new_form).post(pages::my_session::file),
         )
+        .route(
+            "/my/signin/{token}",
+            get(pages::my_session::sign_in_link).post(pages::my_session::use_sign_in_link),
+        )
         .route("/my/{token}", get(pages::requestor::show))
         .route(
             "/my/{token}/queues/{name}",

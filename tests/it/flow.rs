@@ -936,12 +936,12 @@ async fn limits_membership_and_fresh_links(b: Backend) {
     let mut cfg = t.config();
     cfg.public_url = Some("http://status.example".into());
     for who in ["sam@example.com", "nobody@example.com"] {
-        docket::service::requestor::resend(&t.db, &cfg, who, docket::store::now_ms())
+        docket::service::sign_in_link::send(&t.db, &cfg, who, docket::store::now_ms())
             .await
             .expect("resend");
     }
     let links: Vec<String> =
-        sqlx::query_scalar("SELECT to_addrs FROM outbox WHERE kind = 'status_link'")
+        sqlx::query_scalar("SELECT to_addrs FROM outbox WHERE kind = 'sign_in_link'")
             .fetch_all(&t.db.pool)
             .await
             .expect("links");

@@ -22,6 +22,7 @@ mod mail_safety;
 mod oauth2;
 mod outbound;
 mod postfix;
+mod sign_in_link;
 mod sla;
 mod team;
 mod threading;

@@ -138,3 +138,45 @@ pub async fn file(
         Err(e) => Err(e.into()),
     }
 }
+
+#[derive(Template, WebTemplate)]
+#[template(path = "my/signin.html")]
+pub struct SignInLink {
+    page: Page,
+    token: String,
+    /// The link was used already or is too old.
+    spent: bool,
+}
+
+/// `GET /my/signin/{token}`: a button, not the sign-in itself, so a mail
+/// scanner that opens every link does not use it up.
+pub async fn sign_in_link(Path(token): Path<String>) -> SignInLink {
+    SignInLink {
+        page: Page::anonymous(),
+        token,
+        spent: false,
+    }
+}
+
+/// `POST /my/signin/{token}`: uses the link once and keeps the person's
+/// status-page link in the cookie.
+pub async fn use_sign_in_link(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Result<Response, WebError> {
+    let link =
+        crate::service::sign_in_link::redeem(&state.db, &state.cfg, &token, state.now()).await?;
+    Ok(match link {
+        Some(link) => enter(&link, crate::web::auth::behind_tls(&headers)),
+        None => (
+            StatusCode::GONE,
+            SignInLink {
+                page: Page::anonymous(),
+                token: String::new(),
+                spent: true,
+            },
+        )
+            .into_response(),
+    })
+}

@@ -255,7 +255,7 @@ pub async fn fields(
 pub async fn resend(State(state): State<AppState>, body: Bytes) -> Result<Sent, WebError> {
     let form = FormData::parse(&body);
     let email = form.text("email").unwrap_or_default();
-    requestor::resend(&state.db, &state.cfg, &email, state.now()).await?;
+    crate::service::sign_in_link::send(&state.db, &state.cfg, &email, state.now()).await?;
     Ok(Sent {
         page: Page::anonymous(),
     })

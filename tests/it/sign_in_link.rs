@@ -1,0 +1,153 @@
+//! Without a directory, a requestor proves their address by a mailed
+//! one-time link: asked for on the sign-in page, opened (a button, so a
+//! mail scanner's visit does not use it up), it keeps their status link and
+//! they file a new ticket at `/my/new`; it never works twice, nor after an
+//! hour, nor for an address that may not file, and an address gets at most
+//! three an hour.
+
+use docket::app::Options;
+use docket::store;
+
+use crate::both;
+use crate::support::{Backend, Served, TestDb, docket, ok};
+
+both!(a_mailed_one_time_link_signs_a_requestor_in, one_time_link);
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The links mailed to `to` so far, newest last.
+async fn links(t: &TestDb, to: &str) -> Vec<String> {
+    let mut c = t.db.pool.acquire().await.unwrap();
+    let bodies: Vec<String> = sqlx::query_scalar(
+        "SELECT body FROM outbox WHERE kind = 'sign_in_link' AND to_addrs = $1 ORDER BY id",
+    )
+    .bind(to)
+    .fetch_all(&mut *c)
+    .await
+    .unwrap();
+    bodies
+        .iter()
+        .map(|b| {
+            let at = b.find("/my/signin/").expect("a link in the mail");
+            b[at..].split_whitespace().next().unwrap().to_string()
+        })
+        .collect()
+}
+
+async fn one_time_link(b: Backend) {
+    let Some(t) = TestDb::new(b).await else {
+        return;
+    };
+    t.add_queue("help", "help@example.com", None).await;
+    let mut cfg = t.config();
+    cfg.public_url = Some("http://docket.test".into());
+    let served = Served::start(&t, cfg.clone(), Options::default(), |a| a).await;
+    let base = &served.base;
+    let web = client();
+    let ask = |email: &'static str| {
+        let web = web.clone();
+        let url = format!("{base}/my/resend");
+        async move {
+            let r = web
+                .post(url)
+                .form(&[("email", email)])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.text().await.unwrap()
+        }
+    };
+    let login = web.get(format!("{base}/login")).send().await.unwrap();
+    assert!(
+        login
+            .text()
+            .await
+            .unwrap()
+            .contains("Mail me a sign-in link")
+    );
+
+    // No queue takes requests from the web yet: nothing for a stranger.
+    assert!(ask("new@example.com").await.contains("Check your mail"));
+    assert!(links(&t, "new@example.com").await.is_empty());
+    ok(docket(
+        &t.url,
+        &["queue", "set", "help", "--requestors-may-file", "true"],
+        b"",
+    ));
+    ask("new@example.com").await;
+    let link = links(&t, "new@example.com").await.pop().expect("mailed");
+
+    // Opening the link shows a button; only pressing it signs in.
+    let page = web.get(format!("{base}{link}")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Sign in"));
+    let r = web.post(format!("{base}{link}")).send().await.unwrap();
+    assert_eq!(r.status(), 303, "signed in");
+    assert_eq!(r.headers()["location"], "/my");
+    let form = web
+        .get(format!("{base}/my/new"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = form.find("name=\"form\" value=\"").expect(&form) + 19;
+    let form_token = form[at..].split('"').next().unwrap().to_string();
+    let r = web
+        .post(format!("{base}/my/new"))
+        .form(&[
+            ("form", form_token.as_str()),
+            ("queue", "help"),
+            ("subject", "VPN drops every hour"),
+            ("body", "Since Monday."),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "{:?}", r.text().await);
+    let filed = t
+        .scalar_i64(
+            "SELECT COUNT(*) FROM tickets t JOIN ticket_requestors r ON r.ticket_id = t.id \
+             JOIN users u ON u.id = r.user_id \
+             WHERE u.email = 'new@example.com' AND t.subject = 'VPN drops every hour'",
+        )
+        .await;
+    assert_eq!(filed, 1, "filed through the same pipeline as mail");
+
+    // Once only.
+    let again = client().post(format!("{base}{link}")).send().await.unwrap();
+    assert_eq!(again.status(), 410);
+    assert!(again.headers().get("set-cookie").is_none());
+    assert!(again.text().await.unwrap().contains("has been used"));
+    let used = t
+        .scalar_i64("SELECT COUNT(*) FROM sign_in_links WHERE used_at IS NOT NULL")
+        .await;
+    assert_eq!(used, 1);
+
+    // Three an hour for an address, whatever is asked.
+    for _ in 0..4 {
+        ask("new@example.com").await;
+    }
+    assert_eq!(links(&t, "new@example.com").await.len(), 3);
+
+    // An hour old: refused.
+    let hours_ago = store::now_ms() - 2 * 3_600_000;
+    docket::service::sign_in_link::send(&t.db, &cfg, "late@example.com", hours_ago)
+        .await
+        .unwrap();
+    let late = links(&t, "late@example.com").await.pop().expect("mailed");
+    let r = client().post(format!("{base}{late}")).send().await.unwrap();
+    assert_eq!(r.status(), 410, "too old");
+    assert!(r.headers().get("set-cookie").is_none());
+
+    served.stop().await;
+    t.close().await;
+}
