@@ -151,6 +151,9 @@ async fn requestor(db: &Db, p: &Person, now: i64) -> Result<SignIn, ServiceError
 async fn apply(db: &Db, ldap: &Ldap, p: &Person, g: &Grant, now: i64) -> Result<i64, ServiceError> {
     let mut tx = db.begin_write().await?;
     let id = users::ensure(&mut tx, &p.email, &p.name, now).await?;
+    if !p.name.trim().is_empty() {
+        users::set_display_name(&mut tx, id, p.name.trim()).await?;
+    }
     let was = users::role(&mut tx, id).await?;
     let role = if g.admin { "admin" } else { "staff" };
     users::upsert_staff(&mut tx, &p.email, role, None, now).await?;

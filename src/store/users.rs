@@ -271,6 +271,16 @@ pub async fn id_of(conn: &mut AnyConnection, email: &str) -> Result<Option<i64>>
         .await?)
 }
 
+/// The name the directory gives, which wins over one mail suggested.
+pub async fn set_display_name(conn: &mut AnyConnection, id: i64, name: &str) -> Result<()> {
+    sqlx::query("UPDATE users SET display_name = $1 WHERE id = $2")
+        .bind(name)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// The account's role: `requestor`, `staff` or `admin`.
 pub async fn role(conn: &mut AnyConnection, id: i64) -> Result<Option<String>> {
     Ok(sqlx::query_scalar("SELECT role FROM users WHERE id = $1")

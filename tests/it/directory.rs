@@ -184,6 +184,20 @@ async fn directory(b: Backend) {
     .await
     .ticket
     .unwrap();
+    // Eve wrote once before, signing "E."; the directory's name wins.
+    ingest(
+        &t.ingestor(),
+        &mail(
+            "E. <eve@example.com>",
+            "ops@example.com",
+            "Hi",
+            "e0@x",
+            "",
+            "Hello.",
+        ),
+        None,
+    )
+    .await;
     let mut cfg = t.config();
     cfg.ldap = Some(ldap_config(&slapd.url));
     let served = Served::start(&t, cfg, Default::default(), |a| a).await;
@@ -205,6 +219,12 @@ async fn directory(b: Backend) {
         )
         .await;
     assert_eq!(role, 1, "the group maps to the engineer role");
+    let named = t
+        .scalar_i64(
+            "SELECT COUNT(*) FROM users WHERE email = 'eve@example.com'              AND display_name = 'Eve Engineer'",
+        )
+        .await;
+    assert_eq!(named, 1, "the display name comes from the directory");
     ok(docket(
         &t.url,
         &["ticket", "take", &id.to_string(), "--as", "eve@example.com"],
