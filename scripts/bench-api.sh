@@ -13,7 +13,7 @@ cargo build --release --quiet
 bin="$PWD/target/release/docket"
 work=$(mktemp -d)
 export DOCKET_LOG=warn
-trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
 if [ -n "${BENCH_POSTGRES_URL:-}" ]; then
   export DOCKET_DATABASE_URL="$BENCH_POSTGRES_URL"
 else

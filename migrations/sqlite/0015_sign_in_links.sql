@@ -1,11 +1,13 @@
 -- One-time sign-in links mailed to requestors who ask for one: the SHA-256
--- of the token (never the token), whose it is, until when, and when it was
--- used (once).
+-- of the token (never the token), the address it was mailed to (an account
+-- is made only when the link is used), until when, and when it was used
+-- (once).
 CREATE TABLE sign_in_links (
     hash TEXT PRIMARY KEY,
-    user_id BIGINT NOT NULL REFERENCES users(id),
+    email TEXT NOT NULL,
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL,
     used_at BIGINT
 );
-CREATE INDEX sign_in_links_user ON sign_in_links(user_id, created_at);
+CREATE INDEX sign_in_links_email ON sign_in_links(email, created_at);
+CREATE INDEX sign_in_links_created ON sign_in_links(created_at);

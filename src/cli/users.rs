@@ -44,7 +44,7 @@ pub(super) async fn user(cfg: &Config, cmd: UserCmd) -> Result<()> {
             println!("{email} is mailed again");
         }
         UserCmd::History { email, json } => {
-            let changes = crate::service::admin::role_history(&db, &email).await?;
+            let changes = crate::service::role_history::of(&db, &email).await?;
             if json {
                 print_json(&changes)?;
             }

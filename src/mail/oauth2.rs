@@ -125,7 +125,8 @@ pub async fn access_token(g: &Grant) -> Result<Secret, OAuthError> {
         None => g.refresh_token.read("refresh token")?,
     };
     let answer = refresh_grant(g, &refresh).await?;
-    let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(3600));
+    // A day at most: an absurd `expires_in` must not overflow the clock.
+    let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(3600).min(86_400));
     // Renew a little early: a token must not expire between here and the
     // server's check. A quarter of a short life, at most a minute.
     let early = (lifetime / 4).min(Duration::from_secs(60));
@@ -212,7 +213,9 @@ async fn refresh_grant(g: &Grant, refresh: &Secret) -> Result<TokenAnswer, OAuth
             OAuthError::Unreachable(format!("{} answered no token: {e}", g.token_url))
         });
     }
-    if status.is_server_error() {
+    // Busy or slow (429, 408) is not a refusal: try again later.
+    let busy = matches!(status.as_u16(), 408 | 429);
+    if status.is_server_error() || busy {
         return Err(OAuthError::Unreachable(format!(
             "{} answered {status}",
             g.token_url

@@ -2,7 +2,7 @@
 //! CLI both come here, so a rule (a queue name is one word, an address is
 //! used once, a member's queue exists) holds whichever door is used.
 
-use super::ServiceError;
+use super::{ServiceError, role_history};
 use crate::domain::address;
 use crate::store::{Db, queues, triage, users};
 
@@ -80,7 +80,22 @@ pub async fn save_staff(db: &Db, u: StaffUser<'_>, now: i64) -> Result<String, S
     };
     let mut tx = db.begin_write().await?;
     let all = queues::list(&mut tx).await?;
+    let was = users::id_of(&mut tx, &addr).await?;
+    let was = match was {
+        Some(id) => users::role(&mut tx, id).await?,
+        None => None,
+    };
     let id = users::upsert_staff(&mut tx, &addr, u.role, hash.as_deref(), now).await?;
+    let by_admin = ("admin", None);
+    role_history::note(
+        &mut tx,
+        id,
+        (None, was.as_deref(), Some(u.role)),
+        by_admin,
+        now,
+    )
+    .await?;
+    let had = users::memberships(&mut tx, id).await?;
     for name in u.queues {
         let q = all
             .iter()
@@ -88,6 +103,10 @@ pub async fn save_staff(db: &Db, u: StaffUser<'_>, now: i64) -> Result<String, S
             .ok_or_else(|| ServiceError::Invalid(format!("There is no queue {name:?}.")))?;
         application_area(q.app_id, name)?;
         users::add_to_queue(&mut tx, q.id, id).await?;
+        if !had.iter().any(|(qid, _)| *qid == q.id) {
+            let joined = (Some(q.id), None, Some("engineer"));
+            role_history::note(&mut tx, id, joined, by_admin, now).await?;
+        }
     }
     tx.commit().await?;
     Ok(addr)
@@ -201,12 +220,13 @@ pub async fn set_member(
             "There is no staff user {addr}: add them with docket user add first."
         )));
     };
-    if remove {
+    let new = if remove {
         if !triage::remove_member(&mut tx, qid, who.user_id).await? {
             return Err(ServiceError::Invalid(format!(
                 "{addr} is not a member of {queue}."
             )));
         }
+        None
     } else {
         let role = role.unwrap_or("engineer");
         if !matches!(role, "triager" | "engineer") {
@@ -215,7 +235,17 @@ pub async fn set_member(
             ));
         }
         triage::set_member(&mut tx, qid, who.user_id, role).await?;
-    }
+        Some(role)
+    };
+    let change = (Some(qid), who.role.as_deref(), new);
+    role_history::note(
+        &mut tx,
+        who.user_id,
+        change,
+        ("admin", None),
+        crate::store::now_ms(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(addr)
 }
@@ -282,18 +312,4 @@ fn application_area(app: Option<i64>, queue: &str) -> Result<(), ServiceError> {
         )),
         None => Ok(()),
     }
-}
-
-/// How a person's powers changed over time (`docket user history`).
-pub async fn role_history(
-    db: &Db,
-    email: &str,
-) -> Result<Vec<crate::store::role_changes::Change>, ServiceError> {
-    let email = crate::domain::address::normalise(email)
-        .ok_or_else(|| ServiceError::Invalid(format!("{email:?} is not an e-mail address")))?;
-    let mut conn = db.conn().await?;
-    let id = crate::store::users::id_of(&mut conn, &email)
-        .await?
-        .ok_or_else(|| ServiceError::Invalid(format!("nobody is known as {email}")))?;
-    Ok(crate::store::role_changes::of_user(&mut conn, id).await?)
 }

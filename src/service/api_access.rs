@@ -137,11 +137,20 @@ pub async fn add_token(
             (None, Some(u))
         }
     };
+    let owned = match app_id {
+        Some(app) => Some(api::app_queues(&mut tx, app).await?),
+        None => None,
+    };
     let mut ids = Vec::new();
     for q in queues {
         let id = views::queue_by_name(&mut tx, q)
             .await?
             .ok_or_else(|| ServiceError::Invalid(format!("no queue {q:?}")))?;
+        if owned.as_ref().is_some_and(|o| !o.contains(&id)) {
+            return Err(ServiceError::Invalid(format!(
+                "queue {q:?} is not the application's"
+            )));
+        }
         ids.push(id.to_string());
     }
     let bytes: [u8; 32] = rand::random();

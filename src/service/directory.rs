@@ -8,10 +8,11 @@ use serde::Serialize;
 use sqlx::AnyConnection;
 
 use super::ServiceError;
+use super::role_history;
 use super::tickets::history;
 use crate::config::{Config, Ldap, LdapGroup};
 use crate::directory::{self, DirectoryError, Person};
-use crate::store::{Db, people, queues, role_changes, sessions, tickets, triage, users};
+use crate::store::{Db, people, queues, sessions, tickets, triage, users};
 
 /// What the directory grants a person.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -199,26 +200,15 @@ async fn apply(db: &Db, ldap: &Ldap, p: &Person, g: &Grant, now: i64) -> Result<
     Ok(id)
 }
 
-/// Records a change of role the directory made: `(queue, from, to)`, the
-/// queue `None` for the account's own role.
+/// Records a change of role the directory made.
 async fn from_directory(
     conn: &mut AnyConnection,
     user_id: i64,
-    (queue_id, old_role, new_role): (Option<i64>, Option<&str>, Option<&str>),
+    change: role_history::Move<'_>,
     note: &str,
     now: i64,
 ) -> Result<(), ServiceError> {
-    let change = role_changes::NewChange {
-        user_id,
-        queue_id,
-        old_role,
-        new_role,
-        source: "directory",
-        note: Some(note),
-        now,
-    };
-    role_changes::record(conn, change).await?;
-    Ok(())
+    role_history::note(conn, user_id, change, ("directory", Some(note)), now).await
 }
 
 /// What `docket ldap sync` did.

@@ -21,6 +21,7 @@ pub mod ownership;
 pub mod poll;
 pub mod reports;
 pub mod requestor;
+pub mod role_history;
 pub mod schedule;
 pub mod scheduler;
 pub mod sign_in_limit;

@@ -2,7 +2,8 @@
 //! one-time link: it works once, within an hour, and opens `/my` (their
 //! requests) and `/my/new` (a new one) for thirty days, as the link in
 //! every mail to them does. Asking for one tells nobody whether the address
-//! is known, and an address gets at most a few an hour.
+//! is known (the page answers before any of this runs), an address gets at
+//! most a few an hour, and an account is made only when a link is used.
 
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
@@ -17,6 +18,9 @@ use crate::store::{Db, outbox, queues, tickets, users};
 pub const VALID_MS: i64 = 3_600_000;
 /// Links an address is mailed in an hour at most; more look like abuse.
 const PER_HOUR: i64 = 3;
+/// Links mailed in an hour to all addresses together: whoever types
+/// strangers' addresses into the form cannot make us a mail cannon.
+const ALL_PER_HOUR: i64 = 200;
 
 fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -40,13 +44,13 @@ pub async fn send(db: &Db, cfg: &Config, email: &str, now: i64) -> Result<(), Se
     let Some((from_addr, from_name)) = sender(&mut tx, latest).await? else {
         return Ok(());
     };
-    let user = users::ensure(&mut tx, &addr, "", now).await?;
-    if store::sign_in_links_since(&mut tx, user, now - 3_600_000).await? >= PER_HOUR {
-        tracing::info!("sign-in link not sent: too many asked for this address");
+    let (mine, all) = store::sign_in_links_since(&mut tx, &addr, now - 3_600_000).await?;
+    if mine >= PER_HOUR || all >= ALL_PER_HOUR {
+        tracing::info!(all, "sign-in link not sent: too many asked for");
         return Ok(());
     }
     let token = hex::encode(rand::random::<[u8; 24]>());
-    store::add_sign_in_link(&mut tx, &hash(&token), user, now, now + VALID_MS).await?;
+    store::add_sign_in_link(&mut tx, &hash(&token), &addr, now, now + VALID_MS).await?;
     let body = format!(
         "Hello,\n\nopen this link to see your requests with us and to file a new one:\n\n    \
          {base}/my/signin/{token}\n\nIt works once, within an hour. If you did not ask for it, \
@@ -105,14 +109,14 @@ pub async fn redeem(
     token: &str,
     now: i64,
 ) -> Result<Option<String>, ServiceError> {
-    let user = {
-        let mut tx = db.begin_write().await?;
-        let user = store::use_sign_in_link(&mut tx, &hash(token), now).await?;
-        tx.commit().await?;
-        user
+    let mut tx = db.begin_write().await?;
+    let Some(email) = store::use_sign_in_link(&mut tx, &hash(token), now).await? else {
+        return Ok(None);
     };
-    match user {
-        Some(u) => Ok(Some(super::filing::link_for_user(db, cfg, u, now).await?)),
-        None => Ok(None),
-    }
+    // The address is proven now: its account is made (a requestor's).
+    let user = users::ensure(&mut tx, &email, "", now).await?;
+    tx.commit().await?;
+    Ok(Some(
+        super::filing::link_for_user(db, cfg, user, now).await?,
+    ))
 }

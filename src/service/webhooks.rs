@@ -93,6 +93,16 @@ fn hears_of(queues: &str, queue: i64) -> bool {
     queues.is_empty() || queues.split(',').any(|q| q.parse() == Ok(queue))
 }
 
+/// Whether a token may see and manage an endpoint: one narrowed to some
+/// queues only those subscribed for some of those queues alone.
+pub fn within(a: &super::api_access::Access, hook_queues: &str) -> bool {
+    !a.narrowed
+        || (!hook_queues.is_empty()
+            && hook_queues
+                .split(',')
+                .all(|q| q.parse().is_ok_and(|q| a.queues.contains(&q))))
+}
+
 /// Writes a delivery of `event` about `ticket` to every live endpoint of
 /// the application owning its queue that asked for it; nothing for
 /// people's queues. Call inside the change's transaction.

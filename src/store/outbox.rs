@@ -273,6 +273,21 @@ pub async fn mark_retry(conn: &mut AnyConnection, id: i64, at: i64, error: &str)
     Ok(())
 }
 
+/// Back to waiting without the claim counting as an attempt: our server
+/// refused our own sign-in, which says nothing about this mail.
+pub async fn mark_uncounted(conn: &mut AnyConnection, id: i64, at: i64, error: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET next_attempt_at = $1, locked_until = NULL, last_error = $2, \
+         attempts = attempts - 1 WHERE id = $3",
+    )
+    .bind(at)
+    .bind(error)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 pub async fn mark_dead(conn: &mut AnyConnection, id: i64, error: &str) -> Result<()> {
     sqlx::query(
         "UPDATE outbox SET status = 'dead', locked_until = NULL, last_error = $1 WHERE id = $2",

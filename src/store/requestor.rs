@@ -130,19 +130,19 @@ pub async fn latest_ticket(conn: &mut AnyConnection, user: i64) -> Result<Option
     )
 }
 
-/// Keeps a one-time sign-in link (its hash) for `user` until `expires`.
+/// Keeps a one-time sign-in link (its hash) mailed to `email`.
 pub async fn add_sign_in_link(
     conn: &mut AnyConnection,
     hash: &str,
-    user: i64,
+    email: &str,
     now: i64,
     expires: i64,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO sign_in_links (hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO sign_in_links (hash, email, created_at, expires_at) VALUES ($1, $2, $3, $4)",
     )
     .bind(hash)
-    .bind(user)
+    .bind(email)
     .bind(now)
     .bind(expires)
     .execute(conn)
@@ -150,16 +150,16 @@ pub async fn add_sign_in_link(
     Ok(())
 }
 
-/// Uses a sign-in link: whose it is, when it was unused and in time; it
-/// never works again.
+/// Uses a sign-in link: the address it was mailed to, when it was unused
+/// and in time; it never works again.
 pub async fn use_sign_in_link(
     conn: &mut AnyConnection,
     hash: &str,
     now: i64,
-) -> Result<Option<i64>> {
+) -> Result<Option<String>> {
     Ok(sqlx::query_scalar(
         "UPDATE sign_in_links SET used_at = $2 \
-         WHERE hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING user_id",
+         WHERE hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING email",
     )
     .bind(hash)
     .bind(now)
@@ -167,12 +167,17 @@ pub async fn use_sign_in_link(
     .await?)
 }
 
-/// Sign-in links made for `user` since `since`.
-pub async fn sign_in_links_since(conn: &mut AnyConnection, user: i64, since: i64) -> Result<i64> {
-    Ok(sqlx::query_scalar(
-        "SELECT COUNT(*) FROM sign_in_links WHERE user_id = $1 AND created_at >= $2",
+/// Sign-in links made since `since`: for `email`, and for everyone.
+pub async fn sign_in_links_since(
+    conn: &mut AnyConnection,
+    email: &str,
+    since: i64,
+) -> Result<(i64, i64)> {
+    Ok(sqlx::query_as(
+        "SELECT COUNT(CASE WHEN email = $1 THEN 1 END), COUNT(*) \
+         FROM sign_in_links WHERE created_at >= $2",
     )
-    .bind(user)
+    .bind(email)
     .bind(since)
     .fetch_one(conn)
     .await?)

@@ -928,6 +928,23 @@ async fn limits_membership_and_fresh_links(b: Backend) {
         &["queue", "member", "help", BOB, "--remove"],
         b"",
     ));
+    // The change is in Bob's history, as the admin's doing.
+    let h: serde_json::Value =
+        serde_json::from_str(&ok(docket(url, &["user", "history", BOB, "--json"], b""))).unwrap();
+    let last = h
+        .as_array()
+        .and_then(|a| a.last())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (&last["queue"], &last["to"], &last["source"]),
+        (
+            &serde_json::json!("help"),
+            &serde_json::Value::Null,
+            &serde_json::json!("admin")
+        ),
+        "{h}"
+    );
     assert_eq!(
         refused(url, &["ticket", "take", &two, "--as", BOB], b"").0,
         "not_member"

@@ -3,8 +3,9 @@
 //! SMTP peer that does the same: the poller signs in with XOAUTH2, a token
 //! that expires (early or on time) is refreshed without losing mail, a
 //! revoked refresh token shows `auth-failed` with the endpoint's reason,
-//! and outgoing mail signs in with XOAUTH2, waiting (never bouncing) while
-//! it cannot.
+//! and outgoing mail signs in with XOAUTH2, waiting (never bouncing, nor
+//! counting an attempt) while it cannot. The SMTP peer refuses a token as
+//! Gmail does: a 334 JSON challenge first.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -99,7 +100,7 @@ async fn oauth2_mail(b: Backend) {
     ));
     let listed = status(&t, "help");
     assert_eq!(listed["password_source"], "oauth2");
-    assert!(!listed.to_string().contains(CLIENT_SECRET));
+    assert_eq!(listed["oauth2_token_url"], oauth.token_url());
     let poll = || async { Poller::new(t.ingestor(), "help", "test").poll_once().await };
 
     // Signs in with XOAUTH2; the token is held for the next pass, and
@@ -239,8 +240,13 @@ async fn smtp(t: &TestDb, dovecot: &Dovecot, sink: &mut SmtpSink, oauth: &OAuthS
     assert_eq!(
         (r.sent, r.retry, r.dead),
         (0, 1, 0),
-        "535 is not a bounce: {r:?}"
+        "a refused sign-in is not a bounce: {r:?}"
     );
+    let tries = "SELECT attempts FROM outbox WHERE to_addrs = 'req7@example.com'";
+    assert_eq!(t.scalar_i64(tries).await, 0, "nor an attempt of the mail's");
+    let r = sender.send_due(now + 60_000).await.expect("send");
+    assert_eq!((r.sent, r.retry), (0, 0), "a pause before signing in again");
+    assert!(r.auth_failed.is_some(), "{r:?}");
     let r = sender.send_due(now + 3_600_000).await.expect("send");
     assert_eq!((r.sent, r.dead), (1, 0), "{r:?}");
     assert_eq!(dovecot.delivered("req7").len(), 1);

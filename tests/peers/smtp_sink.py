@@ -88,6 +88,12 @@ class OAuthHandler(Handler):
         who = await loop.run_in_executor(None, self.active_user, auth[7:])
         if user and who == user:
             return AuthResult(success=True, auth_data=user)
+        # As Gmail does: the reason as a 334 JSON challenge, then 535 once
+        # the client answers it (or nothing, when it hangs up).
+        reason = json.dumps({"status": "401", "schemes": "bearer", "scope": "https://mail.google.com/"})
+        answer = await server.challenge_auth(reason.encode())
+        if not isinstance(answer, bytes):
+            return AuthResult(success=False, handled=True)
         return AuthResult(success=False, handled=False)
 
 

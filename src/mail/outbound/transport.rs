@@ -137,7 +137,10 @@ fn grant_of(o: &SmtpOAuth2) -> oauth2::Grant {
 
 /// A refusal of our sign-in (530, 534, 535, 538): our configuration's
 /// fault, never the recipient's, so the mail waits instead of bouncing.
+/// Gmail answers a bad XOAUTH2 token with a `334` JSON challenge first,
+/// which lettre reports as a client error before any 535 arrives.
 pub fn is_sign_in_refusal(e: &lettre::transport::smtp::Error) -> bool {
     e.status()
         .is_some_and(|c| matches!(u16::from(c), 530 | 534 | 535 | 538))
+        || (e.is_client() && e.to_string().contains("does not expect a challenge"))
 }

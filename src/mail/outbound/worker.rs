@@ -4,6 +4,7 @@
 //! attempt limit are parked as `dead` with the server's words.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use futures::StreamExt;
 use lettre::AsyncTransport;
@@ -100,17 +101,27 @@ pub fn backoff_ms(attempts: i64) -> i64 {
     base + jitter
 }
 
+/// After the server refuses our sign-in, no mail is tried for this long.
+const SIGN_IN_PAUSE_MS: i64 = 5 * 60 * 1000;
+
 pub struct Sender {
     db: Db,
     cfg: Arc<Config>,
     transport: Option<Transport>,
+    /// No sending before this (ms): the server refused our sign-in.
+    paused_until: AtomicI64,
 }
 
 impl Sender {
     /// Without `smtp_url` the sender sends nothing and rows wait.
     pub fn new(db: Db, cfg: Arc<Config>) -> Result<Sender, SenderError> {
         let transport = Transport::from_config(&cfg)?;
-        Ok(Sender { db, cfg, transport })
+        Ok(Sender {
+            db,
+            cfg,
+            transport,
+            paused_until: AtomicI64::new(0),
+        })
     }
 
     pub fn is_configured(&self) -> bool {
@@ -126,6 +137,14 @@ impl Sender {
         let Some(via) = &self.transport else {
             return Ok(report);
         };
+        let paused = self.paused_until.load(Ordering::Relaxed);
+        if now < paused {
+            report.auth_failed = Some(format!(
+                "the SMTP server refused our sign-in; trying again from {}",
+                store::rfc3339(paused)
+            ));
+            return Ok(report);
+        }
         let transport = match via.current().await {
             Ok(t) => t,
             Err(e) => {
@@ -157,32 +176,8 @@ impl Sender {
                 .buffer_unordered(self.cfg.smtp_connections.max(1) as usize)
                 .collect()
                 .await;
-            if results.iter().any(|a| a.sign_in_refused) {
-                via.refused_sign_in();
-            }
-            let mut tx = self.db.begin_write().await?;
-            let sent_at = store::now_ms();
-            for a in &results {
-                let refused = refused_text(&a.refused);
-                outbox::record_recipients(&mut tx, a.id, &a.done, refused.as_deref()).await?;
-                match a.result {
-                    "sent" => outbox::mark_sent(&mut tx, a.id, sent_at).await?,
-                    "retry" => {
-                        let why = a.error.as_deref().unwrap_or("");
-                        outbox::mark_retry(&mut tx, a.id, a.retry_at, why).await?
-                    }
-                    _ => {
-                        let why = a.error.as_deref().unwrap_or("");
-                        outbox::mark_dead(&mut tx, a.id, why).await?;
-                    }
-                }
-                for r in &a.refused {
-                    if mailbox_does_not_exist(&r.reason) {
-                        users::mark_bouncing(&mut tx, &r.address, sent_at).await?;
-                    }
-                }
-            }
-            tx.commit().await.map_err(StoreError::from)?;
+            self.record(&results).await?;
+            let refused = results.iter().any(|a| a.sign_in_refused);
             for a in results {
                 match a.result {
                     "sent" => report.sent += 1,
@@ -191,9 +186,44 @@ impl Sender {
                 }
                 report.attempts.push(a);
             }
+            if refused {
+                // Not another sign-in this pass, nor for a while: a server
+                // may lock an account that keeps failing.
+                via.refused_sign_in();
+                self.paused_until
+                    .store(now + SIGN_IN_PAUSE_MS, Ordering::Relaxed);
+                break;
+            }
+            if report.sent > 0 {
+                self.paused_until.store(0, Ordering::Relaxed);
+            }
         }
         report.attempts.sort_by_key(|a| a.id);
         Ok(report)
+    }
+
+    /// One batch's results in one transaction.
+    async fn record(&self, results: &[Attempt]) -> Result<(), SenderError> {
+        let mut tx = self.db.begin_write().await?;
+        let sent_at = store::now_ms();
+        for a in results {
+            let refused = refused_text(&a.refused);
+            outbox::record_recipients(&mut tx, a.id, &a.done, refused.as_deref()).await?;
+            let why = a.error.as_deref().unwrap_or("");
+            match (a.result, a.sign_in_refused) {
+                ("sent", _) => outbox::mark_sent(&mut tx, a.id, sent_at).await?,
+                ("retry", true) => outbox::mark_uncounted(&mut tx, a.id, a.retry_at, why).await?,
+                ("retry", false) => outbox::mark_retry(&mut tx, a.id, a.retry_at, why).await?,
+                _ => outbox::mark_dead(&mut tx, a.id, why).await?,
+            }
+            for r in &a.refused {
+                if mailbox_does_not_exist(&r.reason) {
+                    users::mark_bouncing(&mut tx, &r.address, sent_at).await?;
+                }
+            }
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(())
     }
 
     async fn send_one(
@@ -268,6 +298,12 @@ impl Sender {
                 warn!(error = %why, "every recipient refused; outbox row parked as dead");
                 attempt.error = Some(why);
             }
+        } else if attempt.sign_in_refused {
+            // Our sign-in failed, not this mail: it waits for a working
+            // token however long that takes, and the try is not counted.
+            warn!("the SMTP server refused our sign-in; mail waits");
+            attempt.result = "retry";
+            attempt.retry_at = now + SIGN_IN_PAUSE_MS;
         } else if row.attempts >= i64::from(self.cfg.outbox_max_attempts) {
             warn!(attempts = row.attempts, "outbox row parked as dead");
         } else {

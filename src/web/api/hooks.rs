@@ -48,6 +48,11 @@ pub async fn subscribe(
     Body(w): Body<NewWebhook>,
 ) -> Result<impl IntoResponse, ApiError> {
     let app = app_of(&a, true)?;
+    if a.narrowed && a.queues.is_empty() {
+        return Err(ApiError::Forbidden(
+            "this token reaches none of the application's queues".into(),
+        ));
+    }
     let scope = (app, a.narrowed.then_some(a.queues.as_slice()));
     let (id, secret) =
         webhooks::subscribe(&state.db, scope, &w.url, &w.events, state.now()).await?;
@@ -83,6 +88,7 @@ pub async fn list(
     let items = store::of_app(&mut conn, app)
         .await?
         .into_iter()
+        .filter(|h| webhooks::within(&a, &h.queues))
         .map(|h| Webhook {
             id: h.id,
             url: h.url,
@@ -95,12 +101,12 @@ pub async fn list(
     Ok(axum::Json(WebhookList { items }))
 }
 
-/// An endpoint of the token's application, else 404.
-async fn own_hook(state: &AppState, app: i64, id: i64) -> Result<store::Hook, ApiError> {
+/// An endpoint of the token's application (within its queues), else 404.
+async fn own_hook(state: &AppState, a: &Access, id: i64) -> Result<store::Hook, ApiError> {
     let mut conn = state.db.conn().await?;
     store::get(&mut conn, id)
         .await?
-        .filter(|h| h.app_id == app)
+        .filter(|h| Some(h.app_id) == a.app_id && webhooks::within(a, &h.queues))
         .ok_or(ApiError::NotFound)
 }
 
@@ -135,8 +141,8 @@ pub async fn deliveries(
     Extension(a): Extension<Access>,
     P(id): P<i64>,
 ) -> Result<axum::Json<DeliveryLog>, ApiError> {
-    let app = app_of(&a, false)?;
-    own_hook(&state, app, id).await?;
+    app_of(&a, false)?;
+    own_hook(&state, &a, id).await?;
     let mut conn = state.db.conn().await?;
     let items = store::log(&mut conn, id, 200)
         .await?
@@ -172,8 +178,8 @@ pub async fn enable(
     Extension(a): Extension<Access>,
     P(id): P<i64>,
 ) -> Result<axum::Json<Done>, ApiError> {
-    let app = app_of(&a, true)?;
-    own_hook(&state, app, id).await?;
+    app_of(&a, true)?;
+    own_hook(&state, &a, id).await?;
     let mut tx = state.db.begin_write().await?;
     store::enable(&mut tx, id).await?;
     tx.commit().await?;
@@ -189,7 +195,7 @@ pub async fn resend(
     Extension(a): Extension<Access>,
     P(id): P<i64>,
 ) -> Result<axum::Json<Done>, ApiError> {
-    let app = app_of(&a, true)?;
+    app_of(&a, true)?;
     let hook = {
         let mut conn = state.db.conn().await?;
         store::delivery(&mut conn, id)
@@ -197,7 +203,7 @@ pub async fn resend(
             .ok_or(ApiError::NotFound)?
             .webhook_id
     };
-    own_hook(&state, app, hook).await?;
+    own_hook(&state, &a, hook).await?;
     if webhooks::resend(&state.db, id, state.now()).await? {
         Ok(axum::Json(Done { ok: true }))
     } else {

@@ -151,10 +151,11 @@ pub struct SignInLink {
 /// `GET /my/signin/{token}`: a button, not the sign-in itself, so a mail
 /// scanner that opens every link does not use it up.
 pub async fn sign_in_link(Path(token): Path<String>) -> SignInLink {
+    let well_formed = token.len() == 48 && token.bytes().all(|b| b.is_ascii_hexdigit());
     SignInLink {
         page: Page::anonymous(),
+        spent: !well_formed,
         token,
-        spent: false,
     }
 }
 

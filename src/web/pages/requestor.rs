@@ -255,7 +255,14 @@ pub async fn fields(
 pub async fn resend(State(state): State<AppState>, body: Bytes) -> Result<Sent, WebError> {
     let form = FormData::parse(&body);
     let email = form.text("email").unwrap_or_default();
-    crate::service::sign_in_link::send(&state.db, &state.cfg, &email, state.now()).await?;
+    // Answered at once, the same for every address: how long the work
+    // takes must not tell who has asked us for something.
+    let (db, cfg, now) = (state.db.clone(), state.cfg.clone(), state.now());
+    tokio::spawn(async move {
+        if let Err(e) = crate::service::sign_in_link::send(&db, &cfg, &email, now).await {
+            tracing::warn!(error = %e, "could not mail a sign-in link");
+        }
+    });
     Ok(Sent {
         page: Page::anonymous(),
     })

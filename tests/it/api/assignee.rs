@@ -151,6 +151,9 @@ async fn assignee_limits(b: Backend) {
             .await
             .unwrap();
         assert_eq!(r.status(), 403, "{path}");
+        // Refused for want of the right, not of the CSRF token.
+        let why = r.text().await.unwrap();
+        assert!(why.contains("Only the queue"), "{path}: {why}");
     }
     let r = web
         .post(format!("{}/tickets/bulk", served.base))
@@ -164,6 +167,7 @@ async fn assignee_limits(b: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 403, "bulk");
+    assert!(r.text().await.unwrap().contains("Only the queue"));
 
     // By mail, through their personal address: words, never commands.
     let (reply_to, subject, msg_id): (String, String, String) = {

@@ -295,14 +295,47 @@ async fn narrowed(b: Backend) {
         assert_eq!(r.status, 201, "{}", r.json);
     }
     rx.wait_for(1, 30).await;
-    // Deliveries go out in one pass per ticket; give the other a chance.
-    tokio::time::sleep(Duration::from_millis(600)).await;
     let got: Vec<serde_json::Value> = rx.all().iter().map(|g| g.json()).collect();
+    assert!(got.iter().any(|g| g["data"]["ticket"] == ids[1]), "{got:?}");
+    // Deliveries are written with the change: none was ever made for the
+    // other queue's ticket.
+    let other = t
+        .scalar_i64(&format!(
+            "SELECT COUNT(*) FROM webhook_deliveries WHERE ticket_id = {}",
+            ids[0]
+        ))
+        .await;
+    assert_eq!(other, 0, "nothing about the other queue");
     assert!(
         got.iter().all(|g| g["data"]["queue"] == "migrations"),
         "{got:?}"
     );
-    assert!(got.iter().any(|g| g["data"]["ticket"] == ids[1]), "{got:?}");
+
+    // The narrowed token sees and manages only its own endpoints; a token
+    // cannot be narrowed to a queue that is not the application's.
+    let r = api
+        .post(
+            "/api/v1/webhooks",
+            &app,
+            json!({"url": rx.url, "events": ["*"]}),
+        )
+        .await;
+    let app_wide = r.json["id"].as_i64().unwrap();
+    let listed = api.get("/api/v1/webhooks", &narrow).await.json;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
+    let r = api
+        .get(&format!("/api/v1/webhooks/{app_wide}/deliveries"), &narrow)
+        .await;
+    assert_eq!(r.status, 404);
+    t.add_queue("ops", "ops@example.com", None).await;
+    let out = docket(
+        &t.url,
+        &[
+            "token", "add", "migrator", "--app", "--queue", "ops", "--json",
+        ],
+        b"",
+    );
+    assert!(!out.status.success(), "ops is not the application's");
     served.stop().await;
     t.close().await;
 }
