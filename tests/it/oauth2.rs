@@ -186,17 +186,24 @@ fn env_configured_mailbox(t: &TestDb, dovecot: &Dovecot, oauth: &OAuthServer) {
     let out = std::process::Command::new(docket_bin())
         .args(["poll", "--once", "--mailbox", "ops", "--json"])
         .env("DOCKET_DATABASE_URL", &t.url)
-        .env("DOCKET_LOG", "error")
+        // The most verbose logging there is: still no secret in it.
+        .env("DOCKET_LOG", "trace")
         .env("OPS_CLIENT_SECRET", CLIENT_SECRET)
         .env("OPS_REFRESH_TOKEN", "rt-ops")
         .output()
         .expect("poll");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text} {}",
-        String::from_utf8_lossy(&out.stderr)
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text} {log}");
+    let token = oauth.last_token().expect("a token was issued");
+    let sasl = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        docket::mail::oauth2::xoauth2("ops", &token),
     );
+    assert!(log.contains("TRACE"), "trace logging was on");
+    for secret in [CLIENT_SECRET, "rt-ops", token.as_str(), sasl.as_str()] {
+        assert!(!log.contains(secret), "a secret in the log: {secret}");
+    }
     let reports: Value = serde_json::from_str(&text).expect("json");
     assert_eq!(reports[0]["fetched"], 1, "{reports}");
 }

@@ -22,6 +22,7 @@ struct State {
     access: HashMap<String, (String, Instant)>,
     lifetime_secs: u64,
     issued: usize,
+    last: Option<String>,
 }
 
 pub struct OAuthServer {
@@ -62,6 +63,7 @@ fn token(state: &Mutex<State>, body: &str) -> (StatusCode, String) {
     s.issued += 1;
     let access = format!("at-{}-{:08x}", s.issued, rand::random::<u32>());
     let life = s.lifetime_secs;
+    s.last = Some(access.clone());
     s.access.insert(
         access.clone(),
         (user, Instant::now() + Duration::from_secs(life)),
@@ -141,6 +143,11 @@ impl OAuthServer {
     /// What `expires_in` new tokens get.
     pub fn set_lifetime(&self, secs: u64) {
         self.state.lock().unwrap().lifetime_secs = secs;
+    }
+
+    /// The access token issued last.
+    pub fn last_token(&self) -> Option<String> {
+        self.state.lock().unwrap().last.clone()
     }
 
     /// Access tokens issued so far.
