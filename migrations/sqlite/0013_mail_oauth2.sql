@@ -8,3 +8,5 @@ ALTER TABLE mailboxes ADD COLUMN oauth2_client_secret_file TEXT;
 ALTER TABLE mailboxes ADD COLUMN oauth2_refresh_token_env TEXT;
 ALTER TABLE mailboxes ADD COLUMN oauth2_refresh_token_file TEXT;
 ALTER TABLE mailboxes ADD COLUMN oauth2_scope TEXT;
+-- The SASL mechanism: xoauth2 (Microsoft 365, Gmail) or oauthbearer (RFC 7628).
+ALTER TABLE mailboxes ADD COLUMN oauth2_mechanism TEXT NOT NULL DEFAULT 'xoauth2';

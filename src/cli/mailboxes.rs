@@ -235,5 +235,6 @@ fn oauth2_settings(a: OAuth2Args) -> Result<OAuth2Settings> {
         oauth2_refresh_token_env: a.oauth2_refresh_token_env,
         oauth2_refresh_token_file: path(a.oauth2_refresh_token_file),
         oauth2_scope: a.oauth2_scope,
+        oauth2_mechanism: a.oauth2_mechanism,
     })
 }

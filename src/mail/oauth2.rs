@@ -156,6 +156,13 @@ pub fn xoauth2(user: &str, token: &str) -> String {
     format!("user={user}\x01auth=Bearer {token}\x01\x01")
 }
 
+/// The SASL OAUTHBEARER initial response (RFC 7628), before base64.
+pub fn oauthbearer(user: &str, token: &str) -> String {
+    // `,` and `=` in the authorization identity are escaped (RFC 5801).
+    let user = user.replace('=', "=3D").replace(',', "=2C");
+    format!("n,a={user},\x01auth=Bearer {token}\x01\x01")
+}
+
 #[derive(Deserialize)]
 struct TokenAnswer {
     access_token: String,
@@ -252,6 +259,14 @@ mod tests {
         assert_eq!(
             xoauth2("a@b.example", "tok"),
             "user=a@b.example\u{1}auth=Bearer tok\u{1}\u{1}"
+        );
+    }
+
+    #[test]
+    fn the_sasl_string_is_rfc_7628s() {
+        assert_eq!(
+            oauthbearer("a,b=c@example.com", "tok"),
+            "n,a=a=2Cb=3Dc@example.com,\u{1}auth=Bearer tok\u{1}\u{1}"
         );
     }
 

@@ -39,7 +39,7 @@ pub struct Mailbox {
 
 /// XOAUTH2 instead of a password: where to get tokens, and where the
 /// secrets are read from (never the secrets).
-#[derive(Debug, Clone, Default, FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct OAuth2Settings {
     pub oauth2_token_url: Option<String>,
     pub oauth2_client_id: Option<String>,
@@ -48,6 +48,23 @@ pub struct OAuth2Settings {
     pub oauth2_refresh_token_env: Option<String>,
     pub oauth2_refresh_token_file: Option<String>,
     pub oauth2_scope: Option<String>,
+    /// `xoauth2` or `oauthbearer`.
+    pub oauth2_mechanism: String,
+}
+
+impl Default for OAuth2Settings {
+    fn default() -> Self {
+        OAuth2Settings {
+            oauth2_token_url: None,
+            oauth2_client_id: None,
+            oauth2_client_secret_env: None,
+            oauth2_client_secret_file: None,
+            oauth2_refresh_token_env: None,
+            oauth2_refresh_token_file: None,
+            oauth2_scope: None,
+            oauth2_mechanism: "xoauth2".into(),
+        }
+    }
 }
 
 pub struct NewMailbox<'a> {
@@ -73,9 +90,9 @@ pub async fn add(conn: &mut AnyConnection, m: NewMailbox<'_>) -> Result<i64> {
         "INSERT INTO mailboxes (name, host, port, tls, username, password, password_env, password_file, \
          folder, queue_id, after_action, move_folder, created_at, oversize_folder, \
          oauth2_token_url, oauth2_client_id, oauth2_client_secret_env, oauth2_client_secret_file, \
-         oauth2_refresh_token_env, oauth2_refresh_token_file, oauth2_scope) \
+         oauth2_refresh_token_env, oauth2_refresh_token_file, oauth2_scope, oauth2_mechanism) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-         $15, $16, $17, $18, $19, $20, $21) RETURNING id",
+         $15, $16, $17, $18, $19, $20, $21, $22) RETURNING id",
     )
     .bind(m.name)
     .bind(m.host)
@@ -98,6 +115,7 @@ pub async fn add(conn: &mut AnyConnection, m: NewMailbox<'_>) -> Result<i64> {
     .bind(m.oauth2.oauth2_refresh_token_env)
     .bind(m.oauth2.oauth2_refresh_token_file)
     .bind(m.oauth2.oauth2_scope)
+    .bind(m.oauth2.oauth2_mechanism)
     .fetch_one(conn)
     .await?)
 }
@@ -106,7 +124,7 @@ const SELECT: &str = "SELECT m.id, m.name, m.host, m.port, m.tls, m.username, m.
      m.password_file, m.folder, m.queue_id, q.name AS queue_name, m.after_action, m.move_folder, m.oversize_folder, m.uidvalidity, \
      m.last_uid, m.state, m.last_success_at, m.last_error, m.last_error_at, m.failures, m.backlog, \
      m.oauth2_token_url, m.oauth2_client_id, m.oauth2_client_secret_env, m.oauth2_client_secret_file, \
-     m.oauth2_refresh_token_env, m.oauth2_refresh_token_file, m.oauth2_scope \
+     m.oauth2_refresh_token_env, m.oauth2_refresh_token_file, m.oauth2_scope, m.oauth2_mechanism \
      FROM mailboxes m JOIN queues q ON q.id = m.queue_id";
 
 pub async fn list(conn: &mut AnyConnection) -> Result<Vec<Mailbox>> {
@@ -331,9 +349,12 @@ pub struct MailboxView {
     pub last_error_at: Option<String>,
     pub failures: i64,
     pub backlog: i64,
-    /// Where tokens come from, for a mailbox signing in with XOAUTH2.
+    /// Where tokens come from, for a mailbox signing in with OAuth2.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oauth2_token_url: Option<String>,
+    /// `xoauth2` or `oauthbearer`, for a mailbox signing in with OAuth2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oauth2_mechanism: Option<String>,
 }
 
 impl From<&Mailbox> for MailboxView {
@@ -373,6 +394,11 @@ impl From<&Mailbox> for MailboxView {
             failures: m.failures,
             backlog: m.backlog,
             oauth2_token_url: m.oauth2.oauth2_token_url.clone(),
+            oauth2_mechanism: m
+                .oauth2
+                .oauth2_token_url
+                .as_ref()
+                .map(|_| m.oauth2.oauth2_mechanism.clone()),
         }
     }
 }

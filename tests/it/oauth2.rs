@@ -155,7 +155,7 @@ async fn oauth2_mail(b: Backend) {
 }
 
 /// The contract's form: client secret and refresh token from variables, in
-/// a separate `docket poll` process.
+/// a separate `docket poll` process, signing in with OAUTHBEARER.
 fn env_configured_mailbox(t: &TestDb, dovecot: &Dovecot, oauth: &OAuthServer) {
     oauth.grant("rt-ops", "ops");
     let url = format!("imap://ops@127.0.0.1:{}/INBOX", dovecot.port);
@@ -179,6 +179,8 @@ fn env_configured_mailbox(t: &TestDb, dovecot: &Dovecot, oauth: &OAuthServer) {
             "OPS_CLIENT_SECRET",
             "--oauth2-refresh-token-env",
             "OPS_REFRESH_TOKEN",
+            "--oauth2-mechanism",
+            "oauthbearer",
         ],
         b"",
     ));
@@ -198,7 +200,7 @@ fn env_configured_mailbox(t: &TestDb, dovecot: &Dovecot, oauth: &OAuthServer) {
     let token = oauth.last_token().expect("a token was issued");
     let sasl = base64::Engine::encode(
         &base64::engine::general_purpose::STANDARD,
-        docket::mail::oauth2::xoauth2("ops", &token),
+        docket::mail::oauth2::oauthbearer("ops", &token),
     );
     assert!(log.contains("TRACE"), "trace logging was on");
     for secret in [CLIENT_SECRET, "rt-ops", token.as_str(), sasl.as_str()] {
@@ -206,6 +208,7 @@ fn env_configured_mailbox(t: &TestDb, dovecot: &Dovecot, oauth: &OAuthServer) {
     }
     let reports: Value = serde_json::from_str(&text).expect("json");
     assert_eq!(reports[0]["fetched"], 1, "{reports}");
+    assert_eq!(status(t, "ops")["oauth2_mechanism"], "oauthbearer");
 }
 
 /// Outgoing mail: the acknowledgements go out through an SMTP peer that

@@ -372,6 +372,10 @@ pub struct OAuth2Args {
     /// Scope asked for on refresh (Microsoft 365 wants one).
     #[arg(long, requires = "oauth2_token_url")]
     pub oauth2_scope: Option<String>,
+    /// The SASL mechanism: xoauth2 (Microsoft 365, Gmail) or oauthbearer
+    /// (RFC 7628).
+    #[arg(long, requires = "oauth2_token_url", value_parser = ["xoauth2", "oauthbearer"], default_value = "xoauth2")]
+    pub oauth2_mechanism: String,
 }
 
 #[derive(Debug, Args)]

@@ -119,16 +119,20 @@ pub fn grant(m: &mailboxes::Mailbox) -> Result<Option<oauth2::Grant>, ImapError>
     }))
 }
 
-/// SASL XOAUTH2: the initial response, then an empty answer to the JSON
-/// error challenge a server sends before it says NO.
-struct XOAuth2 {
+/// SASL XOAUTH2 or OAUTHBEARER: the initial response, then the answer to
+/// the JSON error challenge a server sends before it says NO (empty for
+/// XOAUTH2, `%x01` for OAUTHBEARER, RFC 7628 §3.2.3).
+struct Bearer {
     response: Option<String>,
+    after_error: &'static str,
 }
 
-impl async_imap::Authenticator for XOAuth2 {
+impl async_imap::Authenticator for Bearer {
     type Response = String;
     fn process(&mut self, _challenge: &[u8]) -> String {
-        self.response.take().unwrap_or_default()
+        self.response
+            .take()
+            .unwrap_or_else(|| self.after_error.to_string())
     }
 }
 
@@ -137,7 +141,7 @@ impl async_imap::Authenticator for XOAuth2 {
 async fn sign_in_oauth2(
     mut client: async_imap::Client<Stream>,
     user: &str,
-    g: &oauth2::Grant,
+    (g, mechanism): (&oauth2::Grant, &str),
 ) -> Result<Session<Stream>, ImapError> {
     let mut last = String::new();
     for _ in 0..2 {
@@ -145,10 +149,26 @@ async fn sign_in_oauth2(
             e if e.is_refusal() => ImapError::Auth(user.into(), e.to_string()),
             e => ImapError::Connect(g.token_url.clone(), e.to_string()),
         })?;
-        let auth = XOAuth2 {
-            response: Some(oauth2::xoauth2(user, token.expose())),
+        let (name, auth) = if mechanism == "oauthbearer" {
+            let response = Some(oauth2::oauthbearer(user, token.expose()));
+            (
+                "OAUTHBEARER",
+                Bearer {
+                    response,
+                    after_error: "\x01",
+                },
+            )
+        } else {
+            let response = Some(oauth2::xoauth2(user, token.expose()));
+            (
+                "XOAUTH2",
+                Bearer {
+                    response,
+                    after_error: "",
+                },
+            )
         };
-        match tokio::time::timeout(IO_TIMEOUT, client.authenticate("XOAUTH2", auth)).await {
+        match tokio::time::timeout(IO_TIMEOUT, client.authenticate(name, auth)).await {
             Ok(Ok(s)) => return Ok(s),
             Ok(Err((e, c))) => {
                 oauth2::forget(g);
@@ -212,7 +232,10 @@ pub async fn connect(m: &mailboxes::Mailbox) -> Result<(Session<Stream>, u32), I
         timed(client.read_response()).await?;
     }
     let mut session = match grant(m)? {
-        Some(g) => sign_in_oauth2(client, &m.username, &g).await?,
+        Some(g) => {
+            let how = (&g, m.oauth2.oauth2_mechanism.as_str());
+            sign_in_oauth2(client, &m.username, how).await?
+        }
         None => {
             let pass = password(m)?;
             match tokio::time::timeout(IO_TIMEOUT, client.login(&m.username, pass.expose())).await {
