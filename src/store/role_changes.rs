@@ -78,3 +78,27 @@ pub async fn of_user(conn: &mut AnyConnection, user_id: i64) -> Result<Vec<Chang
         })
         .collect())
 }
+
+/// A change with whose it was, for the admin page.
+#[derive(Debug, Clone, FromRow)]
+pub struct Recent {
+    pub email: String,
+    pub queue: Option<String>,
+    pub old_role: Option<String>,
+    pub new_role: Option<String>,
+    pub source: String,
+    pub note: Option<String>,
+    pub created_at: i64,
+}
+
+/// The latest `limit` changes of anyone's powers, newest first.
+pub async fn recent(conn: &mut AnyConnection, limit: i64) -> Result<Vec<Recent>> {
+    Ok(sqlx::query_as(
+        "SELECT u.email, q.name AS queue, c.old_role, c.new_role, c.source, c.note, c.created_at \
+         FROM role_changes c JOIN users u ON u.id = c.user_id \
+         LEFT JOIN queues q ON q.id = c.queue_id ORDER BY c.id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}

@@ -608,6 +608,12 @@ async fn admin_manages_queues_and_staff(b: Backend) {
     assert_eq!(r.status(), 303);
     let page = app.get(&admin, "/admin").await.text().await.expect("body");
     assert!(page.contains("ops@example.com") && page.contains("dana@example.com"));
+    // What the admin did is in the role changes: Dana's account, then ops.
+    let changes = &page[page.find("Role changes").expect("role changes")..];
+    assert!(
+        changes.contains("<td>dana@example.com</td><td>queue ops</td><td>—</td><td>engineer</td><td>admin</td>"),
+        "{changes}"
+    );
     // Dana now works the ops queue, and only it.
     let (dana, status) = app.sign_in("dana@example.com", PASSWORD).await;
     assert_eq!(status, 303);

@@ -42,12 +42,25 @@ pub struct UserLine {
     pub queues: String,
 }
 
+/// One change of someone's powers.
+pub struct RoleLine {
+    pub email: String,
+    /// `account` or `queue NAME`.
+    pub what: String,
+    pub from: String,
+    pub to: String,
+    /// `directory` or `admin`, and why.
+    pub by: String,
+    pub at: super::When,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "admin/index.html")]
 pub struct AdminPage {
     page: Page,
     queues: Vec<QueueAdminLine>,
     users: Vec<UserLine>,
+    roles: Vec<RoleLine>,
     outbox: Vec<OutboxLine>,
     quarantine: Vec<quarantine::Entry>,
     /// "3 pending, 1 dead" and "2 held": the totals behind the pages.
@@ -151,12 +164,30 @@ pub async fn admin(
             queues,
         })
         .collect();
+    let viewer = user.viewer(state.now());
+    let role = |r: Option<String>| r.unwrap_or_else(|| "—".into());
+    let roles = store::role_changes::recent(&mut conn, 20)
+        .await?
+        .into_iter()
+        .map(|c| RoleLine {
+            email: c.email,
+            what: c.queue.map_or("account".into(), |q| format!("queue {q}")),
+            from: role(c.old_role),
+            to: role(c.new_role),
+            by: match c.note {
+                Some(n) => format!("{} ({n})", c.source),
+                None => c.source,
+            },
+            at: viewer.when(c.created_at),
+        })
+        .collect();
     let mut page = user.page();
     page.flash = flash(q.get("done"));
     Ok(AdminPage {
         page,
         queues,
         users,
+        roles,
         outbox,
         quarantine,
         outbox_counts,
