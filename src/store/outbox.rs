@@ -278,7 +278,7 @@ pub async fn mark_retry(conn: &mut AnyConnection, id: i64, at: i64, error: &str)
 pub async fn mark_uncounted(conn: &mut AnyConnection, id: i64, at: i64, error: &str) -> Result<()> {
     sqlx::query(
         "UPDATE outbox SET next_attempt_at = $1, locked_until = NULL, last_error = $2, \
-         attempts = attempts - 1 WHERE id = $3",
+         attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END WHERE id = $3",
     )
     .bind(at)
     .bind(error)

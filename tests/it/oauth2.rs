@@ -189,7 +189,7 @@ fn env_configured_mailbox(t: &TestDb, dovecot: &Dovecot, oauth: &OAuthServer) {
         .args(["poll", "--once", "--mailbox", "ops", "--json"])
         .env("DOCKET_DATABASE_URL", &t.url)
         // The most verbose logging there is: still no secret in it.
-        .env("DOCKET_LOG", "trace")
+        .env("DOCKET_LOG", "trace,async_imap::imap_stream=trace")
         .env("OPS_CLIENT_SECRET", CLIENT_SECRET)
         .env("OPS_REFRESH_TOKEN", "rt-ops")
         .output()
@@ -240,7 +240,8 @@ async fn smtp(t: &TestDb, dovecot: &Dovecot, sink: &mut SmtpSink, oauth: &OAuthS
     );
 
     // A token the server refuses (on a new connection: the pooled one
-    // signed in already): the mail waits, a new token sends it.
+    // signed in already): tried once more with a fresh token, which sends
+    // it; the refused try is not counted against the mail.
     oauth.expire_access();
     sink.stop();
     sink.spawn().await;
@@ -249,26 +250,49 @@ async fn smtp(t: &TestDb, dovecot: &Dovecot, sink: &mut SmtpSink, oauth: &OAuthS
     let r = sender.send_due(now).await.expect("send");
     assert_eq!(
         (r.sent, r.retry, r.dead),
-        (0, 1, 0),
-        "a refused sign-in is not a bounce: {r:?}"
+        (1, 1, 0),
+        "refused, then sent with a fresh token: {r:?}"
     );
     let tries = "SELECT attempts FROM outbox WHERE to_addrs = 'req7@example.com'";
-    assert_eq!(t.scalar_i64(tries).await, 0, "nor an attempt of the mail's");
-    let r = sender.send_due(now + 60_000).await.expect("send");
-    assert_eq!((r.sent, r.retry), (0, 0), "a pause before signing in again");
-    assert!(r.auth_failed.is_some(), "{r:?}");
-    let r = sender.send_due(now + 3_600_000).await.expect("send");
-    assert_eq!((r.sent, r.dead), (1, 0), "{r:?}");
+    assert_eq!(
+        t.scalar_i64(tries).await,
+        1,
+        "only the try that sent counts"
+    );
     assert_eq!(dovecot.delivered("req7").len(), 1);
 
-    // The grant revoked: nothing is tried, the endpoint's words are kept.
-    oauth.revoke("rt-smtp");
+    // The fresh token is refused too (it names someone else): the mail
+    // waits, uncounted, and sending pauses rather than sign in again.
+    oauth.grant("rt-stranger", "stranger");
+    write(&refresh, "rt-stranger");
     oauth.expire_access();
     sink.stop();
     sink.spawn().await;
     crate::support::ingest(&t.ingestor(), &request(8), None).await;
-    let r = sender.send_due(store::now_ms()).await.expect("send");
-    assert_eq!((r.sent, r.retry, r.dead), (0, 1, 0), "{r:?}");
+    crate::support::ingest(&t.ingestor(), &request(9), None).await;
+    let now = store::now_ms();
+    let r = sender.send_due(now).await.expect("send");
+    assert_eq!(
+        (r.sent, r.dead),
+        (0, 0),
+        "a refused sign-in is not a bounce: {r:?}"
+    );
+    assert!(r.retry >= 2, "{r:?}");
+    let counted = t
+        .scalar_i64("SELECT COUNT(*) FROM outbox WHERE attempts <> 0 AND to_addrs IN ('req8@example.com', 'req9@example.com')")
+        .await;
+    assert_eq!(counted, 0, "nor an attempt of the mail's");
+    let r = sender.send_due(now + 60_000).await.expect("send");
+    assert_eq!((r.sent, r.retry), (0, 0), "a pause before signing in again");
+    assert!(
+        r.auth_failed
+            .as_deref()
+            .is_some_and(|w| w.contains("refused our sign-in")),
+        "{r:?}"
+    );
+
+    // The grant revoked: nothing is tried, the endpoint's words are kept.
+    oauth.revoke("rt-stranger");
     let r = sender.send_due(now + 7_200_000).await.expect("send");
     assert_eq!((r.sent, r.retry, r.dead), (0, 0, 0), "{r:?}");
     assert!(
@@ -280,5 +304,5 @@ async fn smtp(t: &TestDb, dovecot: &Dovecot, sink: &mut SmtpSink, oauth: &OAuthS
     let waiting = t
         .scalar_i64("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
         .await;
-    assert_eq!(waiting, 1, "the acknowledgement waits");
+    assert_eq!(waiting, 2, "the acknowledgements wait");
 }

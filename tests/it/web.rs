@@ -611,7 +611,9 @@ async fn admin_manages_queues_and_staff(b: Backend) {
     // What the admin did is in the role changes: Dana's account, then ops.
     let changes = &page[page.find("Role changes").expect("role changes")..];
     assert!(
-        changes.contains("<td>dana@example.com</td><td>queue ops</td><td>—</td><td>engineer</td><td>admin</td>"),
+        changes.contains(
+            "<td>dana@example.com</td><td>queue ops</td><td>—</td><td>engineer</td><td>admin</td>"
+        ),
         "{changes}"
     );
     // Dana now works the ops queue, and only it.

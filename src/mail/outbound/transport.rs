@@ -142,5 +142,10 @@ fn grant_of(o: &SmtpOAuth2) -> oauth2::Grant {
 pub fn is_sign_in_refusal(e: &lettre::transport::smtp::Error) -> bool {
     e.status()
         .is_some_and(|c| matches!(u16::from(c), 530 | 534 | 535 | 538))
-        || (e.is_client() && e.to_string().contains("does not expect a challenge"))
+        || (e.is_client() && {
+            let text = e.to_string();
+            // Gmail's challenge, or a server that offers no mechanism of ours.
+            text.contains("does not expect a challenge")
+                || text.contains("No compatible authentication mechanism")
+        })
 }

@@ -4,7 +4,7 @@
 //! attempt limit are parked as `dead` with the server's words.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use futures::StreamExt;
 use lettre::AsyncTransport;
@@ -110,6 +110,9 @@ pub struct Sender {
     transport: Option<Transport>,
     /// No sending before this (ms): the server refused our sign-in.
     paused_until: AtomicI64,
+    /// The server refused our sign-in during this batch: nothing more is
+    /// tried in it.
+    refused_now: AtomicBool,
 }
 
 impl Sender {
@@ -121,6 +124,7 @@ impl Sender {
             cfg,
             transport,
             paused_until: AtomicI64::new(0),
+            refused_now: AtomicBool::new(false),
         })
     }
 
@@ -145,16 +149,19 @@ impl Sender {
             ));
             return Ok(report);
         }
-        let transport = match via.current().await {
-            Ok(t) => t,
-            Err(e) => {
-                warn!(error = %e, "no SMTP sign-in token; mail waits in the outbox");
-                report.auth_failed = Some(e.to_string());
-                return Ok(report);
-            }
-        };
-        let transport = &transport;
+        // A refused sign-in is tried once more with a fresh token; a second
+        // refusal pauses sending (a server may lock an account that keeps
+        // failing).
+        let mut refusals = 0;
         loop {
+            let transport = match via.current().await {
+                Ok(t) => t,
+                Err(e) => {
+                    warn!(error = %e, "no SMTP sign-in token; mail waits in the outbox");
+                    report.auth_failed = Some(e.to_string());
+                    break;
+                }
+            };
             let (rows, bouncing) = {
                 let mut conn = self.db.conn().await?;
                 let rows = outbox::claim(&mut conn, self.db.backend, now, LEASE_MS, BATCH).await?;
@@ -168,8 +175,9 @@ impl Sender {
             if rows.is_empty() {
                 break;
             }
+            self.refused_now.store(false, Ordering::Relaxed);
             let results: Vec<Attempt> = futures::stream::iter(rows)
-                .map(|row| self.send_one(transport, row, &bouncing, now))
+                .map(|row| self.send_one(&transport, row, &bouncing, now))
                 // Each message waits on the network (SMTP is chatty, and the
                 // server's delayed ACK meets the client's Nagle on the final
                 // "."), so throughput comes from several connections at once.
@@ -177,26 +185,19 @@ impl Sender {
                 .collect()
                 .await;
             self.record(&results).await?;
-            let refused = results.iter().any(|a| a.sign_in_refused);
-            for a in results {
-                match a.result {
-                    "sent" => report.sent += 1,
-                    "retry" => report.retry += 1,
-                    _ => report.dead += 1,
-                }
-                report.attempts.push(a);
+            if !tally(&mut report, results) {
+                continue;
             }
-            if refused {
-                // Not another sign-in this pass, nor for a while: a server
-                // may lock an account that keeps failing.
-                via.refused_sign_in();
+            via.refused_sign_in();
+            refusals += 1;
+            if refusals > 1 {
                 self.paused_until
                     .store(now + SIGN_IN_PAUSE_MS, Ordering::Relaxed);
                 break;
             }
-            if report.sent > 0 {
-                self.paused_until.store(0, Ordering::Relaxed);
-            }
+        }
+        if report.sent > 0 {
+            self.paused_until.store(0, Ordering::Relaxed);
         }
         report.attempts.sort_by_key(|a| a.id);
         Ok(report)
@@ -270,7 +271,13 @@ impl Sender {
                     return attempt;
                 }
             };
-            let waiting = deliver_each(transport, &message, &pending, &mut attempt).await;
+            let waiting = deliver_each(
+                (transport, &self.refused_now),
+                &message,
+                &pending,
+                &mut attempt,
+            )
+            .await;
             let delivered = attempt.done.len() - attempt.refused.len();
             self.conclude(&mut attempt, &row, delivered, waiting, now);
             attempt
@@ -303,7 +310,8 @@ impl Sender {
             // token however long that takes, and the try is not counted.
             warn!("the SMTP server refused our sign-in; mail waits");
             attempt.result = "retry";
-            attempt.retry_at = now + SIGN_IN_PAUSE_MS;
+            // Due at once: tried again with a fresh token, or after the pause.
+            attempt.retry_at = now;
         } else if row.attempts >= i64::from(self.cfg.outbox_max_attempts) {
             warn!(attempts = row.attempts, "outbox row parked as dead");
         } else {
@@ -312,6 +320,20 @@ impl Sender {
             attempt.retry_at = now + backoff_ms(row.attempts);
         }
     }
+}
+
+/// Counts a batch into the report; true when the server refused our sign-in.
+fn tally(report: &mut Report, results: Vec<Attempt>) -> bool {
+    let refused = results.iter().any(|a| a.sign_in_refused);
+    for a in results {
+        match a.result {
+            "sent" => report.sent += 1,
+            "retry" => report.retry += 1,
+            _ => report.dead += 1,
+        }
+        report.attempts.push(a);
+    }
+    refused
 }
 
 /// The row as a message, without the addresses marked as bouncing.
@@ -341,7 +363,7 @@ fn outgoing(row: &outbox::Claimed, bouncing: &[String]) -> Outgoing {
 /// on the first refusal). Delivered and refused recipients go to
 /// `attempt.done`; returns how many must be tried again.
 async fn deliver_each(
-    transport: &Smtp,
+    (transport, refused_now): (&Smtp, &AtomicBool),
     message: &lettre::Message,
     pending: &[String],
     attempt: &mut Attempt,
@@ -350,12 +372,24 @@ async fn deliver_each(
     let from = message.envelope().from().cloned();
     let mut waiting = 0;
     for rcpt in pending {
+        // Once the server has refused our sign-in, nothing more is tried.
+        if refused_now.load(Ordering::Relaxed) {
+            attempt.sign_in_refused = true;
+            attempt
+                .error
+                .get_or_insert_with(|| "not tried: the SMTP server refused our sign-in".into());
+            waiting += 1;
+            continue;
+        }
         let result = match rcpt.parse() {
             Ok(addr) => match lettre::address::Envelope::new(from.clone(), vec![addr]) {
                 Ok(env) => transport.send_raw(&env, &raw).await.map_err(|e| {
                     // A refused sign-in is ours to fix: the mail waits.
                     let ours = is_sign_in_refusal(&e);
                     attempt.sign_in_refused |= ours;
+                    if ours {
+                        refused_now.store(true, Ordering::Relaxed);
+                    }
                     (e.is_permanent() && !ours, e.to_string())
                 }),
                 Err(e) => Err((true, e.to_string())),

@@ -336,6 +336,8 @@ async fn narrowed(b: Backend) {
         b"",
     );
     assert!(!out.status.success(), "ops is not the application's");
+    let why = String::from_utf8_lossy(&out.stderr);
+    assert!(why.contains("not the application's"), "{why}");
     served.stop().await;
     t.close().await;
 }
