@@ -76,6 +76,45 @@ pub struct LdapGroup {
     pub admin: bool,
 }
 
+/// Where a secret is read from when it is needed, so a rotated file is
+/// picked up: an environment variable or a file, never the config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretFrom {
+    Env(String),
+    File(String),
+}
+
+impl SecretFrom {
+    /// From a `(…_env, …_file)` pair of settings; the variable wins.
+    pub fn of(env: Option<&str>, file: Option<&str>) -> Option<SecretFrom> {
+        match (env, file) {
+            (Some(v), _) => Some(SecretFrom::Env(v.to_string())),
+            (None, Some(f)) => Some(SecretFrom::File(f.to_string())),
+            (None, None) => None,
+        }
+    }
+
+    /// The secret; the error names `what` and where it was looked for.
+    pub fn read(&self, what: &str) -> Result<Secret, String> {
+        match self {
+            SecretFrom::Env(v) => std::env::var(v)
+                .map(Secret::new)
+                .map_err(|_| format!("the {what} variable {v} is not set")),
+            SecretFrom::File(f) => std::fs::read_to_string(f)
+                .map(|s| Secret::new(s.trim_end_matches(['\r', '\n'])))
+                .map_err(|e| format!("reading the {what} from {f}: {e}")),
+        }
+    }
+
+    /// Names the source, never the secret.
+    pub fn describe(&self) -> String {
+        match self {
+            SecretFrom::Env(v) => format!("env:{v}"),
+            SecretFrom::File(f) => format!("file:{f}"),
+        }
+    }
+}
+
 /// OAuth2 (XOAUTH2) for the SMTP account: the token endpoint, the client,
 /// and where its secrets are read from (variables or files, never here).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -160,17 +199,12 @@ impl LdapFile {
             "DOCKET_LDAP_BIND_PASSWORD_FILE",
             self.bind_password_file.map(|p| p.display().to_string()),
         );
-        let bind_password = match (password_env, password_file) {
-            (Some(var), _) => std::env::var(var).ok(),
-            (None, Some(path)) => std::fs::read_to_string(path)
-                .ok()
-                .map(|s| s.trim_end_matches(['\r', '\n']).to_string()),
-            (None, None) => None,
-        };
+        let bind_password = SecretFrom::of(password_env.as_deref(), password_file.as_deref())
+            .and_then(|s| s.read("LDAP bind password").ok());
         Some(Ldap {
             url,
             bind_dn: env_or("DOCKET_LDAP_BIND_DN", self.bind_dn),
-            bind_password: bind_password.map(Secret::new),
+            bind_password,
             base_dn: env_or("DOCKET_LDAP_BASE_DN", self.base_dn).unwrap_or_default(),
             user_filter: env_or("DOCKET_LDAP_USER_FILTER", self.user_filter)
                 .unwrap_or_else(|| "(mail={email})".into()),
@@ -373,6 +407,15 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_variable_wins_over_the_file() {
+        assert_eq!(
+            SecretFrom::of(Some("V"), Some("/f")),
+            Some(SecretFrom::Env("V".into()))
+        );
+        assert_eq!(SecretFrom::of(None, None), None);
+    }
 
     #[test]
     fn flag_or_env_beats_file_beats_default() {

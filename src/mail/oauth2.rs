@@ -11,44 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+pub use crate::config::SecretFrom;
 use crate::domain::secret::Secret;
-
-/// Where a secret is read from when needed (so a rotated file is picked up).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretFrom {
-    Env(String),
-    File(String),
-}
-
-impl SecretFrom {
-    /// From a `(…_env, …_file)` pair of settings; the variable wins.
-    pub fn of(env: Option<&str>, file: Option<&str>) -> Option<SecretFrom> {
-        match (env, file) {
-            (Some(v), _) => Some(SecretFrom::Env(v.to_string())),
-            (None, Some(f)) => Some(SecretFrom::File(f.to_string())),
-            (None, None) => None,
-        }
-    }
-
-    fn read(&self, what: &str) -> Result<Secret, OAuthError> {
-        match self {
-            SecretFrom::Env(v) => std::env::var(v)
-                .map(Secret::new)
-                .map_err(|_| OAuthError::Secret(format!("the {what} variable {v} is not set"))),
-            SecretFrom::File(f) => std::fs::read_to_string(f)
-                .map(|s| Secret::new(s.trim()))
-                .map_err(|e| OAuthError::Secret(format!("reading the {what} from {f}: {e}"))),
-        }
-    }
-
-    /// Names the source, never the secret (for status and keys).
-    pub fn describe(&self) -> String {
-        match self {
-            SecretFrom::Env(v) => format!("env:{v}"),
-            SecretFrom::File(f) => format!("file:{f}"),
-        }
-    }
-}
 
 /// One account's grant: what to send the token endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,24 +86,37 @@ pub async fn access_token(g: &Grant) -> Result<Secret, OAuthError> {
     };
     let refresh = match rotated {
         Some(r) => r,
-        None => g.refresh_token.read("refresh token")?,
+        None => g
+            .refresh_token
+            .read("refresh token")
+            .map_err(OAuthError::Secret)?,
     };
     let answer = refresh_grant(g, &refresh).await?;
-    // A day at most: an absurd `expires_in` must not overflow the clock.
-    let lifetime = Duration::from_secs(answer.expires_in.unwrap_or(3600).min(86_400));
-    // Renew a little early: a token must not expire between here and the
-    // server's check. A quarter of a short life, at most a minute.
-    let early = (lifetime / 4).min(Duration::from_secs(60));
     let access = Secret::new(answer.access_token);
     held().insert(
         key,
         Held {
             access: access.clone(),
-            until: Instant::now() + lifetime - early,
+            until: Instant::now() + held_for(answer.expires_in),
             rotated_refresh: answer.refresh_token.map(Secret::new),
         },
     );
     Ok(access)
+}
+
+/// How long a token is used: its life (an hour when unsaid, a day at most,
+/// so an absurd `expires_in` cannot overflow the clock) less a margin so it
+/// never expires between here and the server's check: a quarter of a short
+/// life, at most a minute.
+fn held_for(expires_in: Option<u64>) -> Duration {
+    let lifetime = Duration::from_secs(expires_in.unwrap_or(3600).min(86_400));
+    lifetime - (lifetime / 4).min(Duration::from_secs(60))
+}
+
+/// Busy, slow or down (5xx, 408, 429): try later; any other refusal needs
+/// a person.
+fn is_temporary(status: reqwest::StatusCode) -> bool {
+    status.is_server_error() || matches!(status.as_u16(), 408 | 429)
 }
 
 /// A mail server refused the token: forget it, so the next sign-in fetches
@@ -192,7 +169,8 @@ async fn refresh_grant(g: &Grant, refresh: &Secret) -> Result<TokenAnswer, OAuth
         .client_secret
         .as_ref()
         .map(|s| s.read("client secret"))
-        .transpose()?;
+        .transpose()
+        .map_err(OAuthError::Secret)?;
     let mut form = vec![
         ("grant_type", "refresh_token"),
         ("refresh_token", refresh.expose()),
@@ -220,9 +198,7 @@ async fn refresh_grant(g: &Grant, refresh: &Secret) -> Result<TokenAnswer, OAuth
             OAuthError::Unreachable(format!("{} answered no token: {e}", g.token_url))
         });
     }
-    // Busy or slow (429, 408) is not a refusal: try again later.
-    let busy = matches!(status.as_u16(), 408 | 429);
-    if status.is_server_error() || busy {
+    if is_temporary(status) {
         return Err(OAuthError::Unreachable(format!(
             "{} answered {status}",
             g.token_url
@@ -271,6 +247,25 @@ mod tests {
     }
 
     #[test]
+    fn tokens_are_renewed_early_and_never_held_past_a_day() {
+        assert_eq!(held_for(Some(4)), Duration::from_secs(3));
+        assert_eq!(held_for(Some(3600)), Duration::from_secs(3540));
+        assert_eq!(held_for(None), Duration::from_secs(3540));
+        assert_eq!(held_for(Some(u64::MAX)), Duration::from_secs(86_340));
+    }
+
+    #[test]
+    fn busy_is_not_a_refusal() {
+        use reqwest::StatusCode as S;
+        for s in [S::TOO_MANY_REQUESTS, S::REQUEST_TIMEOUT, S::BAD_GATEWAY] {
+            assert!(is_temporary(s), "{s}");
+        }
+        for s in [S::BAD_REQUEST, S::UNAUTHORIZED] {
+            assert!(!is_temporary(s), "{s}");
+        }
+    }
+
+    #[test]
     fn a_refusal_reads_as_the_endpoint_said() {
         let s = reqwest::StatusCode::BAD_REQUEST;
         assert_eq!(
@@ -285,14 +280,5 @@ mod tests {
             "invalid_client"
         );
         assert_eq!(refusal_text(s, b"<html>"), "HTTP 400 Bad Request");
-    }
-
-    #[test]
-    fn the_variable_wins_over_the_file() {
-        assert_eq!(
-            SecretFrom::of(Some("V"), Some("/f")),
-            Some(SecretFrom::Env("V".into()))
-        );
-        assert_eq!(SecretFrom::of(None, None), None);
     }
 }

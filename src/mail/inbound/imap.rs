@@ -83,17 +83,10 @@ pub fn password(m: &mailboxes::Mailbox) -> Result<Secret, ImapError> {
     if let Some(p) = &m.password {
         return Ok(p.clone());
     }
-    if let Some(var) = &m.password_env {
-        return std::env::var(var)
-            .map(Secret::new)
-            .map_err(|_| ImapError::Password(format!("environment variable {var} is not set")));
-    }
-    if let Some(file) = &m.password_file {
-        return std::fs::read_to_string(file)
-            .map(|s| Secret::new(s.trim_end_matches(['\r', '\n'])))
-            .map_err(|e| ImapError::Password(format!("reading {file}: {e}")));
-    }
-    Err(ImapError::Password("none configured".into()))
+    oauth2::SecretFrom::of(m.password_env.as_deref(), m.password_file.as_deref())
+        .ok_or_else(|| ImapError::Password("none configured".into()))?
+        .read("password")
+        .map_err(ImapError::Password)
 }
 
 /// The mailbox's OAuth2 grant, when it signs in with XOAUTH2.
