@@ -80,9 +80,8 @@ pub async fn save_staff(db: &Db, u: StaffUser<'_>, now: i64) -> Result<String, S
     };
     let mut tx = db.begin_write().await?;
     let all = queues::list(&mut tx).await?;
-    let was = users::id_of(&mut tx, &addr).await?;
-    let was = match was {
-        Some(id) => users::role(&mut tx, id).await?,
+    let was = match crate::store::requestor::person(&mut tx, &addr).await? {
+        Some((id, _)) => users::role(&mut tx, id).await?,
         None => None,
     };
     let id = users::upsert_staff(&mut tx, &addr, u.role, hash.as_deref(), now).await?;

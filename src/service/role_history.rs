@@ -6,7 +6,7 @@ use sqlx::AnyConnection;
 
 use super::ServiceError;
 use crate::store::role_changes::{self, Change, NewChange};
-use crate::store::{Db, users};
+use crate::store::{Db, requestor};
 
 /// A change: the queue (`None` for the account's own role), from, to.
 pub type Move<'a> = (Option<i64>, Option<&'a str>, Option<&'a str>);
@@ -40,7 +40,7 @@ pub async fn of(db: &Db, email: &str) -> Result<Vec<Change>, ServiceError> {
     let email = crate::domain::address::normalise(email)
         .ok_or_else(|| ServiceError::Invalid(format!("{email:?} is not an e-mail address")))?;
     let mut conn = db.conn().await?;
-    let id = users::id_of(&mut conn, &email)
+    let (id, _) = requestor::person(&mut conn, &email)
         .await?
         .ok_or_else(|| ServiceError::Invalid(format!("nobody is known as {email}")))?;
     Ok(role_changes::of_user(&mut conn, id).await?)

@@ -263,14 +263,6 @@ pub async fn is_admin(conn: &mut AnyConnection, id: i64) -> Result<bool> {
     Ok(role(conn, id).await?.as_deref() == Some("admin"))
 }
 
-/// The id of the user with this address, whatever their role.
-pub async fn id_of(conn: &mut AnyConnection, email: &str) -> Result<Option<i64>> {
-    Ok(sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
-        .bind(email)
-        .fetch_optional(conn)
-        .await?)
-}
-
 /// The name the directory gives, which wins over one mail suggested.
 pub async fn set_display_name(conn: &mut AnyConnection, id: i64, name: &str) -> Result<()> {
     sqlx::query("UPDATE users SET display_name = $1 WHERE id = $2")

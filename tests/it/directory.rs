@@ -119,31 +119,7 @@ async fn login(base: &str, email: &str, password: &str) -> (u16, String) {
 }
 
 async fn login_client(base: &str, email: &str, password: &str) -> (u16, String, reqwest::Client) {
-    let c = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let html = c
-        .get(format!("{base}/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let at = html.find("name=\"csrf\" value=\"").unwrap() + 19;
-    let csrf = html[at..].split('"').next().unwrap().to_string();
-    let r = c
-        .post(format!("{base}/login"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("email", email),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let (r, c) = crate::support::web::sign_in(base, email, password).await;
     let status = r.status().as_u16();
     let location = r
         .headers()

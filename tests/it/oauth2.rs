@@ -45,6 +45,31 @@ fn status(t: &TestDb, name: &str) -> Value {
         .expect("mailbox listed")
 }
 
+/// `docket mailbox add USER` for the Dovecot account USER into queue help,
+/// signing in with OAuth2 at the test's endpoint; `more` says where the
+/// secrets come from.
+fn add_mailbox(t: &TestDb, (user, dovecot, oauth): (&str, &Dovecot, &OAuthServer), more: &[&str]) {
+    let url = format!("imap://{user}@127.0.0.1:{}/INBOX", dovecot.port);
+    let token_url = oauth.token_url();
+    let mut args = vec![
+        "mailbox",
+        "add",
+        user,
+        "--url",
+        &url,
+        "--tls",
+        "none",
+        "--queue",
+        "help",
+        "--oauth2-token-url",
+        &token_url,
+        "--oauth2-client-id",
+        CLIENT_ID,
+    ];
+    args.extend_from_slice(more);
+    ok(docket(&t.url, &args, b""));
+}
+
 async fn tickets(t: &TestDb) -> i64 {
     t.scalar_i64("SELECT COUNT(*) FROM tickets").await
 }
@@ -74,30 +99,20 @@ async fn oauth2_mail(b: Backend) {
     write(&client_secret, CLIENT_SECRET);
     write(&refresh, "rt-help-1\n");
     oauth.grant("rt-help-1", "help");
-    let url = format!("imap://help@127.0.0.1:{}/INBOX", dovecot.port);
-    ok(docket(
-        &t.url,
+    let (secret_file, refresh_file) = (
+        client_secret.display().to_string(),
+        refresh.display().to_string(),
+    );
+    add_mailbox(
+        &t,
+        ("help", &dovecot, &oauth),
         &[
-            "mailbox",
-            "add",
-            "help",
-            "--url",
-            &url,
-            "--tls",
-            "none",
-            "--queue",
-            "help",
-            "--oauth2-token-url",
-            &oauth.token_url(),
-            "--oauth2-client-id",
-            CLIENT_ID,
             "--oauth2-client-secret-file",
-            &client_secret.display().to_string(),
+            &secret_file,
             "--oauth2-refresh-token-file",
-            &refresh.display().to_string(),
+            &refresh_file,
         ],
-        b"",
-    ));
+    );
     let listed = status(&t, "help");
     assert_eq!(listed["password_source"], "oauth2");
     assert_eq!(listed["oauth2_token_url"], oauth.token_url());
@@ -158,23 +173,10 @@ async fn oauth2_mail(b: Backend) {
 /// a separate `docket poll` process, signing in with OAUTHBEARER.
 fn env_configured_mailbox(t: &TestDb, dovecot: &Dovecot, oauth: &OAuthServer) {
     oauth.grant("rt-ops", "ops");
-    let url = format!("imap://ops@127.0.0.1:{}/INBOX", dovecot.port);
-    ok(docket(
-        &t.url,
+    add_mailbox(
+        t,
+        ("ops", dovecot, oauth),
         &[
-            "mailbox",
-            "add",
-            "ops",
-            "--url",
-            &url,
-            "--tls",
-            "none",
-            "--queue",
-            "help",
-            "--oauth2-token-url",
-            &oauth.token_url(),
-            "--oauth2-client-id",
-            CLIENT_ID,
             "--oauth2-client-secret-env",
             "OPS_CLIENT_SECRET",
             "--oauth2-refresh-token-env",
@@ -182,8 +184,7 @@ fn env_configured_mailbox(t: &TestDb, dovecot: &Dovecot, oauth: &OAuthServer) {
             "--oauth2-mechanism",
             "oauthbearer",
         ],
-        b"",
-    ));
+    );
     dovecot.load("ops", "INBOX", &[request(6)]);
     let out = std::process::Command::new(docket_bin())
         .args(["poll", "--once", "--mailbox", "ops", "--json"])

@@ -9,17 +9,9 @@ use docket::app::Options;
 use docket::store;
 
 use crate::both;
-use crate::support::{Backend, Served, TestDb, docket, ok};
+use crate::support::{Backend, Served, TestDb, docket, ok, web};
 
 both!(a_mailed_one_time_link_signs_a_requestor_in, one_time_link);
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
 
 /// The links mailed to `to` so far, newest last.
 async fn links(t: &TestDb, to: &str) -> Vec<String> {
@@ -60,8 +52,8 @@ async fn one_time_link(b: Backend) {
     cfg.public_url = Some("http://docket.test".into());
     let served = Served::start(&t, cfg.clone(), Options::default(), |a| a).await;
     let base = &served.base;
-    let web = client();
-    let login = web.get(format!("{base}/login")).send().await.unwrap();
+    let session = web::client();
+    let login = session.get(format!("{base}/login")).send().await.unwrap();
     assert!(
         login
             .text()
@@ -87,7 +79,7 @@ async fn one_time_link(b: Backend) {
         b"",
     ));
     let users_before = t.scalar_i64("SELECT COUNT(*) FROM users").await;
-    let r = web
+    let r = session
         .post(format!("{base}/my/resend"))
         .form(&[("email", "new@example.com")])
         .send()
@@ -103,13 +95,19 @@ async fn one_time_link(b: Backend) {
     );
 
     // Opening the link shows a button; only pressing it signs in.
-    let page = web.get(format!("{base}{link}")).send().await.unwrap();
+    let Some(br) = crate::browser::Browser::start().await else {
+        return;
+    };
+    br.client.goto(&format!("{base}{link}")).await.unwrap();
+    br.wait_text("Sign in to see your requests").await;
+    br.screenshot("my-signin").await;
+    let page = session.get(format!("{base}{link}")).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("Sign in"));
-    let r = web.post(format!("{base}{link}")).send().await.unwrap();
+    let r = session.post(format!("{base}{link}")).send().await.unwrap();
     assert_eq!(r.status(), 303, "signed in");
     assert_eq!(r.headers()["location"], "/my");
-    let form = web
+    let form = session
         .get(format!("{base}/my/new"))
         .send()
         .await
@@ -117,9 +115,8 @@ async fn one_time_link(b: Backend) {
         .text()
         .await
         .unwrap();
-    let at = form.find("name=\"form\" value=\"").expect(&form) + 19;
-    let form_token = form[at..].split('"').next().unwrap().to_string();
-    let r = web
+    let form_token = web::hidden(&form, "form");
+    let r = session
         .post(format!("{base}/my/new"))
         .form(&[
             ("form", form_token.as_str()),
@@ -141,10 +138,18 @@ async fn one_time_link(b: Backend) {
     assert_eq!(filed, 1, "filed through the same pipeline as mail");
 
     // Once only.
-    let again = client().post(format!("{base}{link}")).send().await.unwrap();
+    let again = web::client()
+        .post(format!("{base}{link}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), 410);
     assert!(again.headers().get("set-cookie").is_none());
     assert!(again.text().await.unwrap().contains("has been used"));
+    br.click("form[action^='/my/signin'] button").await;
+    br.wait_text("has been used").await;
+    br.screenshot("my-signin-spent").await;
+    br.stop().await;
     let used = t
         .scalar_i64("SELECT COUNT(*) FROM sign_in_links WHERE used_at IS NOT NULL")
         .await;
@@ -162,7 +167,11 @@ async fn one_time_link(b: Backend) {
         .await
         .unwrap();
     let late = links(&t, "late@example.com").await.pop().expect("mailed");
-    let r = client().post(format!("{base}{late}")).send().await.unwrap();
+    let r = web::client()
+        .post(format!("{base}{late}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 410, "too old");
     assert!(r.headers().get("set-cookie").is_none());
 

@@ -39,11 +39,7 @@ impl App {
     }
 
     fn client() -> reqwest::Client {
-        reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client")
+        crate::support::web::client()
     }
 
     async fn get(&self, c: &reqwest::Client, path: &str) -> reqwest::Response {

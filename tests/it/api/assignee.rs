@@ -8,40 +8,20 @@ use serde_json::json;
 
 use super::{Api, person, serve, token};
 use crate::both;
-use crate::support::{Backend, TestDb, docket, mail, ok};
+use crate::support::{Backend, TestDb, docket, mail, ok, web};
 
 both!(
     an_assignee_fills_in_fields_and_nothing_more,
     assignee_limits
 );
 
-/// A signed-in browser session over plain HTTP, and a CSRF token.
+/// A signed-in session over plain HTTP, and a CSRF token.
 async fn sign_in(base: &str, email: &str) -> (reqwest::Client, String) {
-    let c = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let csrf = |html: String| {
-        let at = html.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
-        html[at..].split('"').next().unwrap().to_string()
-    };
-    let login = c.get(format!("{base}/login")).send().await.unwrap();
-    let token = csrf(login.text().await.unwrap());
-    let r = c
-        .post(format!("{base}/login"))
-        .form(&[
-            ("csrf", token.as_str()),
-            ("email", email),
-            ("password", crate::browser::PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let (r, c) = web::sign_in(base, email, crate::browser::PASSWORD).await;
     assert_eq!(r.status(), 303, "signed in");
     let page = c.get(format!("{base}/tasks")).send().await.unwrap();
-    let token = csrf(page.text().await.unwrap());
-    (c, token)
+    let csrf = web::hidden(&page.text().await.unwrap(), "csrf");
+    (c, csrf)
 }
 
 async fn assignee_limits(b: Backend) {

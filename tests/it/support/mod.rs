@@ -14,6 +14,7 @@ pub mod ldap;
 pub mod oauth;
 pub mod peers;
 pub mod postfix;
+pub mod web;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
