@@ -306,4 +306,29 @@ async fn smtp(t: &TestDb, dovecot: &Dovecot, sink: &mut SmtpSink, oauth: &OAuthS
         .scalar_i64("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
         .await;
     assert_eq!(waiting, 2, "the acknowledgements wait");
+
+    // A server that offers no way to sign in with a token (no AUTH at all)
+    // is our configuration's mistake too: the mail waits, uncounted.
+    let Some(plain) = SmtpSink::start(dovecot).await else {
+        return;
+    };
+    oauth.grant("rt-smtp-2", "help");
+    write(&refresh, "rt-smtp-2");
+    let mut cfg = t.config();
+    cfg.smtp_url = Some(format!("smtp://help@127.0.0.1:{}", plain.port));
+    cfg.smtp_oauth2 = Some(SmtpOAuth2 {
+        token_url: oauth.token_url(),
+        client_id: CLIENT_ID.into(),
+        client_secret_file: Some(dir.join("client-secret").display().to_string()),
+        refresh_token_file: Some(refresh.display().to_string()),
+        ..Default::default()
+    });
+    let other = Sender::new(t.db.clone(), Arc::new(cfg)).expect("sender");
+    let r = other.send_due(now + 7_200_000).await.expect("send");
+    assert_eq!((r.sent, r.dead), (0, 0), "not a bounce: {r:?}");
+    assert!(r.retry >= 2, "{r:?}");
+    let counted = t
+        .scalar_i64("SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND attempts <> 0")
+        .await;
+    assert_eq!(counted, 0, "nor an attempt of the mails'");
 }
